@@ -1,0 +1,70 @@
+/**
+ * @module @memmesh/core
+ * What every memmesh part shares: schemas, ids, sharding, subjects, errors, limits,
+ * configuration parsing and retry policies.
+ */
+export { type ChunkOptions, chunkText, DEFAULT_CHUNK_OPTIONS, type TextSpan } from './chunk.ts';
+export { parseConfig, parsePairs } from './config.ts';
+export { ErrorCode, httpStatusOf, isMeshError, MeshError, type MeshErrorOptions } from './errors.ts';
+export { DOC_ID_PATTERN, docKeyOf, isDocId, isTenant, newDocId, sha256Hex, TENANT_PATTERN } from './ids.ts';
+export { LIMITS } from './limits.ts';
+export {
+  backoffDelayMs,
+  DEFAULT_RETRY_POLICY,
+  type RetryOptions,
+  type RetryPolicy,
+  sleep,
+  withRetry,
+} from './retry.ts';
+export {
+  type BatchInput,
+  BatchInputSchema,
+  BatchResultSchema,
+  type Chunk,
+  ChunkSchema,
+  type DeleteEvent,
+  DeleteEventSchema,
+  DocIdSchema,
+  describeIssues,
+  ErrorBodySchema,
+  EVENT_SCHEMA_VERSION,
+  type Filter,
+  FilterSchema,
+  type Memory,
+  type MemoryEvent,
+  MemoryEventSchema,
+  type MemoryInput,
+  MemoryInputSchema,
+  MemorySchema,
+  type Metadata,
+  MetadataSchema,
+  type Scope,
+  ScopeSchema,
+  type SearchHit,
+  SearchHitSchema,
+  type SearchInput,
+  SearchInputSchema,
+  type SearchResponse,
+  SearchResponseSchema,
+  TenantSchema,
+  type UpsertEvent,
+  UpsertEventSchema,
+  type WriteResult,
+  WriteResultSchema,
+} from './schemas.ts';
+export { jumpHash, SHARD_COUNT_MAX, shardIndexOf, shardName, shardNames, shardOf } from './shard.ts';
+export {
+  deadLetterStreamName,
+  deadLetterSubject,
+  deadLetterSubjects,
+  docSubject,
+  parseDocSubject,
+  querySubject,
+  REGION_PATTERN,
+  regionSubjects,
+  shardFilter,
+  streamName,
+  tenantFilter,
+  tenantShardFilter,
+} from './subjects.ts';
+export { decodeVector, dot, encodeVector, normalize } from './vectors.ts';

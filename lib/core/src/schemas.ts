@@ -1,0 +1,184 @@
+/**
+ * @module schemas
+ * The public API bodies and the versioned log events, as zod schemas. The same schemas
+ * validate requests, validate events before publish and after consume, and generate
+ * /openapi.json, so the three can never drift apart.
+ */
+import { z } from 'zod';
+import { DOC_ID_PATTERN, TENANT_PATTERN } from './ids.ts';
+import { LIMITS } from './limits.ts';
+
+const utf8Bytes = (value: string): number => Buffer.byteLength(value, 'utf8');
+
+const label = z.string().min(1).max(LIMITS.labelLengthMax);
+
+export const DocIdSchema = z
+  .string()
+  .regex(DOC_ID_PATTERN, 'id must start with a letter or digit and use only letters, digits and ._:@/+=-')
+  .max(LIMITS.idLengthMax);
+
+export const TenantSchema = z.string().regex(TENANT_PATTERN, 'tenant must match [a-z0-9][a-z0-9_-]{0,62}');
+
+/** Metadata values are scalars so that filters are plain equality tests. */
+export const MetadataSchema = z
+  .record(label, z.union([z.string().max(LIMITS.labelLengthMax * 8), z.number(), z.boolean()]))
+  .refine((m) => Object.keys(m).length <= LIMITS.metadataKeysMax, {
+    message: `metadata has more than ${LIMITS.metadataKeysMax} keys`,
+  })
+  .refine((m) => utf8Bytes(JSON.stringify(m)) <= LIMITS.metadataBytesMax, {
+    message: `metadata is larger than ${LIMITS.metadataBytesMax} bytes`,
+  });
+export type Metadata = z.infer<typeof MetadataSchema>;
+
+export const ScopeSchema = z.strictObject({
+  agentId: label.optional(),
+  userId: label.optional(),
+  sessionId: label.optional(),
+});
+export type Scope = z.infer<typeof ScopeSchema>;
+
+const VersionSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+const TextSchema = z
+  .string()
+  .refine((t) => t.trim().length > 0, { message: 'text must not be empty' })
+  .refine((t) => utf8Bytes(t) <= LIMITS.textBytesMax, {
+    message: `text is larger than ${LIMITS.textBytesMax} bytes; split it into several memories`,
+  });
+
+export const MemoryInputSchema = z.strictObject({
+  id: DocIdSchema.optional(),
+  text: TextSchema,
+  metadata: MetadataSchema.optional(),
+  scope: ScopeSchema.optional(),
+  /** Optimistic concurrency: the version the caller last saw; 0 means "must not exist yet". */
+  ifVersion: VersionSchema.optional(),
+});
+export type MemoryInput = z.infer<typeof MemoryInputSchema>;
+
+export const BatchInputSchema = z.strictObject({
+  memories: z.array(MemoryInputSchema).min(1).max(LIMITS.batchDocsMax),
+});
+export type BatchInput = z.infer<typeof BatchInputSchema>;
+
+export const FilterSchema = z.strictObject({
+  metadata: MetadataSchema.optional(),
+  scope: ScopeSchema.optional(),
+});
+export type Filter = z.infer<typeof FilterSchema>;
+
+export const SearchInputSchema = z.strictObject({
+  query: z
+    .string()
+    .refine((t) => t.trim().length > 0, { message: 'query must not be empty' })
+    .refine((t) => utf8Bytes(t) <= LIMITS.queryBytesMax, {
+      message: `query is larger than ${LIMITS.queryBytesMax} bytes`,
+    }),
+  topK: z.number().int().min(1).max(LIMITS.topKMax).optional(),
+  filter: FilterSchema.optional(),
+  /** Read-your-writes: answer only from state that includes this version. */
+  minVersion: VersionSchema.optional(),
+});
+export type SearchInput = z.infer<typeof SearchInputSchema>;
+
+export const WriteResultSchema = z.object({
+  id: DocIdSchema,
+  version: VersionSchema,
+  region: z.string(),
+  shard: z.string(),
+  /** True when `wait=true` was asked and the home index applied the write in time. */
+  applied: z.boolean(),
+});
+export type WriteResult = z.infer<typeof WriteResultSchema>;
+
+export const BatchResultSchema = z.object({
+  results: z.array(
+    z.union([
+      WriteResultSchema,
+      z.object({ id: DocIdSchema, error: z.object({ code: z.string(), message: z.string() }) }),
+    ]),
+  ),
+});
+
+export const MemorySchema = z.object({
+  id: DocIdSchema,
+  text: z.string(),
+  metadata: MetadataSchema,
+  scope: ScopeSchema,
+  version: VersionSchema,
+  region: z.string(),
+  shard: z.string(),
+});
+export type Memory = z.infer<typeof MemorySchema>;
+
+export const SearchHitSchema = z.object({
+  id: DocIdSchema,
+  score: z.number(),
+  text: z.string(),
+  metadata: MetadataSchema,
+  scope: ScopeSchema,
+  version: VersionSchema,
+});
+export type SearchHit = z.infer<typeof SearchHitSchema>;
+
+export const SearchResponseSchema = z.object({
+  results: z.array(SearchHitSchema),
+  region: z.string(),
+  tookMs: z.number(),
+});
+export type SearchResponse = z.infer<typeof SearchResponseSchema>;
+
+export const ErrorBodySchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+});
+
+/* ---------------------------------------------------------------- log events, v1 */
+
+export const EVENT_SCHEMA_VERSION = 1;
+
+export const ChunkSchema = z.strictObject({
+  /** UTF-16 offsets of the chunk in the memory's text. */
+  start: z.number().int().min(0),
+  end: z.number().int().min(1),
+  /** Little-endian float32 embedding, base64: compact and exact, unlike a JSON number array. */
+  vector: z.string().min(1),
+});
+export type Chunk = z.infer<typeof ChunkSchema>;
+
+const EventSourceSchema = z.strictObject({ region: z.string(), agent: z.string() });
+
+export const UpsertEventSchema = z.strictObject({
+  v: z.literal(EVENT_SCHEMA_VERSION),
+  type: z.literal('upsert'),
+  tenant: TenantSchema,
+  id: DocIdSchema,
+  text: z.string().max(LIMITS.textBytesMax),
+  chunks: z.array(ChunkSchema).min(1).max(LIMITS.chunksPerDocMax),
+  metadata: MetadataSchema,
+  scope: ScopeSchema,
+  model: z.strictObject({ id: z.string().min(1), dim: z.number().int().min(1).max(4096) }),
+  ts: z.number().int(),
+  source: EventSourceSchema,
+});
+export type UpsertEvent = z.infer<typeof UpsertEventSchema>;
+
+export const DeleteEventSchema = z.strictObject({
+  v: z.literal(EVENT_SCHEMA_VERSION),
+  type: z.literal('delete'),
+  tenant: TenantSchema,
+  id: DocIdSchema,
+  ts: z.number().int(),
+  source: EventSourceSchema,
+});
+export type DeleteEvent = z.infer<typeof DeleteEventSchema>;
+
+export const MemoryEventSchema = z.discriminatedUnion('type', [UpsertEventSchema, DeleteEventSchema]);
+export type MemoryEvent = z.infer<typeof MemoryEventSchema>;
+
+/** Summarises zod issues as `path: message` lines for error details. */
+export function describeIssues(error: z.ZodError): { path: string; message: string }[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.length > 0 ? issue.path.map(String).join('.') : '(body)',
+    message: issue.message,
+  }));
+}
