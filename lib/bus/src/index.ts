@@ -1,0 +1,44 @@
+/**
+ * @module @memmesh/bus
+ * Everything memmesh does with NATS: the connection, stream provisioning, publishing with
+ * deduplication and concurrency control, shard consumers with dead letters, and shard
+ * queries over request-reply.
+ */
+export { type DecodeResult, decodeEvent, encodeEvent } from './codec.ts';
+export {
+  type BusConnectionOptions,
+  connectBus,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_RECONNECT_WAIT_MS,
+} from './connection.ts';
+export { isTransientNatsError, toMeshError, UNAVAILABLE_RETRY_AFTER_MS } from './errors.ts';
+export {
+  createPublisher,
+  DEFAULT_PUBLISHER_OPTIONS,
+  type PublishRequest,
+  type PublishResult,
+  type Publisher,
+  type PublisherOptions,
+} from './publisher.ts';
+export {
+  DEFAULT_QUERY_IN_FLIGHT_MAX,
+  type QueryHandler,
+  requestQuery,
+  type ServeQueriesOptions,
+  serveQueries,
+} from './queries.ts';
+export {
+  type AppliedEvent,
+  DEFAULT_SHARD_CONSUMER_OPTIONS,
+  type DeadLetter,
+  type ShardConsumer,
+  type ShardConsumerOptions,
+  startShardConsumer,
+} from './shard-consumer.ts';
+export {
+  DEFAULT_REGION_STREAM_OPTIONS,
+  deadLetterStreamConfig,
+  ensureRegionStreams,
+  type RegionStreamOptions,
+  regionStreamConfig,
+} from './streams.ts';
