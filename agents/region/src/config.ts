@@ -1,0 +1,122 @@
+/**
+ * @module config
+ * The region agent's configuration: typed, with named defaults, read from the environment
+ * in one place (`configFromEnv`, called only by main.ts) and validated once at start-up.
+ */
+import { parseConfig, parsePairs, REGION_PATTERN, SHARD_COUNT_MAX } from '@memmesh/core';
+import { z } from 'zod';
+
+export const DEFAULT_API_KEYS = 'acme-dev-key=acme,globex-dev-key=globex';
+
+export const RegionAgentConfigSchema = z.strictObject({
+  region: z.string().regex(REGION_PATTERN, 'region must look like us-east-1'),
+  /** Unique per agent replica: it names the replica's durable consumers. */
+  agentId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'agentId must be 1-64 of [A-Za-z0-9_-]'),
+  natsUrl: z.string().min(1),
+  host: z.string().min(1),
+  port: z.number().int().min(0).max(65_535),
+  shardCount: z.number().int().min(1).max(SHARD_COUNT_MAX),
+  /** Where shard snapshots live; omitted = memory only (state is rebuilt from the log). */
+  dataDir: z.string().min(1).optional(),
+  /** API key → tenant. */
+  apiKeys: z.record(z.string().min(8, 'API keys must be at least 8 characters'), z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)),
+  streamReplicas: z.number().int().min(1).max(5),
+  embedDimensions: z.number().int().min(8).max(4096),
+  chunkChars: z.number().int().min(100).max(8_000),
+  chunkOverlapChars: z.number().int().min(0).max(2_000),
+  snapshotIntervalMs: z.number().int().min(100),
+  /** Longest wait of `?wait=true` writes and of `minVersion` reads. */
+  waitAppliedMsMax: z.number().int().min(0).max(60_000),
+  shardQueryTimeoutMs: z.number().int().min(10).max(60_000),
+  resultCacheTtlMs: z.number().int().min(0),
+  cacheEntriesMax: z.number().int().min(0),
+  /** Requests per second per tenant, and the burst above it. */
+  tenantRequestsPerSecond: z.number().min(1),
+  tenantBurst: z.number().int().min(1),
+  shutdownTimeoutMs: z.number().int().min(100),
+}).refine((c) => c.chunkOverlapChars < c.chunkChars, {
+  path: ['chunkOverlapChars'],
+  message: 'must be smaller than chunkChars',
+});
+export type RegionAgentConfig = z.infer<typeof RegionAgentConfigSchema>;
+
+export const DEFAULT_REGION_AGENT_CONFIG = {
+  region: 'us-east-1',
+  natsUrl: 'nats://127.0.0.1:4222',
+  host: '127.0.0.1',
+  port: 8080,
+  shardCount: 4,
+  apiKeys: parsePairs(DEFAULT_API_KEYS),
+  streamReplicas: 1,
+  embedDimensions: 384,
+  chunkChars: 1000,
+  chunkOverlapChars: 150,
+  snapshotIntervalMs: 5_000,
+  waitAppliedMsMax: 10_000,
+  shardQueryTimeoutMs: 2_000,
+  resultCacheTtlMs: 30_000,
+  cacheEntriesMax: 10_000,
+  tenantRequestsPerSecond: 2_000,
+  tenantBurst: 4_000,
+  shutdownTimeoutMs: 10_000,
+} as const satisfies Partial<RegionAgentConfig>;
+
+/** Environment variable of each field, documented in the README. */
+export const ENV_NAMES = {
+  region: 'MEMMESH_REGION',
+  agentId: 'MEMMESH_AGENT_ID',
+  natsUrl: 'MEMMESH_NATS_URL',
+  host: 'MEMMESH_HOST',
+  port: 'MEMMESH_PORT',
+  shardCount: 'MEMMESH_SHARDS',
+  dataDir: 'MEMMESH_DATA_DIR',
+  apiKeys: 'MEMMESH_API_KEYS',
+  streamReplicas: 'MEMMESH_STREAM_REPLICAS',
+  embedDimensions: 'MEMMESH_EMBED_DIMENSIONS',
+  chunkChars: 'MEMMESH_CHUNK_CHARS',
+  chunkOverlapChars: 'MEMMESH_CHUNK_OVERLAP_CHARS',
+  snapshotIntervalMs: 'MEMMESH_SNAPSHOT_INTERVAL_MS',
+  waitAppliedMsMax: 'MEMMESH_WAIT_APPLIED_MS_MAX',
+  shardQueryTimeoutMs: 'MEMMESH_SHARD_QUERY_TIMEOUT_MS',
+  resultCacheTtlMs: 'MEMMESH_RESULT_CACHE_TTL_MS',
+  cacheEntriesMax: 'MEMMESH_CACHE_ENTRIES_MAX',
+  tenantRequestsPerSecond: 'MEMMESH_TENANT_RPS',
+  tenantBurst: 'MEMMESH_TENANT_BURST',
+  shutdownTimeoutMs: 'MEMMESH_SHUTDOWN_TIMEOUT_MS',
+} as const satisfies Record<keyof RegionAgentConfig, string>;
+
+const NUMERIC_FIELDS = new Set<string>([
+  'port',
+  'shardCount',
+  'streamReplicas',
+  'embedDimensions',
+  'chunkChars',
+  'chunkOverlapChars',
+  'snapshotIntervalMs',
+  'waitAppliedMsMax',
+  'shardQueryTimeoutMs',
+  'resultCacheTtlMs',
+  'cacheEntriesMax',
+  'tenantRequestsPerSecond',
+  'tenantBurst',
+  'shutdownTimeoutMs',
+]);
+
+export function resolveConfig(overrides: Partial<RegionAgentConfig>): RegionAgentConfig {
+  const merged = { ...DEFAULT_REGION_AGENT_CONFIG, ...overrides };
+  const withId = { agentId: `${merged.region}-a0`, ...merged };
+  return parseConfig(RegionAgentConfigSchema, withId, ENV_NAMES);
+}
+
+/** Reads MEMMESH_* variables; unset ones keep their defaults. */
+export function configFromEnv(env: Readonly<Record<string, string | undefined>>): RegionAgentConfig {
+  const overrides: Record<string, unknown> = {};
+  for (const [field, name] of Object.entries(ENV_NAMES)) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    if (field === 'apiKeys') overrides[field] = parsePairs(value);
+    else if (NUMERIC_FIELDS.has(field)) overrides[field] = Number(value);
+    else overrides[field] = value;
+  }
+  return resolveConfig(overrides as Partial<RegionAgentConfig>);
+}

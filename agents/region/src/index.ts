@@ -1,0 +1,16 @@
+/**
+ * @module @memmesh/region-agent
+ * The region agent as a library, for tests, the local mesh and the bench.
+ */
+export { type AppOptions, createApp } from './app.ts';
+export { embeddedParts, type RegionAgent, startRegionAgent } from './agent.ts';
+export {
+  configFromEnv,
+  DEFAULT_API_KEYS,
+  DEFAULT_REGION_AGENT_CONFIG,
+  ENV_NAMES,
+  type RegionAgentConfig,
+  resolveConfig,
+} from './config.ts';
+export { createLogger, type Logger, silentLogger } from './log.ts';
+export { openRegion, type Region, type RegionParts } from './region.ts';

@@ -1,0 +1,38 @@
+/**
+ * @module log
+ * Structured JSON logs, one object per line on stdout: what operators ship to their log
+ * store without a parser.
+ */
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export function createLogger(base: Record<string, unknown>, level: LogLevel = 'info'): Logger {
+  const emit = (at: LogLevel, msg: string, fields?: Record<string, unknown>) => {
+    if (RANK[at] < RANK[level]) return;
+    const line = { time: new Date().toISOString(), level: at, msg, ...base, ...fields };
+    process.stdout.write(`${JSON.stringify(line, errorReplacer)}\n`);
+  };
+  return {
+    debug: (msg, fields) => emit('debug', msg, fields),
+    info: (msg, fields) => emit('info', msg, fields),
+    warn: (msg, fields) => emit('warn', msg, fields),
+    error: (msg, fields) => emit('error', msg, fields),
+  };
+}
+
+function errorReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
+  return value;
+}
+
+/** A logger that drops everything, for tests. */
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

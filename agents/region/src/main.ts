@@ -1,0 +1,52 @@
+/**
+ * @module main
+ * Entry point of the region agent: reads the environment (the only place that does),
+ * starts the agent, serves HTTP, and shuts down gracefully on SIGTERM/SIGINT — stop
+ * accepting requests, stop consumers, write final snapshots, drain NATS.
+ */
+import { serve } from '@hono/node-server';
+import { isMeshError } from '@memmesh/core';
+import { startRegionAgent } from './agent.ts';
+import { configFromEnv } from './config.ts';
+import { createLogger, type LogLevel } from './log.ts';
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof configFromEnv>;
+  try {
+    config = configFromEnv(process.env);
+  } catch (err) {
+    process.stderr.write(`memmesh region agent: ${isMeshError(err) ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+  const log = createLogger(
+    { service: 'region-agent', region: config.region, agent: config.agentId },
+    (process.env.MEMMESH_LOG_LEVEL as LogLevel | undefined) ?? 'info',
+  );
+  const agent = await startRegionAgent(config, log);
+  const server = serve({ fetch: agent.app.fetch, hostname: config.host, port: config.port }, (info) => {
+    log.info('listening', { url: `http://${config.host}:${info.port}`, shards: config.shardCount, nats: config.natsUrl });
+  });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { signal });
+    const timer = setTimeout(() => {
+      log.error('shutdown timed out; exiting', { timeoutMs: config.shutdownTimeoutMs });
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    server.close();
+    await agent.close();
+    clearTimeout(timer);
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`memmesh region agent failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
