@@ -61,7 +61,9 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop(0));
   agent.once('exit', (code) => {
     if (!stopping) {
-      console.error(`memmesh: the region agent exited (${code}); is port ${PORT} free? Set MEMMESH_PORT to use another.`);
+      console.error(
+        `memmesh: the region agent exited (${code}); is port ${PORT} free? Set MEMMESH_PORT to use another.`,
+      );
       void stop(1);
     }
   });
@@ -81,7 +83,10 @@ async function main(): Promise<void> {
 
 function waitListening(agent: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('region agent did not start in time')), AGENT_START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error('region agent did not start in time')),
+      AGENT_START_TIMEOUT_MS,
+    );
     createInterface({ input: agent.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       let entry: { msg?: string; url?: string; level?: string } = {};
       try {

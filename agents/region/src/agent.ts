@@ -29,7 +29,11 @@ export function embeddedParts(config: RegionAgentConfig): RegionParts {
   };
 }
 
-export async function startRegionAgent(config: RegionAgentConfig, log: Logger, parts?: RegionParts): Promise<RegionAgent> {
+export async function startRegionAgent(
+  config: RegionAgentConfig,
+  log: Logger,
+  parts?: RegionParts,
+): Promise<RegionAgent> {
   const region = await openRegion(config, parts ?? embeddedParts(config), log);
   const app = createApp({
     region,

@@ -42,10 +42,14 @@ export function createApp(options: AppOptions): Hono<Env> {
   const openapi = JSON.stringify(openApiDocument());
 
   app.onError((err, c) => errorResponse(c, err, log));
-  app.notFound((c) => errorResponse(c, new MeshError(ErrorCode.NotFound, `no route ${c.req.method} ${c.req.path}`), log));
+  app.notFound((c) =>
+    errorResponse(c, new MeshError(ErrorCode.NotFound, `no route ${c.req.method} ${c.req.path}`), log),
+  );
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', (c) => (region.ready ? c.json({ status: 'ready' }) : c.json({ status: 'not ready' }, 503)));
+  app.get('/readyz', (c) =>
+    region.ready ? c.json({ status: 'ready' }) : c.json({ status: 'not ready' }, 503),
+  );
   app.get('/openapi.json', (c) => c.body(openapi, 200, { 'content-type': 'application/json' }));
 
   app.use('/v1/*', async (c, next) => {
@@ -122,7 +126,8 @@ function idParam(c: Context): string {
     throw new MeshError(ErrorCode.BadRequest, 'memory id is not valid percent-encoding');
   }
   const parsed = DocIdSchema.safeParse(id);
-  if (!parsed.success) throw new MeshError(ErrorCode.BadRequest, 'bad memory id', { details: describeIssues(parsed.error) });
+  if (!parsed.success)
+    throw new MeshError(ErrorCode.BadRequest, 'bad memory id', { details: describeIssues(parsed.error) });
   return parsed.data;
 }
 
@@ -151,8 +156,11 @@ function errorResponse(c: Context, err: unknown, log: Logger): Response {
     log.error('request failed', { method: c.req.method, path: c.req.path, err: mesh.cause ?? mesh });
   }
   const headers: Record<string, string> = {};
-  if (mesh.retryAfterMs !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(mesh.retryAfterMs / 1000)));
+  if (mesh.retryAfterMs !== undefined)
+    headers['retry-after'] = String(Math.max(1, Math.ceil(mesh.retryAfterMs / 1000)));
   if (mesh.code === ErrorCode.Unauthorized) headers['www-authenticate'] = 'Bearer';
-  const body = { error: { code: mesh.code, message: mesh.message, ...(mesh.details ? { details: mesh.details } : {}) } };
+  const body = {
+    error: { code: mesh.code, message: mesh.message, ...(mesh.details ? { details: mesh.details } : {}) },
+  };
   return c.json(body, status, headers);
 }

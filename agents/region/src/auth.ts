@@ -14,7 +14,11 @@ export function createApiKeyTable(keys: Readonly<Record<string, string>>): ApiKe
   return {
     tenantOf(authorization) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-      if (!match) throw new MeshError(ErrorCode.Unauthorized, 'missing bearer token: send Authorization: Bearer <api key>');
+      if (!match)
+        throw new MeshError(
+          ErrorCode.Unauthorized,
+          'missing bearer token: send Authorization: Bearer <api key>',
+        );
       const tenant = byHash.get(sha256Hex(match[1] as string));
       if (!tenant) throw new MeshError(ErrorCode.Unauthorized, 'unknown API key');
       return tenant;
@@ -28,7 +32,11 @@ export interface RateLimiter {
 }
 
 /** A token bucket per tenant: `perSecond` sustained, `burst` at once. */
-export function createRateLimiter(perSecond: number, burst: number, now: () => number = performance.now.bind(performance)): RateLimiter {
+export function createRateLimiter(
+  perSecond: number,
+  burst: number,
+  now: () => number = performance.now.bind(performance),
+): RateLimiter {
   const buckets = new Map<string, { tokens: number; at: number }>();
   return {
     take(tenant) {
@@ -39,7 +47,11 @@ export function createRateLimiter(perSecond: number, burst: number, now: () => n
       buckets.set(tenant, bucket);
       if (bucket.tokens < 1) {
         const retryAfterMs = Math.ceil(((1 - bucket.tokens) / perSecond) * 1000);
-        throw new MeshError(ErrorCode.RateLimited, `tenant ${tenant} is over ${perSecond} requests per second`, { retryAfterMs });
+        throw new MeshError(
+          ErrorCode.RateLimited,
+          `tenant ${tenant} is over ${perSecond} requests per second`,
+          { retryAfterMs },
+        );
       }
       bucket.tokens -= 1;
     },

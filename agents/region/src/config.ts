@@ -8,36 +8,41 @@ import { z } from 'zod';
 
 export const DEFAULT_API_KEYS = 'acme-dev-key=acme,globex-dev-key=globex';
 
-export const RegionAgentConfigSchema = z.strictObject({
-  region: z.string().regex(REGION_PATTERN, 'region must look like us-east-1'),
-  /** Unique per agent replica: it names the replica's durable consumers. */
-  agentId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'agentId must be 1-64 of [A-Za-z0-9_-]'),
-  natsUrl: z.string().min(1),
-  host: z.string().min(1),
-  port: z.number().int().min(0).max(65_535),
-  shardCount: z.number().int().min(1).max(SHARD_COUNT_MAX),
-  /** Where shard snapshots live; omitted = memory only (state is rebuilt from the log). */
-  dataDir: z.string().min(1).optional(),
-  /** API key → tenant. */
-  apiKeys: z.record(z.string().min(8, 'API keys must be at least 8 characters'), z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)),
-  streamReplicas: z.number().int().min(1).max(5),
-  embedDimensions: z.number().int().min(8).max(4096),
-  chunkChars: z.number().int().min(100).max(8_000),
-  chunkOverlapChars: z.number().int().min(0).max(2_000),
-  snapshotIntervalMs: z.number().int().min(100),
-  /** Longest wait of `?wait=true` writes and of `minVersion` reads. */
-  waitAppliedMsMax: z.number().int().min(0).max(60_000),
-  shardQueryTimeoutMs: z.number().int().min(10).max(60_000),
-  resultCacheTtlMs: z.number().int().min(0),
-  cacheEntriesMax: z.number().int().min(0),
-  /** Requests per second per tenant, and the burst above it. */
-  tenantRequestsPerSecond: z.number().min(1),
-  tenantBurst: z.number().int().min(1),
-  shutdownTimeoutMs: z.number().int().min(100),
-}).refine((c) => c.chunkOverlapChars < c.chunkChars, {
-  path: ['chunkOverlapChars'],
-  message: 'must be smaller than chunkChars',
-});
+export const RegionAgentConfigSchema = z
+  .strictObject({
+    region: z.string().regex(REGION_PATTERN, 'region must look like us-east-1'),
+    /** Unique per agent replica: it names the replica's durable consumers. */
+    agentId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'agentId must be 1-64 of [A-Za-z0-9_-]'),
+    natsUrl: z.string().min(1),
+    host: z.string().min(1),
+    port: z.number().int().min(0).max(65_535),
+    shardCount: z.number().int().min(1).max(SHARD_COUNT_MAX),
+    /** Where shard snapshots live; omitted = memory only (state is rebuilt from the log). */
+    dataDir: z.string().min(1).optional(),
+    /** API key → tenant. */
+    apiKeys: z.record(
+      z.string().min(8, 'API keys must be at least 8 characters'),
+      z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/),
+    ),
+    streamReplicas: z.number().int().min(1).max(5),
+    embedDimensions: z.number().int().min(8).max(4096),
+    chunkChars: z.number().int().min(100).max(8_000),
+    chunkOverlapChars: z.number().int().min(0).max(2_000),
+    snapshotIntervalMs: z.number().int().min(100),
+    /** Longest wait of `?wait=true` writes and of `minVersion` reads. */
+    waitAppliedMsMax: z.number().int().min(0).max(60_000),
+    shardQueryTimeoutMs: z.number().int().min(10).max(60_000),
+    resultCacheTtlMs: z.number().int().min(0),
+    cacheEntriesMax: z.number().int().min(0),
+    /** Requests per second per tenant, and the burst above it. */
+    tenantRequestsPerSecond: z.number().min(1),
+    tenantBurst: z.number().int().min(1),
+    shutdownTimeoutMs: z.number().int().min(100),
+  })
+  .refine((c) => c.chunkOverlapChars < c.chunkChars, {
+    path: ['chunkOverlapChars'],
+    message: 'must be smaller than chunkChars',
+  });
 export type RegionAgentConfig = z.infer<typeof RegionAgentConfigSchema>;
 
 export const DEFAULT_REGION_AGENT_CONFIG = {

@@ -2,8 +2,9 @@
  * @module @memmesh/region-agent
  * The region agent as a library, for tests, the local mesh and the bench.
  */
-export { type AppOptions, createApp } from './app.ts';
+
 export { embeddedParts, type RegionAgent, startRegionAgent } from './agent.ts';
+export { type AppOptions, createApp } from './app.ts';
 export {
   configFromEnv,
   DEFAULT_API_KEYS,

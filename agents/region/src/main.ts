@@ -24,7 +24,11 @@ async function main(): Promise<void> {
   );
   const agent = await startRegionAgent(config, log);
   const server = serve({ fetch: agent.app.fetch, hostname: config.host, port: config.port }, (info) => {
-    log.info('listening', { url: `http://${config.host}:${info.port}`, shards: config.shardCount, nats: config.natsUrl });
+    log.info('listening', {
+      url: `http://${config.host}:${info.port}`,
+      shards: config.shardCount,
+      nats: config.natsUrl,
+    });
   });
 
   let stopping = false;
@@ -47,6 +51,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`memmesh region agent failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.stderr.write(
+    `memmesh region agent failed to start: ${err instanceof Error ? err.stack : String(err)}\n`,
+  );
   process.exit(1);
 });

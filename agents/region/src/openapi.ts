@@ -16,7 +16,9 @@ import {
 import { z } from 'zod';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { unrepresentable: 'any', io: 'input' });
-const json = (ref: string) => ({ content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } } });
+const json = (ref: string) => ({
+  content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } },
+});
 const errors = {
   '400': { description: 'bad input', ...json('Error') },
   '401': { description: 'missing or unknown API key', ...json('Error') },
@@ -24,7 +26,12 @@ const errors = {
   '429': { description: 'rate limited; see Retry-After', ...json('Error') },
   '503': { description: 'a dependency is down; see Retry-After', ...json('Error') },
 };
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', maxLength: LIMITS.idLengthMax } };
+const idParam = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', maxLength: LIMITS.idLengthMax },
+};
 const waitParam = { name: 'wait', in: 'query', required: false, schema: { type: 'boolean' } };
 
 export function openApiDocument(): Record<string, unknown> {
@@ -51,7 +58,11 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'Store a memory (202: it is in the log; ?wait=true: also applied to the home index)',
           parameters: [waitParam],
           requestBody: { required: true, ...json('MemoryInput') },
-          responses: { '202': { description: 'stored', ...json('WriteResult') }, '409': { description: 'ifVersion conflict', ...json('Error') }, ...errors },
+          responses: {
+            '202': { description: 'stored', ...json('WriteResult') },
+            '409': { description: 'ifVersion conflict', ...json('Error') },
+            ...errors,
+          },
         },
       },
       '/v1/memories/batch': {
@@ -66,12 +77,25 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           summary: 'Read a memory (its newest version, from the log)',
           parameters: [idParam],
-          responses: { '200': { description: 'the memory', ...json('Memory') }, '404': { description: 'not found', ...json('Error') }, ...errors },
+          responses: {
+            '200': { description: 'the memory', ...json('Memory') },
+            '404': { description: 'not found', ...json('Error') },
+            ...errors,
+          },
         },
         delete: {
           summary: 'Delete a memory',
-          parameters: [idParam, waitParam, { name: 'ifVersion', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } }],
-          responses: { '202': { description: 'deleted', ...json('WriteResult') }, '404': { description: 'not found', ...json('Error') }, '409': { description: 'conflict', ...json('Error') }, ...errors },
+          parameters: [
+            idParam,
+            waitParam,
+            { name: 'ifVersion', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } },
+          ],
+          responses: {
+            '202': { description: 'deleted', ...json('WriteResult') },
+            '404': { description: 'not found', ...json('Error') },
+            '409': { description: 'conflict', ...json('Error') },
+            ...errors,
+          },
         },
       },
       '/v1/search': {
@@ -81,10 +105,25 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': { description: 'results', ...json('SearchResponse') }, ...errors },
         },
       },
-      '/v1/stats': { get: { summary: 'Per-shard document counts and positions for the tenant', responses: { '200': { description: 'stats' } } } },
-      '/healthz': { get: { summary: 'Liveness', security: [], responses: { '200': { description: 'alive' } } } },
-      '/readyz': { get: { summary: 'Readiness: NATS connected and every shard caught up', security: [], responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } } } },
-      '/openapi.json': { get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } } },
+      '/v1/stats': {
+        get: {
+          summary: 'Per-shard document counts and positions for the tenant',
+          responses: { '200': { description: 'stats' } },
+        },
+      },
+      '/healthz': {
+        get: { summary: 'Liveness', security: [], responses: { '200': { description: 'alive' } } },
+      },
+      '/readyz': {
+        get: {
+          summary: 'Readiness: NATS connected and every shard caught up',
+          security: [],
+          responses: { '200': { description: 'ready' }, '503': { description: 'not ready' } },
+        },
+      },
+      '/openapi.json': {
+        get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } },
+      },
     },
   };
 }

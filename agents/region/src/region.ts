@@ -5,8 +5,17 @@
  * It owns the NATS connection, the shard hosts and the parts (embedder, cache, indexes).
  */
 import { join } from 'node:path';
-import { connectBus, createPublisher, encodeEvent, ensureRegionStreams, DEFAULT_REGION_STREAM_OPTIONS, type Publisher, toMeshError } from '@memmesh/bus';
+import {
+  connectBus,
+  createPublisher,
+  DEFAULT_REGION_STREAM_OPTIONS,
+  encodeEvent,
+  ensureRegionStreams,
+  type Publisher,
+  toMeshError,
+} from '@memmesh/bus';
 import type { Cache } from '@memmesh/cache';
+import { embeddingCacheKey, resultCacheKey } from '@memmesh/cache';
 import {
   type ChunkOptions,
   chunkText,
@@ -33,8 +42,13 @@ import {
 } from '@memmesh/core';
 import type { Embedder } from '@memmesh/embed';
 import type { VectorIndex } from '@memmesh/index';
-import { embeddingCacheKey, resultCacheKey } from '@memmesh/cache';
-import { type JetStreamManager, jetstream, jetstreamManager, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { RegionAgentConfig } from './config.ts';
 import type { Logger } from './log.ts';
@@ -68,7 +82,11 @@ export interface Region {
     options: WriteOptions,
   ): Promise<(WriteResult | { id: string; error: { code: string; message: string } })[]>;
   get(tenant: string, id: string): Promise<Memory>;
-  delete(tenant: string, id: string, options: WriteOptions & { ifVersion?: number | undefined }): Promise<WriteResult>;
+  delete(
+    tenant: string,
+    id: string,
+    options: WriteOptions & { ifVersion?: number | undefined },
+  ): Promise<WriteResult>;
   search(tenant: string, input: SearchInput): Promise<SearchResponse>;
   status(tenant: string): { region: string; ready: boolean; shards: ShardStatus[] };
   readonly ready: boolean;
@@ -81,7 +99,11 @@ const EMBEDDING_CACHE_TTL_MS = 3_600_000;
 /** Attempts of a delete that races concurrent writes to the same document. */
 const DELETE_ATTEMPTS_MAX = 3;
 
-export async function openRegion(config: RegionAgentConfig, parts: RegionParts, log: Logger): Promise<Region> {
+export async function openRegion(
+  config: RegionAgentConfig,
+  parts: RegionParts,
+  log: Logger,
+): Promise<Region> {
   const nc = await connectBus({ servers: config.natsUrl, name: config.agentId });
   try {
     return await wireRegion(nc, config, parts, log);
@@ -91,11 +113,20 @@ export async function openRegion(config: RegionAgentConfig, parts: RegionParts, 
   }
 }
 
-async function wireRegion(nc: NatsConnection, config: RegionAgentConfig, parts: RegionParts, log: Logger): Promise<Region> {
+async function wireRegion(
+  nc: NatsConnection,
+  config: RegionAgentConfig,
+  parts: RegionParts,
+  log: Logger,
+): Promise<Region> {
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   const stream = streamName(config.region);
-  await ensureRegionStreams(jsm, { region: config.region, ...DEFAULT_REGION_STREAM_OPTIONS, replicas: config.streamReplicas });
+  await ensureRegionStreams(jsm, {
+    region: config.region,
+    ...DEFAULT_REGION_STREAM_OPTIONS,
+    replicas: config.streamReplicas,
+  });
   const publisher = createPublisher(js, jsm, { stream });
   const tenantVersions = new Map<string, number>();
   // Result-cache keys carry this epoch: an in-process cache starts empty, but a shared one
@@ -157,14 +188,22 @@ async function wireRegion(nc: NatsConnection, config: RegionAgentConfig, parts: 
       ready: fatal === undefined && [...hosts.values()].every((h) => h.consumer.caughtUp),
       shards: [...hosts.values()].map((h) => {
         const stats = h.index.stats(tenant);
-        return { shard: h.shard, appliedSeq: h.consumer.appliedSeq, caughtUp: h.consumer.caughtUp, docs: stats.docs, chunks: stats.chunks };
+        return {
+          shard: h.shard,
+          appliedSeq: h.consumer.appliedSeq,
+          caughtUp: h.consumer.caughtUp,
+          docs: stats.docs,
+          chunks: stats.chunks,
+        };
       }),
     }),
     async close() {
       clearInterval(snapshotTimer);
       for (const host of hosts.values()) await host.stop();
       for (const host of hosts.values()) {
-        await host.index.snapshot().catch((err: unknown) => log.error('final snapshot failed', { shard: host.shard, err }));
+        await host.index
+          .snapshot()
+          .catch((err: unknown) => log.error('final snapshot failed', { shard: host.shard, err }));
         await host.index.close();
       }
       await nc.drain().catch(() => undefined);
@@ -197,7 +236,9 @@ interface PreparedWrite {
 async function prepareWrites(ctx: Context, tenant: string, inputs: MemoryInput[]): Promise<PreparedWrite[]> {
   const { embedder } = ctx.parts;
   const spansPerDoc = inputs.map((input) => chunkText(input.text, ctx.chunkOptions));
-  const texts = inputs.flatMap((input, i) => (spansPerDoc[i] ?? []).map((s) => input.text.slice(s.start, s.end)));
+  const texts = inputs.flatMap((input, i) =>
+    (spansPerDoc[i] ?? []).map((s) => input.text.slice(s.start, s.end)),
+  );
   const vectors: Float32Array[] = [];
   for (let at = 0; at < texts.length; at += embedder.batchSizeMax) {
     vectors.push(...(await embedder.embed(texts.slice(at, at + embedder.batchSizeMax))));
@@ -206,7 +247,10 @@ async function prepareWrites(ctx: Context, tenant: string, inputs: MemoryInput[]
   return inputs.map((input, i) => {
     const id = input.id ?? newDocId();
     const shard = shardOf(tenant, id, ctx.config.shardCount);
-    const chunks = (spansPerDoc[i] ?? []).map((span) => ({ ...span, vector: encodeVector(vectors[next++] as Float32Array) }));
+    const chunks = (spansPerDoc[i] ?? []).map((span) => ({
+      ...span,
+      vector: encodeVector(vectors[next++] as Float32Array),
+    }));
     const event: MemoryEvent = {
       v: 1,
       type: 'upsert',
@@ -221,12 +265,25 @@ async function prepareWrites(ctx: Context, tenant: string, inputs: MemoryInput[]
       source: { region: ctx.config.region, agent: ctx.config.agentId },
     };
     // Content hash: the same write retried inside the duplicate window is dropped by NATS.
-    const msgId = sha256Hex(JSON.stringify([tenant, id, 'upsert', input.text, event.metadata, event.scope, embedder.modelId]));
-    return { id, shard, subject: docSubject(ctx.config.region, shard, tenant, docKeyOf(tenant, id)), event, msgId, ifVersion: input.ifVersion };
+    const msgId = sha256Hex(
+      JSON.stringify([tenant, id, 'upsert', input.text, event.metadata, event.scope, embedder.modelId]),
+    );
+    return {
+      id,
+      shard,
+      subject: docSubject(ctx.config.region, shard, tenant, docKeyOf(tenant, id)),
+      event,
+      msgId,
+      ifVersion: input.ifVersion,
+    };
   });
 }
 
-async function publishPrepared(ctx: Context, prepared: PreparedWrite, options: WriteOptions): Promise<WriteResult> {
+async function publishPrepared(
+  ctx: Context,
+  prepared: PreparedWrite,
+  options: WriteOptions,
+): Promise<WriteResult> {
   const { seq } = await ctx.publisher.publish({
     subject: prepared.subject,
     data: encodeEvent(prepared.event),
@@ -242,7 +299,12 @@ async function waitApplied(ctx: Context, shard: string, seq: number): Promise<bo
   return host ? host.consumer.waitApplied(seq, ctx.config.waitAppliedMsMax) : false;
 }
 
-async function writeOne(ctx: Context, tenant: string, input: MemoryInput, options: WriteOptions): Promise<WriteResult> {
+async function writeOne(
+  ctx: Context,
+  tenant: string,
+  input: MemoryInput,
+  options: WriteOptions,
+): Promise<WriteResult> {
   const [prepared] = await prepareWrites(ctx, tenant, [input]);
   return publishPrepared(ctx, prepared as PreparedWrite, options);
 }
@@ -256,7 +318,10 @@ async function writeBatch(ctx: Context, tenant: string, inputs: MemoryInput[], o
   const settled = await Promise.allSettled(prepared.map((p) => publishPrepared(ctx, p, options)));
   const failures = settled.filter((s) => s.status === 'rejected');
   // When nothing was stored because the log is down, say so as a whole: 503, retry later.
-  if (failures.length === settled.length && failures.every((f) => isMeshError(f.reason) && f.reason.retryable)) {
+  if (
+    failures.length === settled.length &&
+    failures.every((f) => isMeshError(f.reason) && f.reason.retryable)
+  ) {
     throw failures[0]?.reason;
   }
   return settled.map((s, i) => {
@@ -287,7 +352,15 @@ async function getMemory(ctx: Context, tenant: string, id: string): Promise<Memo
   if (!event || event.type === 'delete' || event.tenant !== tenant) {
     throw new MeshError(ErrorCode.NotFound, `memory ${id} not found`);
   }
-  return { id, text: event.text, metadata: event.metadata, scope: event.scope, version: seq, region: ctx.config.region, shard };
+  return {
+    id,
+    text: event.text,
+    metadata: event.metadata,
+    scope: event.scope,
+    version: seq,
+    region: ctx.config.region,
+    shard,
+  };
 }
 
 async function deleteMemory(
@@ -298,20 +371,43 @@ async function deleteMemory(
 ): Promise<WriteResult> {
   for (let attempt = 1; ; attempt++) {
     const last = await lastEvent(ctx, tenant, id);
-    if (!last.event || last.event.type === 'delete') throw new MeshError(ErrorCode.NotFound, `memory ${id} not found`);
+    if (!last.event || last.event.type === 'delete')
+      throw new MeshError(ErrorCode.NotFound, `memory ${id} not found`);
     if (options.ifVersion !== undefined && options.ifVersion !== last.seq) {
-      throw new MeshError(ErrorCode.VersionConflict, `expected version ${options.ifVersion}, current is ${last.seq}`);
+      throw new MeshError(
+        ErrorCode.VersionConflict,
+        `expected version ${options.ifVersion}, current is ${last.seq}`,
+      );
     }
-    const event: MemoryEvent = { v: 1, type: 'delete', tenant, id, ts: Date.now(), source: { region: ctx.config.region, agent: ctx.config.agentId } };
+    const event: MemoryEvent = {
+      v: 1,
+      type: 'delete',
+      tenant,
+      id,
+      ts: Date.now(),
+      source: { region: ctx.config.region, agent: ctx.config.agentId },
+    };
     try {
       // Expecting the version just read makes the delete exact; a concurrent write makes it retry.
       return await publishPrepared(
         ctx,
-        { id, shard: last.shard, subject: last.subject, event, msgId: sha256Hex(`${tenant}/${id}/delete/${last.seq}`), ifVersion: last.seq },
+        {
+          id,
+          shard: last.shard,
+          subject: last.subject,
+          event,
+          msgId: sha256Hex(`${tenant}/${id}/delete/${last.seq}`),
+          ifVersion: last.seq,
+        },
         options,
       );
     } catch (err) {
-      if (!isMeshError(err, ErrorCode.VersionConflict) || options.ifVersion !== undefined || attempt >= DELETE_ATTEMPTS_MAX) throw err;
+      if (
+        !isMeshError(err, ErrorCode.VersionConflict) ||
+        options.ifVersion !== undefined ||
+        attempt >= DELETE_ATTEMPTS_MAX
+      )
+        throw err;
     }
   }
 }
@@ -327,7 +423,13 @@ async function embedQuery(ctx: Context, query: string): Promise<Float32Array> {
   return vector as Float32Array;
 }
 
-async function search(ctx: Context, nc: NatsConnection, tenant: string, input: SearchInput, tenantVersion: string): Promise<SearchResponse> {
+async function search(
+  ctx: Context,
+  nc: NatsConnection,
+  tenant: string,
+  input: SearchInput,
+  tenantVersion: string,
+): Promise<SearchResponse> {
   const started = performance.now();
   const topK = input.topK ?? LIMITS.topKDefault;
   const { cache } = ctx.parts;
@@ -341,9 +443,18 @@ async function search(ctx: Context, nc: NatsConnection, tenant: string, input: S
     if (cached) return { ...(JSON.parse(cached) as SearchResponse), tookMs: performance.now() - started };
   }
   const vector = encodeVector(await embedQuery(ctx, input.query));
-  const query = { tenant, vector, topK, filter: input.filter, minVersion: input.minVersion, waitMs: ctx.config.waitAppliedMsMax };
+  const query = {
+    tenant,
+    vector,
+    topK,
+    filter: input.filter,
+    minVersion: input.minVersion,
+    waitMs: ctx.config.waitAppliedMsMax,
+  };
   const perShard = await Promise.all(
-    shardNames(ctx.config.shardCount).map((shard) => queryShard(nc, ctx.config.region, shard, query, ctx.config.shardQueryTimeoutMs + query.waitMs)),
+    shardNames(ctx.config.shardCount).map((shard) =>
+      queryShard(nc, ctx.config.region, shard, query, ctx.config.shardQueryTimeoutMs + query.waitMs),
+    ),
   );
   const results = perShard
     .flat()

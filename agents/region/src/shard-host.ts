@@ -13,9 +13,9 @@ import {
   toMeshError,
 } from '@memmesh/bus';
 import {
-  decodeVector,
   deadLetterStreamName,
   deadLetterSubject,
+  decodeVector,
   ErrorCode,
   FilterSchema,
   MeshError,
@@ -26,7 +26,12 @@ import {
   type UpsertEvent,
 } from '@memmesh/core';
 import type { VectorHit, VectorIndex } from '@memmesh/index';
-import { type JetStreamClient, JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { z } from 'zod';
 import type { Logger } from './log.ts';
@@ -105,7 +110,9 @@ async function applyEvent(
   onApplied: (tenant: string, version: number) => void,
 ): Promise<void> {
   const changed =
-    event.type === 'delete' ? await index.delete(event.tenant, event.id, seq) : await index.upsert(toDoc(index, event, seq));
+    event.type === 'delete'
+      ? await index.delete(event.tenant, event.id, seq)
+      : await index.upsert(toDoc(index, event, seq));
   if (changed) onApplied(event.tenant, seq);
 }
 
@@ -136,14 +143,23 @@ function toDoc(index: VectorIndex, event: UpsertEvent, version: number) {
   };
 }
 
-async function answerQuery(options: ShardHostOptions, consumer: ShardConsumer, data: Uint8Array): Promise<Uint8Array> {
+async function answerQuery(
+  options: ShardHostOptions,
+  consumer: ShardConsumer,
+  data: Uint8Array,
+): Promise<Uint8Array> {
   const parsed = ShardQuerySchema.safeParse(JSON.parse(decoder.decode(data)));
   if (!parsed.success) throw new MeshError(ErrorCode.BadRequest, 'malformed shard query');
   const query = parsed.data;
   const vector = decodeVector(query.vector, options.index.dimensions);
   if (!vector) throw new MeshError(ErrorCode.BadRequest, 'query vector has the wrong dimension');
   if (query.minVersion !== undefined) await ensureMinVersion(options, consumer, query);
-  const hits = await options.index.search({ tenant: query.tenant, vector, topK: query.topK, filter: query.filter });
+  const hits = await options.index.search({
+    tenant: query.tenant,
+    vector,
+    topK: query.topK,
+    filter: query.filter,
+  });
   return encodeReply(hits, consumer.appliedSeq);
 }
 
@@ -153,7 +169,11 @@ async function answerQuery(options: ShardHostOptions, consumer: ShardConsumer, d
  * tenant's next event on this shard after the position, and only if that event is within
  * `minVersion` does the shard wait for it.
  */
-async function ensureMinVersion(options: ShardHostOptions, consumer: ShardConsumer, query: ShardQuery): Promise<void> {
+async function ensureMinVersion(
+  options: ShardHostOptions,
+  consumer: ShardConsumer,
+  query: ShardQuery,
+): Promise<void> {
   const minVersion = query.minVersion ?? 0;
   const deadline = Date.now() + query.waitMs;
   const filter = tenantShardFilter(options.region, options.shard, query.tenant);
@@ -165,9 +185,13 @@ async function ensureMinVersion(options: ShardHostOptions, consumer: ShardConsum
     if (!next || next.seq > minVersion) return;
     const left = deadline - Date.now();
     if (left <= 0 || !(await consumer.waitApplied(next.seq, left))) {
-      throw new MeshError(ErrorCode.Unavailable, `shard ${options.shard} has not applied version ${minVersion} yet`, {
-        retryAfterMs: 200,
-      });
+      throw new MeshError(
+        ErrorCode.Unavailable,
+        `shard ${options.shard} has not applied version ${minVersion} yet`,
+        {
+          retryAfterMs: 200,
+        },
+      );
     }
   }
 }
@@ -180,7 +204,9 @@ function noMessageAsNull(err: unknown): null {
 function encodeReply(hits: VectorHit[], appliedSeq: number): Uint8Array {
   let kept = hits;
   for (;;) {
-    const bytes = encoder.encode(JSON.stringify({ hits: kept, appliedSeq, truncated: kept.length < hits.length }));
+    const bytes = encoder.encode(
+      JSON.stringify({ hits: kept, appliedSeq, truncated: kept.length < hits.length }),
+    );
     // Only a topK of many near-maximal texts comes close; the lowest-ranked hits go first.
     if (bytes.byteLength <= SHARD_REPLY_BYTES_MAX || kept.length === 0) return bytes;
     kept = kept.slice(0, Math.floor(kept.length * 0.8));
@@ -194,7 +220,12 @@ export async function queryShard(
   query: ShardQuery,
   timeoutMs: number,
 ): Promise<VectorHit[]> {
-  const reply = (await requestQuery(nc, querySubject(region, shard), encoder.encode(JSON.stringify(query)), timeoutMs)) as {
+  const reply = (await requestQuery(
+    nc,
+    querySubject(region, shard),
+    encoder.encode(JSON.stringify(query)),
+    timeoutMs,
+  )) as {
     hits: VectorHit[];
   };
   return reply.hits;

@@ -139,7 +139,10 @@ describe('crash', () => {
     const totals = async () => {
       const res = await fetch(`${agent.url}/v1/stats`, { headers: { authorization: `Bearer ${ACME}` } });
       const body = (await res.json()) as { shards: { docs: number; chunks: number }[] };
-      return body.shards.reduce((t, s) => ({ docs: t.docs + s.docs, chunks: t.chunks + s.chunks }), { docs: 0, chunks: 0 });
+      return body.shards.reduce((t, s) => ({ docs: t.docs + s.docs, chunks: t.chunks + s.chunks }), {
+        docs: 0,
+        chunks: 0,
+      });
     };
     await waitFor(async () => (await totals()).docs === DOCS, `${DOCS} documents applied`);
     // Exactly once: one live document and one chunk per id, nothing left over from replays.

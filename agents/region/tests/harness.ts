@@ -7,7 +7,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type NatsServer, startNatsServer } from '@memmesh/testkit';
-import { type RegionAgent, type RegionAgentConfig, resolveConfig, silentLogger, startRegionAgent } from '../src/index.ts';
+import {
+  type RegionAgent,
+  type RegionAgentConfig,
+  resolveConfig,
+  silentLogger,
+  startRegionAgent,
+} from '../src/index.ts';
 
 export const ACME = 'acme-dev-key';
 export const GLOBEX = 'globex-dev-key';
@@ -16,14 +22,25 @@ export interface Harness {
   nats: NatsServer;
   agent: RegionAgent;
   dataDir: string;
-  call(method: string, path: string, body?: unknown, key?: string): Promise<{ status: number; body: any; headers: Headers }>;
+  call(
+    method: string,
+    path: string,
+    body?: unknown,
+    key?: string,
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   stop(): Promise<void>;
 }
 
 export async function startHarness(overrides: Partial<RegionAgentConfig> = {}): Promise<Harness> {
   const nats = await startNatsServer();
   const dataDir = await mkdtemp(join(tmpdir(), 'memmesh-agent-'));
-  const config = resolveConfig({ natsUrl: nats.url, dataDir, port: 0, snapshotIntervalMs: 500, ...overrides });
+  const config = resolveConfig({
+    natsUrl: nats.url,
+    dataDir,
+    port: 0,
+    snapshotIntervalMs: 500,
+    ...overrides,
+  });
   const agent = await startRegionAgent(config, silentLogger);
   return {
     nats,

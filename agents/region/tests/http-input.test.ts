@@ -30,8 +30,16 @@ describe('http input', () => {
     expectError(await h.call('POST', '/v1/memories', { text: '   \n ' }), 400, 'bad_request');
     expectError(await h.call('POST', '/v1/memories', { text: 42 }), 400, 'bad_request');
     expectError(await h.call('POST', '/v1/memories', { text: 'ok', colour: 'red' }), 400, 'bad_request');
-    expectError(await h.call('POST', '/v1/memories', { text: 'ok', metadata: { a: { nested: 1 } } }), 400, 'bad_request');
-    expectError(await h.call('POST', '/v1/memories', { text: 'ok', scope: { team: 'x' } }), 400, 'bad_request');
+    expectError(
+      await h.call('POST', '/v1/memories', { text: 'ok', metadata: { a: { nested: 1 } } }),
+      400,
+      'bad_request',
+    );
+    expectError(
+      await h.call('POST', '/v1/memories', { text: 'ok', scope: { team: 'x' } }),
+      400,
+      'bad_request',
+    );
     expectError(await h.call('POST', '/v1/memories', { text: 'ok', ifVersion: -1 }), 400, 'bad_request');
     expectError(await h.call('POST', '/v1/memories?wait=maybe', { text: 'ok' }), 400, 'bad_request');
   });
@@ -47,7 +55,9 @@ describe('http input', () => {
     expectError(await h.call('POST', '/v1/memories', { text: overText }), 400, 'bad_request');
     const overBody = JSON.stringify({ text: 'b'.repeat(LIMITS.bodyBytesMax + 10) });
     expectError(await h.call('POST', '/v1/memories', overBody), 413, 'payload_too_large');
-    const batch = { memories: Array.from({ length: LIMITS.batchDocsMax + 1 }, (_, i) => ({ text: `t${i}` })) };
+    const batch = {
+      memories: Array.from({ length: LIMITS.batchDocsMax + 1 }, (_, i) => ({ text: `t${i}` })),
+    };
     expectError(await h.call('POST', '/v1/memories/batch', batch), 400, 'bad_request');
   });
 
@@ -56,16 +66,28 @@ describe('http input', () => {
       expectError(await h.call('POST', '/v1/search', { query: 'q', topK }), 400, 'bad_request');
     }
     expectError(await h.call('POST', '/v1/search', { query: '' }), 400, 'bad_request');
-    expectError(await h.call('POST', '/v1/search', { query: 'q', filter: { owner: 'x' } }), 400, 'bad_request');
+    expectError(
+      await h.call('POST', '/v1/search', { query: 'q', filter: { owner: 'x' } }),
+      400,
+      'bad_request',
+    );
     expectError(await h.call('POST', '/v1/search', { query: 'q', minVersion: 'soon' }), 400, 'bad_request');
   });
 
   it('http input - bad ids are 400', async () => {
     expectError(await h.call('POST', '/v1/memories', { id: '', text: 'x' }), 400, 'bad_request');
     expectError(await h.call('POST', '/v1/memories', { id: 'has space', text: 'x' }), 400, 'bad_request');
-    expectError(await h.call('POST', '/v1/memories', { id: 'x'.repeat(LIMITS.idLengthMax + 1), text: 'x' }), 400, 'bad_request');
+    expectError(
+      await h.call('POST', '/v1/memories', { id: 'x'.repeat(LIMITS.idLengthMax + 1), text: 'x' }),
+      400,
+      'bad_request',
+    );
     expectError(await h.call('GET', `/v1/memories/${encodeURIComponent('bad id\n')}`), 400, 'bad_request');
-    expectError(await h.call('DELETE', `/v1/memories/${encodeURIComponent('-leading-dash')}`), 400, 'bad_request');
+    expectError(
+      await h.call('DELETE', `/v1/memories/${encodeURIComponent('-leading-dash')}`),
+      400,
+      'bad_request',
+    );
     expectError(await h.call('DELETE', '/v1/memories/ok-id?ifVersion=abc'), 400, 'bad_request');
   });
 
@@ -97,7 +119,10 @@ describe('http input', () => {
       ),
     );
     const route = fc.constantFrom('/v1/memories', '/v1/memories/batch', '/v1/search');
-    const raw = fc.oneof(anyJson.map((v) => JSON.stringify(v) ?? 'null'), fc.string());
+    const raw = fc.oneof(
+      anyJson.map((v) => JSON.stringify(v) ?? 'null'),
+      fc.string(),
+    );
     await fc.assert(
       fc.asyncProperty(route, raw, async (path, body) => {
         const res = await h.call('POST', path, body, ACME);
@@ -111,7 +136,11 @@ describe('http input', () => {
   it('http input - healthz, readyz and openapi.json answer without a key', async () => {
     expect((await h.agent.app.request('/healthz')).status).toBe(200);
     expect((await h.agent.app.request('/readyz')).status).toBe(200);
-    const doc = (await (await h.agent.app.request('/openapi.json')).json()) as { paths: Record<string, unknown> };
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/memories', '/v1/search', '/v1/memories/{id}']));
+    const doc = (await (await h.agent.app.request('/openapi.json')).json()) as {
+      paths: Record<string, unknown>;
+    };
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/v1/memories', '/v1/search', '/v1/memories/{id}']),
+    );
   });
 });

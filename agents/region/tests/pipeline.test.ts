@@ -43,7 +43,9 @@ describe('pipeline', () => {
 
   it('pipeline - the same write sent 20 times at once leaves exactly one live copy', async () => {
     const body = { id: 'same-1', text: 'The lighthouse keeper logs every passing ship at dawn.' };
-    const results = await Promise.all(Array.from({ length: 20 }, () => h.call('POST', '/v1/memories?wait=true', body)));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => h.call('POST', '/v1/memories?wait=true', body)),
+    );
     const versions = new Set(results.map((r) => r.body.version));
     expect(results.every((r) => r.status === 202)).toBe(true);
     expect(versions.size).toBe(1);
@@ -54,17 +56,25 @@ describe('pipeline', () => {
   });
 
   it('pipeline - an update replaces every old chunk, and a delete removes the document', async () => {
-    const long = Array.from({ length: 40 }, (_, i) => `Paragraph ${i} recounts the zephyrine orchard harvest in detail.`).join(' ');
+    const long = Array.from(
+      { length: 40 },
+      (_, i) => `Paragraph ${i} recounts the zephyrine orchard harvest in detail.`,
+    ).join(' ');
     const v1 = await h.call('POST', '/v1/memories?wait=true', { id: 'upd-1', text: long });
     const before = await h.call('GET', '/v1/stats');
     const chunksBefore = before.body.shards.reduce((n: number, s: { chunks: number }) => n + s.chunks, 0);
-    const v2 = await h.call('POST', '/v1/memories?wait=true', { id: 'upd-1', text: 'Now it is only about basalt quarries.' });
+    const v2 = await h.call('POST', '/v1/memories?wait=true', {
+      id: 'upd-1',
+      text: 'Now it is only about basalt quarries.',
+    });
     expect(v2.body.version).toBeGreaterThan(v1.body.version);
     const after = await h.call('GET', '/v1/stats');
     const chunksAfter = after.body.shards.reduce((n: number, s: { chunks: number }) => n + s.chunks, 0);
     expect(chunksBefore - chunksAfter).toBeGreaterThan(1);
     const old = await h.call('POST', '/v1/search', { query: 'zephyrine orchard harvest', topK: 5 });
-    expect(old.body.results.find((r: { id: string }) => r.id === 'upd-1')?.text ?? '').not.toContain('zephyrine');
+    expect(old.body.results.find((r: { id: string }) => r.id === 'upd-1')?.text ?? '').not.toContain(
+      'zephyrine',
+    );
 
     const del = await h.call('DELETE', '/v1/memories/upd-1?wait=true');
     expect(del.status).toBe(202);
@@ -76,9 +86,17 @@ describe('pipeline', () => {
 
   it('pipeline - ifVersion is optimistic concurrency: a stale version is 409', async () => {
     const v1 = await h.call('POST', '/v1/memories', { id: 'occ-1', text: 'first' });
-    const ok = await h.call('POST', '/v1/memories', { id: 'occ-1', text: 'second', ifVersion: v1.body.version });
+    const ok = await h.call('POST', '/v1/memories', {
+      id: 'occ-1',
+      text: 'second',
+      ifVersion: v1.body.version,
+    });
     expect(ok.status).toBe(202);
-    const stale = await h.call('POST', '/v1/memories', { id: 'occ-1', text: 'third', ifVersion: v1.body.version });
+    const stale = await h.call('POST', '/v1/memories', {
+      id: 'occ-1',
+      text: 'third',
+      ifVersion: v1.body.version,
+    });
     expect(stale.status).toBe(409);
     expect(stale.body.error.code).toBe('version_conflict');
     const create = await h.call('POST', '/v1/memories', { id: 'occ-1', text: 'again', ifVersion: 0 });
@@ -118,8 +136,14 @@ describe('pipeline', () => {
     const nc = await connect({ servers: h.nats.url });
     const js = jetstream(nc);
     const shard = shardOf('acme', 'poison-1', 4);
-    await js.publish(docSubject('us-east-1', shard, 'acme', docKeyOf('acme', 'poison-1')), new TextEncoder().encode('{"v":1,"type":"upsert"}'));
-    const w = await h.call('POST', '/v1/memories?wait=true', { id: 'poison-1', text: 'after the poison, a healthy memory' });
+    await js.publish(
+      docSubject('us-east-1', shard, 'acme', docKeyOf('acme', 'poison-1')),
+      new TextEncoder().encode('{"v":1,"type":"upsert"}'),
+    );
+    const w = await h.call('POST', '/v1/memories?wait=true', {
+      id: 'poison-1',
+      text: 'after the poison, a healthy memory',
+    });
     expect(w.body.applied).toBe(true);
     const jsm = await jetstreamManager(nc);
     const dlq = await jsm.streams.getMessage('DLQ_US_EAST_1', { last_by_subj: `dlq.us-east-1.${shard}` });
@@ -133,20 +157,44 @@ describe('pipeline', () => {
 describe('tenant isolation', () => {
   it('tenant isolation - globex cannot read, search, update or delete acme memories', async () => {
     const text = 'Acme secret: the launch code phrase is marmalade falcon.';
-    await h.call('POST', '/v1/memories?wait=true', { id: 'secret-1', text, metadata: { level: 'secret' } }, ACME);
+    await h.call(
+      'POST',
+      '/v1/memories?wait=true',
+      { id: 'secret-1', text, metadata: { level: 'secret' } },
+      ACME,
+    );
     expect((await h.call('GET', '/v1/memories/secret-1', undefined, GLOBEX)).status).toBe(404);
     const byText = await h.call('POST', '/v1/search', { query: text, topK: 50 }, GLOBEX);
     expect(byText.status).toBe(200);
     expect(byText.body.results).toEqual([]);
-    const byFilter = await h.call('POST', '/v1/search', { query: 'secret', topK: 50, filter: { metadata: { level: 'secret' } } }, GLOBEX);
+    const byFilter = await h.call(
+      'POST',
+      '/v1/search',
+      { query: 'secret', topK: 50, filter: { metadata: { level: 'secret' } } },
+      GLOBEX,
+    );
     expect(byFilter.body.results).toEqual([]);
     expect((await h.call('DELETE', '/v1/memories/secret-1', undefined, GLOBEX)).status).toBe(404);
     // The same id written by globex is globex's own document; acme's is untouched.
-    await h.call('POST', '/v1/memories?wait=true', { id: 'secret-1', text: 'globex overwrite attempt' }, GLOBEX);
+    await h.call(
+      'POST',
+      '/v1/memories?wait=true',
+      { id: 'secret-1', text: 'globex overwrite attempt' },
+      GLOBEX,
+    );
     expect((await h.call('GET', '/v1/memories/secret-1', undefined, ACME)).body.text).toBe(text);
-    expect((await h.call('GET', '/v1/memories/secret-1', undefined, GLOBEX)).body.text).toBe('globex overwrite attempt');
-    const acmeSearch = await h.call('POST', '/v1/search', { query: 'globex overwrite attempt', topK: 50 }, ACME);
-    expect(acmeSearch.body.results.map((r: { text: string }) => r.text)).not.toContain('globex overwrite attempt');
+    expect((await h.call('GET', '/v1/memories/secret-1', undefined, GLOBEX)).body.text).toBe(
+      'globex overwrite attempt',
+    );
+    const acmeSearch = await h.call(
+      'POST',
+      '/v1/search',
+      { query: 'globex overwrite attempt', topK: 50 },
+      ACME,
+    );
+    expect(acmeSearch.body.results.map((r: { text: string }) => r.text)).not.toContain(
+      'globex overwrite attempt',
+    );
   });
 
   it('tenant isolation - a missing or unknown key is 401', async () => {

@@ -35,7 +35,9 @@ export function isWrongLastSequence(err: unknown): boolean {
 export function toMeshError(err: unknown, what: string): MeshError {
   if (err instanceof MeshError) return err;
   if (isWrongLastSequence(err)) {
-    return new MeshError(ErrorCode.VersionConflict, `${what}: the document has a newer version`, { cause: err });
+    return new MeshError(ErrorCode.VersionConflict, `${what}: the document has a newer version`, {
+      cause: err,
+    });
   }
   if (err instanceof natsErrors.TimeoutError) {
     return new MeshError(ErrorCode.Unavailable, `${what}: NATS did not answer in time`, {

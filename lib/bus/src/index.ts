@@ -15,10 +15,10 @@ export { isTransientNatsError, toMeshError, UNAVAILABLE_RETRY_AFTER_MS } from '.
 export {
   createPublisher,
   DEFAULT_PUBLISHER_OPTIONS,
-  type PublishRequest,
-  type PublishResult,
   type Publisher,
   type PublisherOptions,
+  type PublishRequest,
+  type PublishResult,
 } from './publisher.ts';
 export {
   DEFAULT_QUERY_IN_FLIGHT_MAX,

@@ -54,7 +54,11 @@ export interface Publisher {
   readonly inFlight: number;
 }
 
-export function createPublisher(js: JetStreamClient, jsm: JetStreamManager, options: PublisherOptions): Publisher {
+export function createPublisher(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  options: PublisherOptions,
+): Publisher {
   const config = { ...DEFAULT_PUBLISHER_OPTIONS, ...options };
   const slots = createSemaphore(config.inFlightMax, config.waitingMax);
 
@@ -89,7 +93,10 @@ export function createPublisher(js: JetStreamClient, jsm: JetStreamManager, opti
     if (!last || sameContent) return { seq: last?.seq ?? ack.seq, duplicate: true };
     // The msg id matched an older version (A → B → A): this write is new relative to `last`.
     if (request.expectLastSubjectSeq !== undefined && request.expectLastSubjectSeq !== last.seq) {
-      throw new MeshError(ErrorCode.VersionConflict, `expected version ${request.expectLastSubjectSeq}, current is ${last.seq}`);
+      throw new MeshError(
+        ErrorCode.VersionConflict,
+        `expected version ${request.expectLastSubjectSeq}, current is ${last.seq}`,
+      );
     }
     const again = await publishOnce(request, `${request.msgId}.${last.seq}`);
     return { seq: again.seq, duplicate: again.duplicate };
@@ -133,7 +140,9 @@ function createSemaphore(permits: number, waitingMax: number): Semaphore {
       }
       if (waiting.length >= waitingMax) {
         return Promise.reject(
-          new MeshError(ErrorCode.Unavailable, 'too many writes in flight', { retryAfterMs: UNAVAILABLE_RETRY_AFTER_MS }),
+          new MeshError(ErrorCode.Unavailable, 'too many writes in flight', {
+            retryAfterMs: UNAVAILABLE_RETRY_AFTER_MS,
+          }),
         );
       }
       return new Promise<void>((resolve) => waiting.push(resolve));

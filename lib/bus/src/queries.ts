@@ -22,7 +22,11 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Replies carry either `{ok: ...}` bytes from the handler or `{error: {code, message}}`. */
-export function serveQueries(nc: NatsConnection, options: ServeQueriesOptions, handler: QueryHandler): Subscription {
+export function serveQueries(
+  nc: NatsConnection,
+  options: ServeQueriesOptions,
+  handler: QueryHandler,
+): Subscription {
   const inFlightMax = options.inFlightMax ?? DEFAULT_QUERY_IN_FLIGHT_MAX;
   let inFlight = 0;
   return nc.subscribe(options.subject, {
@@ -30,7 +34,9 @@ export function serveQueries(nc: NatsConnection, options: ServeQueriesOptions, h
     callback: (err, msg) => {
       if (err) return;
       if (inFlight >= inFlightMax) {
-        msg.respond(errorReply(new MeshError(ErrorCode.Unavailable, 'shard is overloaded', { retryAfterMs: 100 })));
+        msg.respond(
+          errorReply(new MeshError(ErrorCode.Unavailable, 'shard is overloaded', { retryAfterMs: 100 })),
+        );
         return;
       }
       inFlight++;
@@ -45,7 +51,9 @@ export function serveQueries(nc: NatsConnection, options: ServeQueriesOptions, h
 }
 
 function errorReply(err: unknown): Uint8Array {
-  const mesh = isMeshError(err) ? err : new MeshError(ErrorCode.Internal, 'shard query failed', { cause: err });
+  const mesh = isMeshError(err)
+    ? err
+    : new MeshError(ErrorCode.Internal, 'shard query failed', { cause: err });
   return encoder.encode(JSON.stringify({ error: { code: mesh.code, message: mesh.message } }));
 }
 

@@ -28,7 +28,7 @@ import {
   type JsMsg,
   ReplayPolicy,
 } from '@nats-io/jetstream';
-import { headers as natsHeaders, nanos } from '@nats-io/transport-node';
+import { nanos, headers as natsHeaders } from '@nats-io/transport-node';
 import { decodeEvent } from './codec.ts';
 
 export interface AppliedEvent {
@@ -104,7 +104,10 @@ export async function startShardConsumer(
   await recreateConsumer(jsm, config);
   const consumer = await js.consumers.get(config.stream, config.consumerName);
   const pending = (await consumer.info(true)).num_pending;
-  const messages = await consumer.consume({ max_messages: config.batchSizeMax, expires: config.pullExpiresMs });
+  const messages = await consumer.consume({
+    max_messages: config.batchSizeMax,
+    expires: config.pullExpiresMs,
+  });
   return new ShardLoop(js, config, messages, pending === 0).start();
 }
 
@@ -225,7 +228,11 @@ class ShardLoop implements ShardConsumer {
     if (!decoded.ok) {
       await this.#deadLetter(msg, `invalid event: ${decoded.reason}`);
     } else {
-      const error = await this.#applyWithRetry(msg, { seq: msg.seq, subject: msg.subject, event: decoded.event });
+      const error = await this.#applyWithRetry(msg, {
+        seq: msg.seq,
+        subject: msg.subject,
+        event: decoded.event,
+      });
       if (error !== undefined) await this.#deadLetter(msg, error);
     }
     this.#advance(msg.seq);

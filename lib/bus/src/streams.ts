@@ -13,9 +13,9 @@
 import { deadLetterStreamName, deadLetterSubjects, regionSubjects, streamName } from '@memmesh/core';
 import {
   DiscardPolicy,
-  type JetStreamManager,
   JetStreamApiCodes,
   JetStreamApiError,
+  type JetStreamManager,
   RetentionPolicy,
   StorageType,
   StoreCompression,
@@ -75,7 +75,9 @@ export function regionStreamConfig(options: RegionStreamOptions): Partial<Stream
   };
 }
 
-export function deadLetterStreamConfig(options: RegionStreamOptions): Partial<StreamConfig> & { name: string } {
+export function deadLetterStreamConfig(
+  options: RegionStreamOptions,
+): Partial<StreamConfig> & { name: string } {
   return {
     name: deadLetterStreamName(options.region),
     description: `memmesh dead letters of region ${options.region}`,
@@ -95,13 +97,19 @@ export function deadLetterStreamConfig(options: RegionStreamOptions): Partial<St
 }
 
 /** Creates the region's streams, or updates them to this configuration. Idempotent. */
-export async function ensureRegionStreams(jsm: JetStreamManager, options: RegionStreamOptions): Promise<void> {
+export async function ensureRegionStreams(
+  jsm: JetStreamManager,
+  options: RegionStreamOptions,
+): Promise<void> {
   for (const config of [regionStreamConfig(options), deadLetterStreamConfig(options)]) {
     await ensureStream(jsm, config);
   }
 }
 
-async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+async function ensureStream(
+  jsm: JetStreamManager,
+  config: Partial<StreamConfig> & { name: string },
+): Promise<void> {
   try {
     await jsm.streams.info(config.name);
   } catch (err) {

@@ -9,7 +9,7 @@ import {
   shardFilter,
   streamName,
 } from '@memmesh/core';
-import { startNatsServer, type NatsServer } from '@memmesh/testkit';
+import { type NatsServer, startNatsServer } from '@memmesh/testkit';
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,8 +17,8 @@ import {
   type AppliedEvent,
   connectBus,
   createPublisher,
-  type DeadLetter,
   DEFAULT_REGION_STREAM_OPTIONS,
+  type DeadLetter,
   encodeEvent,
   ensureRegionStreams,
   requestQuery,
@@ -39,7 +39,9 @@ const upsert = (tenant: string, id: string, text: string): MemoryEvent => ({
   tenant,
   id,
   text,
-  chunks: [{ start: 0, end: text.length, vector: Buffer.from(new Float32Array([1, 0]).buffer).toString('base64') }],
+  chunks: [
+    { start: 0, end: text.length, vector: Buffer.from(new Float32Array([1, 0]).buffer).toString('base64') },
+  ],
   metadata: {},
   scope: {},
   model: { id: 'test', dim: 2 },
@@ -47,7 +49,8 @@ const upsert = (tenant: string, id: string, text: string): MemoryEvent => ({
   source: { region: REGION, agent: 'test' },
 });
 
-const subjectOf = (shard: string, tenant: string, id: string) => docSubject(REGION, shard, tenant, docKeyOf(tenant, id));
+const subjectOf = (shard: string, tenant: string, id: string) =>
+  docSubject(REGION, shard, tenant, docKeyOf(tenant, id));
 
 beforeAll(async () => {
   server = await startNatsServer();
@@ -70,7 +73,9 @@ describe('streams', () => {
     expect(info.config.max_msgs_per_subject).toBe(DEFAULT_REGION_STREAM_OPTIONS.historyPerSubject);
     expect(info.config.duplicate_window).toBe(DEFAULT_REGION_STREAM_OPTIONS.duplicateWindowMs * 1_000_000);
     expect(info.config.deny_delete).toBe(true);
-    expect((await jsm.streams.info(deadLetterStreamName(REGION))).config.subjects).toEqual([`dlq.${REGION}.>`]);
+    expect((await jsm.streams.info(deadLetterStreamName(REGION))).config.subjects).toEqual([
+      `dlq.${REGION}.>`,
+    ]);
   });
 });
 
@@ -78,8 +83,16 @@ describe('publisher', () => {
   it('publisher - a retry inside the duplicate window is dropped by the server', async () => {
     const publisher = createPublisher(js, jsm, { stream: STREAM });
     const data = encodeEvent(upsert('acme', 'dup-1', 'hello'));
-    const first = await publisher.publish({ subject: subjectOf('s00', 'acme', 'dup-1'), data, msgId: 'm-dup-1' });
-    const retry = await publisher.publish({ subject: subjectOf('s00', 'acme', 'dup-1'), data, msgId: 'm-dup-1' });
+    const first = await publisher.publish({
+      subject: subjectOf('s00', 'acme', 'dup-1'),
+      data,
+      msgId: 'm-dup-1',
+    });
+    const retry = await publisher.publish({
+      subject: subjectOf('s00', 'acme', 'dup-1'),
+      data,
+      msgId: 'm-dup-1',
+    });
     expect(first.duplicate).toBe(false);
     expect(retry).toEqual({ seq: first.seq, duplicate: true });
   });
@@ -102,7 +115,11 @@ describe('publisher', () => {
   it('publisher - a stale expected version is a version conflict', async () => {
     const publisher = createPublisher(js, jsm, { stream: STREAM });
     const subject = subjectOf('s01', 'acme', 'occ');
-    const v1 = await publisher.publish({ subject, data: encodeEvent(upsert('acme', 'occ', 'one')), msgId: 'occ-1' });
+    const v1 = await publisher.publish({
+      subject,
+      data: encodeEvent(upsert('acme', 'occ', 'one')),
+      msgId: 'occ-1',
+    });
     await expect(
       publisher.publish({
         subject,
@@ -212,9 +229,11 @@ describe('queries', () => {
       if (text === 'fail') throw new Error('nope');
       return new TextEncoder().encode(JSON.stringify({ echo: text }));
     });
-    expect(await requestQuery(nc, 'q.test-1.s00', new TextEncoder().encode('hi'), 2_000)).toEqual({ echo: 'hi' });
-    await expect(requestQuery(nc, 'q.test-1.s00', new TextEncoder().encode('fail'), 2_000)).rejects.toSatisfy((err) =>
-      isMeshError(err, ErrorCode.Internal),
+    expect(await requestQuery(nc, 'q.test-1.s00', new TextEncoder().encode('hi'), 2_000)).toEqual({
+      echo: 'hi',
+    });
+    await expect(requestQuery(nc, 'q.test-1.s00', new TextEncoder().encode('fail'), 2_000)).rejects.toSatisfy(
+      (err) => isMeshError(err, ErrorCode.Internal),
     );
     sub.unsubscribe();
     await expect(requestQuery(nc, 'q.test-1.s00', new Uint8Array(), 500)).rejects.toSatisfy((err) =>

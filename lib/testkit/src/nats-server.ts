@@ -72,12 +72,19 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const configPath = join(workDir, 'nats.conf');
   await writeFile(configPath, config);
 
-  const child = spawn(options.bin ?? natsServerBin(), ['-c', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(options.bin ?? natsServerBin(), ['-c', configPath], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4096);
   });
-  const port = await waitForPort(child, workDir, options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS, () => stderr);
+  const port = await waitForPort(
+    child,
+    workDir,
+    options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+    () => stderr,
+  );
 
   return {
     url: `nats://127.0.0.1:${port}`,
@@ -97,7 +104,12 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   };
 }
 
-async function waitForPort(child: ChildProcess, dir: string, timeoutMs: number, log: () => string): Promise<number> {
+async function waitForPort(
+  child: ChildProcess,
+  dir: string,
+  timeoutMs: number,
+  log: () => string,
+): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}:\n${log()}`);
