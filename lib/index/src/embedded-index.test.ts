@@ -1,0 +1,574 @@
+import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Metadata, Scope } from '@memmesh/core';
+import { isMeshError } from '@memmesh/core';
+import { afterEach, describe, expect, test } from 'vitest';
+import { createEmbeddedIndex } from './embedded-index.ts';
+import type { EmbeddedIndexOptions } from './options.ts';
+import type { UpsertDoc, VectorIndex } from './types.ts';
+
+const DIM = 32;
+
+/** Deterministic PRNG (mulberry32), so every run sees the same vectors. */
+function rng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function unitVector(random: () => number, dim = DIM): Float32Array {
+  const v = new Float32Array(dim);
+  let sum = 0;
+  for (let i = 0; i < dim; i++) {
+    const x = random() * 2 - 1;
+    v[i] = x;
+    sum += x * x;
+  }
+  const norm = Math.sqrt(sum);
+  for (let i = 0; i < dim; i++) v[i] = (v[i] as number) / norm;
+  return v;
+}
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += (a[i] as number) * (b[i] as number);
+    na += (a[i] as number) ** 2;
+    nb += (b[i] as number) ** 2;
+  }
+  return dot / Math.sqrt(na * nb);
+}
+
+interface DocSpec {
+  tenant?: string;
+  id: string;
+  version: number;
+  vectors: Float32Array[];
+  text?: string;
+  metadata?: Metadata;
+  scope?: Scope;
+}
+
+function doc(spec: DocSpec): UpsertDoc {
+  const text = spec.text ?? `text of ${spec.id} v${spec.version}`;
+  return {
+    tenant: spec.tenant ?? 'acme',
+    id: spec.id,
+    version: spec.version,
+    text,
+    metadata: spec.metadata ?? {},
+    scope: spec.scope ?? {},
+    chunks: spec.vectors.map((vector) => ({ start: 0, end: text.length, vector })),
+  };
+}
+
+const opened: VectorIndex[] = [];
+const dirs: string[] = [];
+
+async function open(options: Partial<EmbeddedIndexOptions> = {}): Promise<VectorIndex> {
+  const index = await createEmbeddedIndex({ dimensions: DIM, ...options });
+  opened.push(index);
+  return index;
+}
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'memmesh-index-'));
+  dirs.push(dir);
+  return dir;
+}
+
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((index) => index.close()));
+  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+describe('embedded index', () => {
+  test('upsert - get returns the document and search ranks it first for its own vector', async () => {
+    const index = await open();
+    const random = rng(1);
+    const vectors = Array.from({ length: 50 }, () => unitVector(random));
+    for (const [i, vector] of vectors.entries()) {
+      expect(
+        await index.upsert(doc({ id: `d${i}`, version: i + 1, vectors: [vector], metadata: { n: i } })),
+      ).toBe(true);
+    }
+    const got = await index.get('acme', 'd7');
+    expect(got).toEqual({
+      tenant: 'acme',
+      id: 'd7',
+      version: 8,
+      text: 'text of d7 v8',
+      metadata: { n: 7 },
+      scope: {},
+      chunkCount: 1,
+    });
+    for (const [i, vector] of vectors.entries()) {
+      const [top] = await index.search({ tenant: 'acme', vector, topK: 1 });
+      expect(top?.id).toBe(`d${i}`);
+      expect(top?.score).toBeCloseTo(1, 5);
+    }
+    expect(index.stats()).toEqual({ docs: 50, chunks: 50, tombstones: 0, version: 50 });
+  });
+
+  test('search - returns topK documents sorted by score, one hit per document', async () => {
+    const index = await open();
+    const random = rng(2);
+    const query = unitVector(random);
+    for (let i = 0; i < 30; i++) {
+      await index.upsert(
+        doc({ id: `d${i}`, version: i + 1, vectors: [unitVector(random), unitVector(random)] }),
+      );
+    }
+    const hits = await index.search({ tenant: 'acme', vector: query, topK: 5 });
+    expect(hits).toHaveLength(5);
+    expect(new Set(hits.map((h) => h.id)).size).toBe(5);
+    const scores = hits.map((h) => h.score);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+  });
+
+  test('tenant isolation - the same vectors in two tenants never cross', async () => {
+    const index = await open();
+    const random = rng(3);
+    const vectors = Array.from({ length: 200 }, () => unitVector(random));
+    for (const [i, vector] of vectors.entries()) {
+      await index.upsert(doc({ tenant: 'a', id: `a${i}`, version: i + 1, vectors: [vector] }));
+      await index.upsert(doc({ tenant: 'b', id: `b${i}`, version: i + 1, vectors: [vector] }));
+    }
+    // topK 10 goes through the graph, topK 200 through the exact scan: neither crosses.
+    for (const topK of [10, 200]) {
+      for (const [i, vector] of vectors.slice(0, 10).entries()) {
+        const hitsA = await index.search({ tenant: 'a', vector, topK });
+        const hitsB = await index.search({ tenant: 'b', vector, topK });
+        expect(hitsA).toHaveLength(topK);
+        expect(hitsA[0]?.id).toBe(`a${i}`);
+        expect(hitsA.every((h) => h.id.startsWith('a'))).toBe(true);
+        expect(hitsB.every((h) => h.id.startsWith('b'))).toBe(true);
+      }
+    }
+    expect(await index.get('b', 'a1')).toBeUndefined();
+    expect(await index.search({ tenant: 'c', vector: vectors[0]!, topK: 5 })).toEqual([]);
+    expect(index.stats('a')).toEqual({ docs: 200, chunks: 200, tombstones: 0, version: 200 });
+  });
+
+  test('update - a newer version replaces every old chunk', async () => {
+    const index = await open();
+    const random = rng(4);
+    const old = [unitVector(random), unitVector(random), unitVector(random)];
+    const fresh = [unitVector(random)];
+    const other = unitVector(random);
+    await index.upsert(doc({ id: 'x', version: 1, vectors: old, text: 'old text' }));
+    await index.upsert(doc({ id: 'y', version: 2, vectors: [other] }));
+    expect(index.stats('acme').chunks).toBe(4);
+    expect(await index.upsert(doc({ id: 'x', version: 3, vectors: fresh, text: 'new text' }))).toBe(true);
+    expect(index.stats('acme')).toEqual({ docs: 2, chunks: 2, tombstones: 0, version: 3 });
+    for (const vector of old) {
+      const hits = await index.search({ tenant: 'acme', vector, topK: 2 });
+      expect(hits.map((h) => h.text)).not.toContain('old text');
+      const x = hits.find((h) => h.id === 'x');
+      expect(x?.score).toBeCloseTo(cosine(vector, fresh[0]!), 5);
+    }
+    const [top] = await index.search({ tenant: 'acme', vector: fresh[0]!, topK: 1 });
+    expect(top).toMatchObject({ id: 'x', version: 3, text: 'new text' });
+  });
+
+  test('delete - removes the document from get and search', async () => {
+    const index = await open();
+    const random = rng(5);
+    const vectors = Array.from({ length: 10 }, () => unitVector(random));
+    for (const [i, vector] of vectors.entries())
+      await index.upsert(doc({ id: `d${i}`, version: i + 1, vectors: [vector] }));
+    expect(await index.delete('acme', 'd3', 20)).toBe(true);
+    expect(await index.get('acme', 'd3')).toBeUndefined();
+    const hits = await index.search({ tenant: 'acme', vector: vectors[3]!, topK: 10 });
+    expect(hits.map((h) => h.id)).not.toContain('d3');
+    expect(hits).toHaveLength(9);
+    expect(index.stats('acme')).toEqual({ docs: 9, chunks: 9, tombstones: 1, version: 20 });
+  });
+
+  test('idempotency - a version already held, or older, changes nothing', async () => {
+    const index = await open();
+    const random = rng(6);
+    const v1 = unitVector(random);
+    const v2 = unitVector(random);
+    expect(await index.upsert(doc({ id: 'x', version: 5, vectors: [v1], text: 'five' }))).toBe(true);
+    expect(await index.upsert(doc({ id: 'x', version: 5, vectors: [v2], text: 'five again' }))).toBe(false);
+    expect(await index.upsert(doc({ id: 'x', version: 4, vectors: [v2], text: 'four' }))).toBe(false);
+    expect((await index.get('acme', 'x'))?.text).toBe('five');
+    expect(index.stats()).toEqual({ docs: 1, chunks: 1, tombstones: 0, version: 5 });
+    expect(await index.delete('acme', 'x', 5)).toBe(false);
+    expect(await index.delete('acme', 'x', 3)).toBe(false);
+    expect((await index.get('acme', 'x'))?.version).toBe(5);
+
+    expect(await index.delete('acme', 'x', 9)).toBe(true);
+    expect(await index.delete('acme', 'x', 9)).toBe(false);
+    expect(await index.upsert(doc({ id: 'x', version: 7, vectors: [v1] }))).toBe(false);
+    expect(await index.get('acme', 'x')).toBeUndefined();
+    expect(await index.search({ tenant: 'acme', vector: v1, topK: 3 })).toEqual([]);
+    expect(index.stats()).toEqual({ docs: 0, chunks: 0, tombstones: 1, version: 9 });
+
+    // A delete for an id never seen still blocks the older upsert that may arrive after it.
+    expect(await index.delete('acme', 'ghost', 12)).toBe(true);
+    expect(await index.upsert(doc({ id: 'ghost', version: 11, vectors: [v1] }))).toBe(false);
+    expect(await index.upsert(doc({ id: 'x', version: 10, vectors: [v2], text: 'revived' }))).toBe(true);
+    expect(index.stats()).toEqual({ docs: 1, chunks: 1, tombstones: 1, version: 12 });
+  });
+
+  test('markApplied - keeps the maximum; upserts and deletes leave it alone', async () => {
+    const index = await open();
+    expect(index.appliedSeq).toBe(0);
+    await index.upsert(doc({ id: 'x', version: 5, vectors: [unitVector(rng(7))] }));
+    expect(index.appliedSeq).toBe(0);
+    index.markApplied(5);
+    index.markApplied(3);
+    expect(index.appliedSeq).toBe(5);
+    await index.delete('acme', 'x', 6);
+    expect(index.appliedSeq).toBe(5);
+  });
+
+  test('validation - wrong vector length and bad arguments throw RangeError', async () => {
+    const index = await open();
+    const wrong = new Float32Array(DIM + 1);
+    await expect(index.upsert(doc({ id: 'x', version: 1, vectors: [wrong] }))).rejects.toThrow(RangeError);
+    await expect(index.search({ tenant: 'acme', vector: wrong, topK: 1 })).rejects.toThrow(RangeError);
+    const ok = unitVector(rng(8));
+    await expect(index.search({ tenant: 'acme', vector: ok, topK: 0 })).rejects.toThrow(RangeError);
+    await expect(index.upsert(doc({ id: 'x', version: -1, vectors: [ok] }))).rejects.toThrow(RangeError);
+    const nan = new Float32Array(DIM).fill(Number.NaN);
+    await expect(index.upsert(doc({ id: 'x', version: 1, vectors: [nan] }))).rejects.toThrow(RangeError);
+    expect(index.stats()).toEqual({ docs: 0, chunks: 0, tombstones: 0, version: 0 });
+    await expect(createEmbeddedIndex({ dimensions: 0 })).rejects.toSatisfy((err) =>
+      isMeshError(err, 'config'),
+    );
+  });
+});
+
+describe('embedded index filters', () => {
+  const TENANT_DOCS = 2000;
+
+  /** 2000 docs: color cycles through 4 values, agentId through 2, and 3 docs are 'rare'. */
+  async function filled(options: Partial<EmbeddedIndexOptions> = {}) {
+    const index = await open(options);
+    const random = rng(9);
+    const vectors: Float32Array[] = [];
+    for (let i = 0; i < TENANT_DOCS; i++) {
+      const vector = unitVector(random);
+      vectors.push(vector);
+      const metadata: Metadata = { color: ['red', 'green', 'blue', 'black'][i % 4]!, rare: i % 700 === 11 };
+      await index.upsert(
+        doc({
+          id: `d${i}`,
+          version: i + 1,
+          vectors: [vector],
+          metadata,
+          scope: { agentId: `agent-${i % 2}` },
+        }),
+      );
+    }
+    return { index, vectors, random };
+  }
+
+  function expected(
+    vectors: Float32Array[],
+    query: Float32Array,
+    topK: number,
+    keep: (i: number) => boolean,
+  ): string[] {
+    return vectors
+      .map((v, i) => ({ id: `d${i}`, score: cosine(query, v), i }))
+      .filter(({ i }) => keep(i))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, topK)
+      .map((h) => h.id);
+  }
+
+  test('filter - metadata and scope equality, all keys must match', async () => {
+    const { index, vectors, random } = await filled();
+    const query = unitVector(random);
+    const hits = await index.search({
+      tenant: 'acme',
+      vector: query,
+      topK: 10,
+      filter: { metadata: { color: 'red' }, scope: { agentId: 'agent-0' } },
+    });
+    expect(hits).toHaveLength(10);
+    for (const hit of hits) {
+      expect(hit.metadata.color).toBe('red');
+      expect(hit.scope.agentId).toBe('agent-0');
+    }
+    expect(hits.map((h) => h.id)).toEqual(expected(vectors, query, 10, (i) => i % 4 === 0));
+    const none = await index.search({
+      tenant: 'acme',
+      vector: query,
+      topK: 10,
+      filter: { metadata: { color: 'red' }, scope: { agentId: 'agent-1' } },
+    });
+    expect(none).toEqual([]);
+    const missingKey = await index.search({
+      tenant: 'acme',
+      vector: query,
+      topK: 10,
+      filter: { metadata: { size: 1 } },
+    });
+    expect(missingKey).toEqual([]);
+    // An undefined field is no constraint (it comes from spreading optional fields).
+    const unconstrained = await index.search({
+      tenant: 'acme',
+      vector: query,
+      topK: 10,
+      filter: { scope: { userId: undefined } },
+    });
+    expect(unconstrained.map((h) => h.id)).toEqual(expected(vectors, query, 10, () => true));
+  });
+
+  test('filter - a selective filter returns every match (3 of 2000) via the exact scan', async () => {
+    // exactScanChunksMax 0 leaves selectivity alone to route the query to the exact scan.
+    const { index, vectors, random } = await filled({ exactScanChunksMax: 0 });
+    for (let q = 0; q < 5; q++) {
+      const hits = await index.search({
+        tenant: 'acme',
+        vector: unitVector(random),
+        topK: 10,
+        filter: { metadata: { rare: true } },
+      });
+      expect(hits.map((h) => h.id).sort()).toEqual(['d11', 'd1411', 'd711']);
+    }
+    const [top] = await index.search({
+      tenant: 'acme',
+      vector: vectors[711]!,
+      topK: 1,
+      filter: { metadata: { rare: true } },
+    });
+    expect(top?.id).toBe('d711');
+  });
+
+  test('filter - a broad filter through the graph matches brute force', async () => {
+    const { index, vectors, random } = await filled({ exactScanChunksMax: 0 });
+    let agree = 0;
+    let total = 0;
+    for (let q = 0; q < 20; q++) {
+      const query = unitVector(random);
+      const hits = await index.search({
+        tenant: 'acme',
+        vector: query,
+        topK: 10,
+        filter: { metadata: { color: 'blue' } },
+      });
+      expect(hits).toHaveLength(10);
+      expect(hits.every((h) => h.metadata.color === 'blue')).toBe(true);
+      const truth = new Set(expected(vectors, query, 10, (i) => i % 4 === 2));
+      agree += hits.filter((h) => truth.has(h.id)).length;
+      total += 10;
+    }
+    expect(agree / total).toBeGreaterThanOrEqual(0.95);
+  });
+
+  test('search - candidate doubling finds topK documents when each has many chunks', async () => {
+    // oversampleFactor 1 makes the first graph round return far fewer than topK documents.
+    const index = await open({ oversampleFactor: 1 });
+    const random = rng(10);
+    const docs = Array.from({ length: 40 }, () => Array.from({ length: 30 }, () => unitVector(random)));
+    for (const [i, vectors] of docs.entries())
+      await index.upsert(doc({ id: `d${i}`, version: i + 1, vectors }));
+    const query = unitVector(random);
+    const hits = await index.search({ tenant: 'acme', vector: query, topK: 10 });
+    const truth = docs
+      .map((vectors, i) => ({ id: `d${i}`, score: Math.max(...vectors.map((v) => cosine(query, v))) }))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, 10);
+    expect(hits).toHaveLength(10);
+    expect(hits[0]?.id).toBe(truth[0]?.id);
+    expect(hits.filter((h) => truth.some((t) => t.id === h.id)).length).toBeGreaterThanOrEqual(9);
+  });
+});
+
+describe('embedded index snapshots', () => {
+  async function seeded(dir: string) {
+    const index = await open({ dir });
+    const random = rng(11);
+    const vectors = Array.from({ length: 200 }, () => unitVector(random));
+    for (const [i, vector] of vectors.entries()) {
+      await index.upsert(
+        doc({
+          tenant: i % 2 === 0 ? 'even' : 'odd',
+          id: `d${i}`,
+          version: i + 1,
+          vectors: [vector, unitVector(random)],
+          metadata: { i },
+        }),
+      );
+      index.markApplied(i + 1);
+    }
+    await index.delete('even', 'd0', 201);
+    index.markApplied(201);
+    return { index, vectors, random };
+  }
+
+  async function currentName(dir: string): Promise<string> {
+    return (await readFile(join(dir, 'CURRENT'), 'utf8')).trim();
+  }
+
+  test('snapshot - reopening restores docs, tombstones, search results and appliedSeq', async () => {
+    const dir = await tempDir();
+    const { index, vectors, random } = await seeded(dir);
+    const queries = Array.from({ length: 10 }, () => unitVector(random));
+    const before = await Promise.all(
+      queries.map((vector) => index.search({ tenant: 'odd', vector, topK: 5 })),
+    );
+    await index.snapshot();
+    expect(await readdir(join(dir, await currentName(dir)))).toEqual(
+      expect.arrayContaining([
+        'docs.jsonl',
+        'vectors.f32',
+        'tombstones.jsonl',
+        'manifest.json',
+        'tenant-0.usearch',
+      ]),
+    );
+    const statsBefore = index.stats();
+    await index.close();
+
+    const reopened = await open({ dir });
+    expect(reopened.appliedSeq).toBe(201);
+    expect(reopened.stats()).toEqual(statsBefore);
+    expect(await reopened.get('odd', 'd5')).toMatchObject({ version: 6, metadata: { i: 5 }, chunkCount: 2 });
+    const after = await Promise.all(
+      queries.map((vector) => reopened.search({ tenant: 'odd', vector, topK: 5 })),
+    );
+    expect(after).toEqual(before);
+    expect(
+      await reopened.upsert(doc({ tenant: 'even', id: 'd0', version: 100, vectors: [vectors[0]!] })),
+    ).toBe(false);
+    // New keys must not collide with restored ones.
+    expect(
+      await reopened.upsert(doc({ tenant: 'odd', id: 'new', version: 300, vectors: [vectors[1]!] })),
+    ).toBe(true);
+    expect(reopened.stats('odd').chunks).toBe(201);
+  });
+
+  test('snapshot - a half-written newer snapshot is never selected', async () => {
+    const dir = await tempDir();
+    const { index } = await seeded(dir);
+    await index.snapshot();
+    const good = await currentName(dir);
+    await index.close();
+    const partial = join(dir, `snap-999-${Date.now() + 1000}`);
+    await mkdir(partial);
+    await writeFile(join(partial, 'docs.jsonl'), '{"tenant":"even","id":"d2","vers');
+    await writeFile(join(dir, 'CURRENT.tmp'), 'snap-999-');
+
+    const reopened = await open({ dir });
+    expect(reopened.appliedSeq).toBe(201);
+    expect(reopened.stats().docs).toBe(199);
+    reopened.markApplied(202);
+    await reopened.snapshot();
+    const entries = await readdir(dir);
+    expect(entries.filter((e) => e.startsWith('snap-'))).toEqual([await currentName(dir)]);
+    expect(await currentName(dir)).not.toBe(good);
+  });
+
+  test('snapshot - a damaged graph file is rebuilt from the stored vectors', async () => {
+    const dir = await tempDir();
+    const { index, random } = await seeded(dir);
+    const query = unitVector(random);
+    const before = await index.search({ tenant: 'even', vector: query, topK: 5 });
+    await index.snapshot();
+    await index.close();
+    const graph = join(dir, await currentName(dir), 'tenant-0.usearch');
+    const bytes = await readFile(graph);
+    bytes.fill(0xff, 0, 64);
+    await writeFile(graph, bytes);
+    const reopened = await open({ dir });
+    expect(await reopened.search({ tenant: 'even', vector: query, topK: 5 })).toEqual(before);
+  });
+
+  test('snapshot - damaged vectors fail loudly instead of loading wrong data', async () => {
+    const dir = await tempDir();
+    const { index } = await seeded(dir);
+    await index.snapshot();
+    await index.close();
+    await truncate(join(dir, await currentName(dir), 'vectors.f32'), 1000);
+    await expect(createEmbeddedIndex({ dimensions: DIM, dir })).rejects.toThrow(/damaged/);
+    await expect(createEmbeddedIndex({ dimensions: DIM + 1, dir })).rejects.toSatisfy((err) =>
+      isMeshError(err, 'config'),
+    );
+  });
+
+  test('snapshot - concurrent calls are serialized and an unchanged state is not rewritten', async () => {
+    const dir = await tempDir();
+    const { index, random } = await seeded(dir);
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 5; i++) {
+      await index.upsert(
+        doc({ tenant: 'odd', id: `c${i}`, version: 1000 + i, vectors: [unitVector(random)] }),
+      );
+      index.markApplied(1000 + i);
+      writes.push(index.snapshot());
+    }
+    await Promise.all(writes);
+    const name = await currentName(dir);
+    expect(name.startsWith('snap-1004-')).toBe(true);
+    await index.snapshot();
+    expect(await currentName(dir)).toBe(name);
+    expect((await readdir(dir)).filter((e) => e.startsWith('snap-'))).toEqual([name]);
+    await index.close();
+    const reopened = await open({ dir });
+    expect(reopened.appliedSeq).toBe(1004);
+    expect(await reopened.get('odd', 'c4')).toBeDefined();
+  });
+
+  test('snapshot - a missing directory opens empty and memory-only snapshots are no-ops', async () => {
+    const dir = join(await tempDir(), 'not', 'yet');
+    const index = await open({ dir });
+    expect(index.appliedSeq).toBe(0);
+    expect(index.stats()).toEqual({ docs: 0, chunks: 0, tombstones: 0, version: 0 });
+    const memory = await open();
+    await memory.upsert(doc({ id: 'x', version: 1, vectors: [unitVector(rng(12))] }));
+    await memory.snapshot();
+  });
+});
+
+describe('embedded index recall', () => {
+  test('recall - HNSW recall@10 against brute force is at least 0.95 on 5000 random 384-dim vectors', async () => {
+    const dim = 384;
+    const index = await open({ dimensions: dim });
+    const random = rng(13);
+    const vectors = Array.from({ length: 5000 }, () => unitVector(random, dim));
+    const queries = Array.from({ length: 100 }, () => unitVector(random, dim));
+
+    let started = performance.now();
+    for (const [i, vector] of vectors.entries())
+      await index.upsert(doc({ id: `d${i}`, version: i + 1, vectors: [vector] }));
+    const insertMs = performance.now() - started;
+
+    started = performance.now();
+    const results = [];
+    for (const vector of queries) results.push(await index.search({ tenant: 'acme', vector, topK: 10 }));
+    const searchMs = performance.now() - started;
+
+    let found = 0;
+    for (const [q, query] of queries.entries()) {
+      const truth = new Set(
+        vectors
+          .map((v, i) => ({ i, score: cosine(query, v) }))
+          .sort((a, b) => b.score - a.score)
+          .slice(0, 10)
+          .map(({ i }) => `d${i}`),
+      );
+      found += results[q]!.filter((hit) => truth.has(hit.id)).length;
+    }
+    const recall = found / (queries.length * 10);
+    console.info(
+      `recall@10 ${recall.toFixed(3)}; inserts ${Math.round((vectors.length / insertMs) * 1000)}/s; ` +
+        `searches ${Math.round((queries.length / searchMs) * 1000)}/s`,
+    );
+    expect(recall).toBeGreaterThanOrEqual(0.95);
+  });
+});

@@ -1,0 +1,235 @@
+/**
+ * @module tenant-index
+ * One tenant's slice of a shard: its live documents, its tombstones and its own usearch HNSW
+ * graph. Tenants never share a graph, so a search for one tenant cannot return, or even
+ * visit, another tenant's vectors: isolation holds by construction, not by filtering.
+ */
+import { Index, MetricKind, ScalarKind } from 'usearch';
+import { bestChunkScore, type DocRecord } from './doc-record.ts';
+
+export interface HnswConfig {
+  dimensions: number;
+  connectivity: number;
+  expansionAdd: number;
+  expansionSearch: number;
+}
+
+export interface ScoredDoc {
+  record: DocRecord;
+  /** Cosine similarity of the document's best chunk. */
+  score: number;
+}
+
+export type DocPredicate = (record: DocRecord) => boolean;
+
+/**
+ * Rebuilding a graph adds vectors in batches of this many, so the temporary flat copy of a
+ * large tenant stays bounded (4096 × 384 floats = 6 MiB).
+ */
+const REBUILD_BATCH_CHUNKS_MAX = 4096;
+
+// Single-document writes and single queries are too small to pay for usearch's thread pool.
+const THREADS_PER_CALL = 1;
+
+export class TenantIndex {
+  readonly tenant: string;
+  readonly docs = new Map<string, DocRecord>();
+  readonly tombstones = new Map<string, number>();
+  /** Highest version applied to this tenant, 0 when none. */
+  maxVersion = 0;
+  /** Live chunk vectors, which is also the size of the HNSW graph. */
+  chunkCount = 0;
+  readonly #config: HnswConfig;
+  readonly #byKey = new Map<number, DocRecord>();
+  #indexedDocs = 0;
+  #graph: Index | undefined;
+
+  constructor(tenant: string, config: HnswConfig) {
+    this.tenant = tenant;
+    this.#config = config;
+  }
+
+  /** The version held for `id`, live or deleted; undefined when the id was never seen. */
+  versionOf(id: string): number | undefined {
+    return this.docs.get(id)?.version ?? this.tombstones.get(id);
+  }
+
+  put(record: DocRecord): void {
+    const old = this.docs.get(record.id);
+    if (old !== undefined) this.#unindex(old);
+    this.tombstones.delete(record.id);
+    this.docs.set(record.id, record);
+    this.#index(record);
+    this.maxVersion = Math.max(this.maxVersion, record.version);
+  }
+
+  tombstone(id: string, version: number): void {
+    const old = this.docs.get(id);
+    if (old !== undefined) this.#unindex(old);
+    this.docs.delete(id);
+    this.tombstones.set(id, version);
+    this.maxVersion = Math.max(this.maxVersion, version);
+  }
+
+  /**
+   * Up to `candidates` nearest chunks from the HNSW graph, folded into documents: best first,
+   * one entry per document (its best chunk), rejected documents dropped.
+   */
+  approximate(query: Float32Array, candidates: number, accept: DocPredicate | undefined): ScoredDoc[] {
+    // usearch must be asked for at least one and at most `size` neighbours.
+    const k = Math.min(candidates, this.chunkCount);
+    if (this.#graph === undefined || k <= 0) return [];
+    const matches = this.#graph.search(query, k, THREADS_PER_CALL);
+    const seen = new Set<string>();
+    const hits: ScoredDoc[] = [];
+    for (let i = 0; i < matches.keys.length; i++) {
+      const record = this.#byKey.get(Number(matches.keys[i]));
+      if (record === undefined || seen.has(record.id)) continue;
+      seen.add(record.id);
+      if (accept !== undefined && !accept(record)) continue;
+      hits.push({ record, score: 1 - (matches.distances[i] as number) });
+    }
+    return hits;
+  }
+
+  /** Brute force over the given documents' stored vectors: exact, never misses one. */
+  exact(query: Float32Array, topK: number, records: Iterable<DocRecord>): ScoredDoc[] {
+    const scored: ScoredDoc[] = [];
+    for (const record of records) {
+      if (record.keys.length === 0) continue;
+      scored.push({ record, score: bestChunkScore(query, record.vectors, this.#config.dimensions) });
+    }
+    return scored.sort((a, b) => b.score - a.score).slice(0, topK);
+  }
+
+  /** The searchable documents (those with chunks) that the predicate accepts. */
+  collect(accept: DocPredicate): DocRecord[] {
+    const matching: DocRecord[] = [];
+    for (const record of this.docs.values()) {
+      if (record.keys.length > 0 && accept(record)) matching.push(record);
+    }
+    return matching;
+  }
+
+  /** Live documents with at least one chunk, the ones a search can return. */
+  get indexedDocs(): number {
+    return this.#indexedDocs;
+  }
+
+  /** Writes the HNSW graph to `path`; false when there is no graph worth saving. */
+  saveGraph(path: string): boolean {
+    if (this.#graph === undefined || this.chunkCount === 0) return false;
+    this.#graph.save(path);
+    return true;
+  }
+
+  /**
+   * Loads the graph saved beside a snapshot, after the records were put back with
+   * `restoreRecords`. The graph is only an accelerator derived from the stored vectors, so
+   * a missing or inconsistent file is rebuilt from them instead of failing the start.
+   */
+  restoreGraph(path: string | undefined): void {
+    if (this.chunkCount === 0) return;
+    if (path !== undefined && this.#tryLoadGraph(path)) return;
+    this.#rebuildGraph();
+  }
+
+  /** Puts records and tombstones back without touching the graph (see `restoreGraph`). */
+  restoreRecords(records: Iterable<DocRecord>, tombstones: Iterable<[string, number]>): void {
+    for (const record of records) {
+      this.docs.set(record.id, record);
+      for (const key of record.keys) this.#byKey.set(key, record);
+      this.chunkCount += record.keys.length;
+      if (record.keys.length > 0) this.#indexedDocs++;
+      this.maxVersion = Math.max(this.maxVersion, record.version);
+    }
+    for (const [id, version] of tombstones) {
+      this.tombstones.set(id, version);
+      this.maxVersion = Math.max(this.maxVersion, version);
+    }
+  }
+
+  close(): void {
+    // The binding frees native memory when the Index is collected; dropping it is enough.
+    this.#graph = undefined;
+  }
+
+  #index(record: DocRecord): void {
+    if (record.keys.length === 0) return;
+    this.#ensureGraph().add(toBigKeys(record.keys), record.vectors, THREADS_PER_CALL);
+    for (const key of record.keys) this.#byKey.set(key, record);
+    this.chunkCount += record.keys.length;
+    this.#indexedDocs++;
+  }
+
+  #unindex(record: DocRecord): void {
+    if (record.keys.length === 0) return;
+    this.#graph?.remove(toBigKeys(record.keys));
+    for (const key of record.keys) this.#byKey.delete(key);
+    this.chunkCount -= record.keys.length;
+    this.#indexedDocs--;
+  }
+
+  #ensureGraph(): Index {
+    this.#graph ??= this.#newGraph();
+    return this.#graph;
+  }
+
+  #newGraph(): Index {
+    return new Index({
+      dimensions: this.#config.dimensions,
+      metric: MetricKind.Cos,
+      connectivity: this.#config.connectivity,
+      expansion_add: this.#config.expansionAdd,
+      expansion_search: this.#config.expansionSearch,
+      quantization: ScalarKind.F32,
+      multi: false,
+    });
+  }
+
+  #tryLoadGraph(path: string): boolean {
+    const graph = this.#newGraph();
+    try {
+      graph.load(path);
+    } catch {
+      return false;
+    }
+    if (graph.size() !== this.chunkCount) return false;
+    const present = graph.contains(toBigKeys([...this.#byKey.keys()]));
+    if (Array.isArray(present) ? present.includes(false) : !present) return false;
+    this.#graph = graph;
+    return true;
+  }
+
+  #rebuildGraph(): void {
+    const graph = this.#newGraph();
+    const dimensions = this.#config.dimensions;
+    let keys: number[] = [];
+    // usearch copies what it is given, so one batch buffer serves every round.
+    const batch = new Float32Array(REBUILD_BATCH_CHUNKS_MAX * dimensions);
+    const flush = (): void => {
+      if (keys.length === 0) return;
+      // Threads help here: a rebuild is one large batch, unlike a single document's write.
+      graph.add(toBigKeys(keys), batch.subarray(0, keys.length * dimensions), 0);
+      keys = [];
+    };
+    for (const record of this.docs.values()) {
+      record.keys.forEach((key, row) => {
+        if (keys.length === REBUILD_BATCH_CHUNKS_MAX) flush();
+        batch.set(
+          record.vectors.subarray(row * dimensions, (row + 1) * dimensions),
+          keys.length * dimensions,
+        );
+        keys.push(key);
+      });
+    }
+    flush();
+    this.#graph = graph;
+  }
+}
+
+function toBigKeys(keys: readonly number[]): BigUint64Array {
+  const big = new BigUint64Array(keys.length);
+  for (let i = 0; i < keys.length; i++) big[i] = BigInt(keys[i] as number);
+  return big;
+}
