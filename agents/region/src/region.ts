@@ -13,6 +13,7 @@ import {
   ensureRegionStreams,
   type Publisher,
   toMeshError,
+  watchConnection,
 } from '@memmesh/bus';
 import type { Cache } from '@memmesh/cache';
 import { embeddingCacheKey, resultCacheKey } from '@memmesh/cache';
@@ -128,6 +129,7 @@ async function wireRegion(
     replicas: config.streamReplicas,
   });
   const publisher = createPublisher(js, jsm, { stream });
+  const link = watchConnection(nc);
   const tenantVersions = new Map<string, number>();
   // Result-cache keys carry this epoch: an in-process cache starts empty, but a shared one
   // must never serve entries computed by an earlier life of the region against its versions.
@@ -176,13 +178,28 @@ async function wireRegion(
   return {
     region: config.region,
     get ready() {
-      return fatal === undefined && !nc.isClosed() && [...hosts.values()].every((h) => h.consumer.caughtUp);
+      return fatal === undefined && link.connected && [...hosts.values()].every((h) => h.consumer.caughtUp);
     },
-    write: (tenant, input, options) => writeOne(ctx, tenant, input, options),
-    writeBatch: (tenant, inputs, options) => writeBatch(ctx, tenant, inputs, options),
-    get: (tenant, id) => getMemory(ctx, tenant, id),
-    delete: (tenant, id, options) => deleteMemory(ctx, tenant, id, options),
-    search: (tenant, input) => search(ctx, nc, tenant, input, `${epoch}.${tenantVersions.get(tenant) ?? 0}`),
+    write: (tenant, input, options) => {
+      link.ensureConnected('write');
+      return writeOne(ctx, tenant, input, options);
+    },
+    writeBatch: (tenant, inputs, options) => {
+      link.ensureConnected('write');
+      return writeBatch(ctx, tenant, inputs, options);
+    },
+    get: (tenant, id) => {
+      link.ensureConnected('read');
+      return getMemory(ctx, tenant, id);
+    },
+    delete: (tenant, id, options) => {
+      link.ensureConnected('delete');
+      return deleteMemory(ctx, tenant, id, options);
+    },
+    search: (tenant, input) => {
+      link.ensureConnected('search');
+      return search(ctx, nc, tenant, input, `${epoch}.${tenantVersions.get(tenant) ?? 0}`);
+    },
     status: (tenant) => ({
       region: config.region,
       ready: fatal === undefined && [...hosts.values()].every((h) => h.consumer.caughtUp),

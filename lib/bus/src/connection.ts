@@ -6,6 +6,7 @@
  */
 import { ErrorCode, MeshError } from '@memmesh/core';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { UNAVAILABLE_RETRY_AFTER_MS } from './errors.ts';
 
 export interface BusConnectionOptions {
   servers: string | string[];
@@ -33,4 +34,41 @@ export async function connectBus(options: BusConnectionOptions): Promise<NatsCon
       cause: err,
     });
   }
+}
+
+export interface ConnectionState {
+  /** False from a disconnect until the next reconnect, and after close. */
+  readonly connected: boolean;
+  /** Throws `unavailable` (503, Retry-After) at once while disconnected. */
+  ensureConnected(what: string): void;
+}
+
+/**
+ * Tracks whether the connection is up. While NATS is away the client would queue requests
+ * until they time out (seconds, times the retries); callers check this first so that a
+ * client hears `503 Retry-After` at once instead.
+ */
+export function watchConnection(nc: NatsConnection): ConnectionState {
+  let connected = !nc.isClosed();
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') connected = false;
+      else if (status.type === 'reconnect') connected = true;
+    }
+  })();
+  void nc.closed().then(() => {
+    connected = false;
+  });
+  return {
+    get connected() {
+      return connected;
+    },
+    ensureConnected(what) {
+      if (!connected) {
+        throw new MeshError(ErrorCode.Unavailable, `${what}: NATS is not reachable`, {
+          retryAfterMs: UNAVAILABLE_RETRY_AFTER_MS,
+        });
+      }
+    },
+  };
 }

@@ -7,9 +7,11 @@
 export { type DecodeResult, decodeEvent, encodeEvent } from './codec.ts';
 export {
   type BusConnectionOptions,
+  type ConnectionState,
   connectBus,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_RECONNECT_WAIT_MS,
+  watchConnection,
 } from './connection.ts';
 export { isTransientNatsError, toMeshError, UNAVAILABLE_RETRY_AFTER_MS } from './errors.ts';
 export {
