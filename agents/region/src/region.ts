@@ -9,6 +9,7 @@ import {
   connectBus,
   createPublisher,
   DEFAULT_REGION_STREAM_OPTIONS,
+  decodeEvent,
   encodeEvent,
   ensureRegionStreams,
   type Publisher,
@@ -29,7 +30,6 @@ import {
   LIMITS,
   type Memory,
   type MemoryEvent,
-  MemoryEventSchema,
   type MemoryInput,
   MeshError,
   newDocId,
@@ -360,8 +360,16 @@ async function lastEvent(ctx: Context, tenant: string, id: string) {
     else throw toMeshError(err, 'read');
   }
   if (!stored) return { shard, subject, seq: 0, event: undefined };
-  const event = MemoryEventSchema.parse(JSON.parse(new TextDecoder().decode(stored.data)));
-  return { shard, subject, seq: stored.seq, event };
+  // Same checks as the shard consumer: a message that the view dead-lettered (malformed, or
+  // claiming another tenant) is not a version of this document for readers either.
+  const decoded = decodeEvent(stored.data, stored.subject);
+  if (!decoded.ok) {
+    throw new MeshError(
+      ErrorCode.NotFound,
+      `memory ${id} not found: its newest event is invalid (${decoded.reason})`,
+    );
+  }
+  return { shard, subject, seq: stored.seq, event: decoded.event };
 }
 
 async function getMemory(ctx: Context, tenant: string, id: string): Promise<Memory> {
@@ -468,9 +476,11 @@ async function search(
     minVersion: input.minVersion,
     waitMs: ctx.config.waitAppliedMsMax,
   };
+  // A minVersion query may wait for its shard to catch up; others get the plain timeout.
+  const timeoutMs = ctx.config.shardQueryTimeoutMs + (input.minVersion === undefined ? 0 : query.waitMs);
   const perShard = await Promise.all(
     shardNames(ctx.config.shardCount).map((shard) =>
-      queryShard(nc, ctx.config.region, shard, query, ctx.config.shardQueryTimeoutMs + query.waitMs),
+      queryShard(nc, ctx.config.region, shard, query, timeoutMs),
     ),
   );
   const results = perShard

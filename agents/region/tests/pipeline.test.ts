@@ -140,6 +140,10 @@ describe('pipeline', () => {
       docSubject('us-east-1', shard, 'acme', docKeyOf('acme', 'poison-1')),
       new TextEncoder().encode('{"v":1,"type":"upsert"}'),
     );
+    // Readers skip what the view dead-lettered: the document does not exist yet.
+    const unreadable = await h.call('GET', '/v1/memories/poison-1');
+    expect(unreadable.status).toBe(404);
+    expect(unreadable.body.error.message).toContain('invalid');
     const w = await h.call('POST', '/v1/memories?wait=true', {
       id: 'poison-1',
       text: 'after the poison, a healthy memory',
