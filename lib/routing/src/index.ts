@@ -1,0 +1,25 @@
+/**
+ * @module @memmesh/routing
+ * Where everything lives: region configurations, tenant policies (home, replicas,
+ * residency), API keys, and the RoutingTable that stores them. The conformance suite is
+ * the subpath `@memmesh/routing/conformance`.
+ */
+export { createMemoryRoutingTable, type MemoryRoutingTableOptions } from './memory-table.ts';
+export { checkPlacement, readRegionsOf } from './placement.ts';
+export {
+  type RegionConfig,
+  RegionConfigSchema,
+  RegionIdSchema,
+  type RegionRecord,
+  RegionRecordSchema,
+  type RegionStatus,
+  ResidencySchema,
+  type TenantPolicy,
+  type TenantPolicyInput,
+  TenantPolicyInputSchema,
+  TenantPolicySchema,
+  type TenantsFile,
+  TenantsFileSchema,
+} from './schemas.ts';
+export { loadTopology, seedRoutingTable, type Topology } from './seed.ts';
+export type { ControlRow, PutTenantOptions, RoutingTable } from './types.ts';

@@ -1,0 +1,4 @@
+import { describeRoutingTableConformance } from '../src/conformance.ts';
+import { createMemoryRoutingTable } from '../src/index.ts';
+
+describeRoutingTableConformance('memory', async () => createMemoryRoutingTable());
