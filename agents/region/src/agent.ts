@@ -1,12 +1,19 @@
 /**
  * @module agent
- * Assembles a region agent from its configuration: the embedded parts, the region service
- * and the HTTP app. main.ts adds the environment, the listening socket and signals; tests
- * use this directly.
+ * Assembles a region agent from its configuration: the routing table, the embedded parts,
+ * the region service and the HTTP app. main.ts adds the environment, the listening socket
+ * and signals; tests use this directly.
  */
 import { createLruCache } from '@memmesh/cache';
+import { ErrorCode, MeshError } from '@memmesh/core';
 import { createLocalEmbedder } from '@memmesh/embed';
 import { createEmbeddedIndex } from '@memmesh/index';
+import {
+  createMemoryRoutingTable,
+  loadTopology,
+  type RoutingTable,
+  seedRoutingTable,
+} from '@memmesh/routing';
 import type { Hono } from 'hono';
 import { createApp } from './app.ts';
 import type { RegionAgentConfig } from './config.ts';
@@ -16,8 +23,15 @@ import { openRegion, type Region, type RegionParts } from './region.ts';
 export interface RegionAgent {
   readonly config: RegionAgentConfig;
   readonly region: Region;
+  readonly routing: RoutingTable;
   readonly app: Hono<{ Variables: { tenant: string } }>;
   close(): Promise<void>;
+}
+
+export interface RegionAgentOverrides {
+  parts?: RegionParts;
+  /** A routing table shared with others (tests, a gateway in the same process). */
+  routing?: RoutingTable;
 }
 
 /** The embedded defaults: no server besides nats-server is needed. */
@@ -25,22 +39,59 @@ export function embeddedParts(config: RegionAgentConfig): RegionParts {
   return {
     embedder: createLocalEmbedder({ dimensions: config.embedDimensions }),
     cache: createLruCache({ entriesMax: config.cacheEntriesMax }),
-    openIndex: (_shard, dir) => createEmbeddedIndex({ dimensions: config.embedDimensions, dir }),
+    openIndex: (_origin, _shard, dir) => createEmbeddedIndex({ dimensions: config.embedDimensions, dir }),
   };
 }
 
-export async function startRegionAgent(
+/**
+ * The embedded routing table. Multi-region mode seeds it from the region files, and the
+ * region's own file decides its shard count and stream replicas (other regions compute
+ * shards of its documents from the same file). Single-region mode makes every tenant of
+ * `apiKeys` live here.
+ */
+export async function embeddedRouting(
   config: RegionAgentConfig,
+): Promise<{ routing: RoutingTable; config: RegionAgentConfig }> {
+  const routing = createMemoryRoutingTable();
+  if (config.regionsDir) {
+    const topology = await loadTopology(config.regionsDir);
+    const own = topology.regions.find((r) => r.id === config.region);
+    if (!own)
+      throw new MeshError(ErrorCode.Config, `region ${config.region} has no file in ${config.regionsDir}`);
+    await seedRoutingTable(routing, topology);
+    return { routing, config: { ...config, shardCount: own.shardCount, streamReplicas: own.streamReplicas } };
+  }
+  await routing.putRegion({
+    id: config.region,
+    location: { latitude: 0, longitude: 0 },
+    residency: 'local',
+    nats: { cluster: config.region, servers: 1 },
+    shardCount: config.shardCount,
+    streamReplicas: config.streamReplicas,
+    backends: { index: 'embedded', cache: 'lru', embedder: 'local' },
+  });
+  for (const [key, tenant] of Object.entries(config.apiKeys)) {
+    if (!(await routing.getTenant(tenant))) await routing.putTenant({ tenant, home: config.region });
+    await routing.putApiKey(key, tenant);
+  }
+  return { routing, config };
+}
+
+export async function startRegionAgent(
+  baseConfig: RegionAgentConfig,
   log: Logger,
-  parts?: RegionParts,
+  overrides: RegionAgentOverrides = {},
 ): Promise<RegionAgent> {
-  const region = await openRegion(config, parts ?? embeddedParts(config), log);
+  const embedded = overrides.routing ? undefined : await embeddedRouting(baseConfig);
+  const routing = overrides.routing ?? (embedded as { routing: RoutingTable }).routing;
+  const config = embedded?.config ?? baseConfig;
+  const region = await openRegion(config, overrides.parts ?? embeddedParts(config), routing, log);
   const app = createApp({
     region,
-    apiKeys: config.apiKeys,
+    routing,
     tenantRequestsPerSecond: config.tenantRequestsPerSecond,
     tenantBurst: config.tenantBurst,
     log,
   });
-  return { config, region, app, close: () => region.close() };
+  return { config, region, routing, app, close: () => region.close() };
 }

@@ -15,18 +15,19 @@ import {
   MeshError,
   SearchInputSchema,
 } from '@memmesh/core';
+import type { RoutingTable } from '@memmesh/routing';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
-import { createApiKeyTable, createRateLimiter } from './auth.ts';
+import { createRateLimiter, tenantOfAuthorization } from './auth.ts';
 import type { Logger } from './log.ts';
 import { openApiDocument } from './openapi.ts';
 import type { Region } from './region.ts';
 
 export interface AppOptions {
   region: Region;
-  apiKeys: Readonly<Record<string, string>>;
+  routing: RoutingTable;
   tenantRequestsPerSecond: number;
   tenantBurst: number;
   log: Logger;
@@ -36,7 +37,6 @@ type Env = { Variables: { tenant: string } };
 
 export function createApp(options: AppOptions): Hono<Env> {
   const { region, log } = options;
-  const keys = createApiKeyTable(options.apiKeys);
   const limiter = createRateLimiter(options.tenantRequestsPerSecond, options.tenantBurst);
   const app = new Hono<Env>();
   const openapi = JSON.stringify(openApiDocument());
@@ -53,7 +53,7 @@ export function createApp(options: AppOptions): Hono<Env> {
   app.get('/openapi.json', (c) => c.body(openapi, 200, { 'content-type': 'application/json' }));
 
   app.use('/v1/*', async (c, next) => {
-    const tenant = keys.tenantOf(c.req.header('authorization'));
+    const tenant = await tenantOfAuthorization(options.routing, c.req.header('authorization'));
     limiter.take(tenant);
     c.set('tenant', tenant);
     await next();
@@ -73,13 +73,15 @@ export function createApp(options: AppOptions): Hono<Env> {
   app.get(`${MEMORY_PREFIX}*`, async (c) => c.json(await region.get(c.get('tenant'), idParam(c))));
 
   app.delete(`${MEMORY_PREFIX}*`, async (c) => {
-    const ifVersion = versionParam(c.req.query('ifVersion'));
+    const ifVersion = versionParam(c.req.query('ifVersion'), 'ifVersion');
     return c.json(await region.delete(c.get('tenant'), idParam(c), { wait: waitParam(c), ifVersion }), 202);
   });
 
   app.post('/v1/search', limitBody(LIMITS.bodyBytesMax), async (c) => {
     const input = await parseBody(c, SearchInputSchema);
-    return c.json(await region.search(c.get('tenant'), input));
+    // A gateway asks replicas for a short minVersion wait, so that it can fail over quickly.
+    const waitMs = versionParam(c.req.header('x-memmesh-wait-ms'), 'X-Memmesh-Wait-Ms');
+    return c.json(await region.search(c.get('tenant'), input, { waitMs }));
   });
 
   app.get('/v1/stats', (c) => c.json(region.status(c.get('tenant'))));
@@ -138,11 +140,11 @@ function waitParam(c: Context): boolean {
   throw new MeshError(ErrorCode.BadRequest, `wait must be true or false, got '${value}'`);
 }
 
-function versionParam(value: string | undefined): number | undefined {
+function versionParam(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
-    throw new MeshError(ErrorCode.BadRequest, `ifVersion must be a non-negative integer, got '${value}'`);
+    throw new MeshError(ErrorCode.BadRequest, `${name} must be a non-negative integer, got '${value}'`);
   }
   return n;
 }

@@ -1,29 +1,22 @@
 /**
  * @module auth
- * API keys → tenants, and per-tenant rate limits. Keys are held as sha256 hashes, so the
- * table in memory (and later in the routing table) never contains a usable key.
+ * API keys → tenants (through the routing table, which holds only sha256 hashes of keys),
+ * and per-tenant rate limits.
  */
-import { ErrorCode, MeshError, sha256Hex } from '@memmesh/core';
+import { ErrorCode, MeshError } from '@memmesh/core';
+import type { RoutingTable } from '@memmesh/routing';
 
-export interface ApiKeyTable {
-  tenantOf(authorization: string | undefined): string;
-}
-
-export function createApiKeyTable(keys: Readonly<Record<string, string>>): ApiKeyTable {
-  const byHash = new Map(Object.entries(keys).map(([key, tenant]) => [sha256Hex(key), tenant]));
-  return {
-    tenantOf(authorization) {
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-      if (!match)
-        throw new MeshError(
-          ErrorCode.Unauthorized,
-          'missing bearer token: send Authorization: Bearer <api key>',
-        );
-      const tenant = byHash.get(sha256Hex(match[1] as string));
-      if (!tenant) throw new MeshError(ErrorCode.Unauthorized, 'unknown API key');
-      return tenant;
-    },
-  };
+/** The tenant of an `Authorization: Bearer <key>` header, or `unauthorized`. */
+export async function tenantOfAuthorization(
+  routing: RoutingTable,
+  authorization: string | undefined,
+): Promise<string> {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+  if (!match)
+    throw new MeshError(ErrorCode.Unauthorized, 'missing bearer token: send Authorization: Bearer <api key>');
+  const tenant = await routing.tenantOfApiKey(match[1] as string);
+  if (!tenant) throw new MeshError(ErrorCode.Unauthorized, 'unknown API key');
+  return tenant;
 }
 
 export interface RateLimiter {

@@ -19,7 +19,15 @@ export const RegionAgentConfigSchema = z
     shardCount: z.number().int().min(1).max(SHARD_COUNT_MAX),
     /** Where shard snapshots live; omitted = memory only (state is rebuilt from the log). */
     dataDir: z.string().min(1).optional(),
-    /** API key → tenant. */
+    /**
+     * The folder of region files and tenants.json (multi-region mode: tenants, keys and the
+     * region's own settings come from there). Unset: a single region whose tenants are the
+     * keys of apiKeys, all at home here.
+     */
+    regionsDir: z.string().min(1).optional(),
+    /** How often the stream's replication sources are brought in line with the routing table. */
+    replicationReconcileMs: z.number().int().min(100),
+    /** API key → tenant (single-region mode). */
     apiKeys: z.record(
       z.string().min(8, 'API keys must be at least 8 characters'),
       z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/),
@@ -59,6 +67,7 @@ export const DEFAULT_REGION_AGENT_CONFIG = {
   snapshotIntervalMs: 5_000,
   waitAppliedMsMax: 10_000,
   shardQueryTimeoutMs: 2_000,
+  replicationReconcileMs: 2_000,
   resultCacheTtlMs: 30_000,
   cacheEntriesMax: 10_000,
   tenantRequestsPerSecond: 2_000,
@@ -75,6 +84,8 @@ export const ENV_NAMES = {
   port: 'MEMMESH_PORT',
   shardCount: 'MEMMESH_SHARDS',
   dataDir: 'MEMMESH_DATA_DIR',
+  regionsDir: 'MEMMESH_REGIONS_DIR',
+  replicationReconcileMs: 'MEMMESH_REPLICATION_RECONCILE_MS',
   apiKeys: 'MEMMESH_API_KEYS',
   streamReplicas: 'MEMMESH_STREAM_REPLICAS',
   embedDimensions: 'MEMMESH_EMBED_DIMENSIONS',
@@ -100,6 +111,7 @@ const NUMERIC_FIELDS = new Set<string>([
   'snapshotIntervalMs',
   'waitAppliedMsMax',
   'shardQueryTimeoutMs',
+  'replicationReconcileMs',
   'resultCacheTtlMs',
   'cacheEntriesMax',
   'tenantRequestsPerSecond',

@@ -3,7 +3,13 @@
  * The region agent as a library, for tests, the local mesh and the bench.
  */
 
-export { embeddedParts, type RegionAgent, startRegionAgent } from './agent.ts';
+export {
+  embeddedParts,
+  embeddedRouting,
+  type RegionAgent,
+  type RegionAgentOverrides,
+  startRegionAgent,
+} from './agent.ts';
 export { type AppOptions, createApp } from './app.ts';
 export {
   configFromEnv,
@@ -14,4 +20,4 @@ export {
   resolveConfig,
 } from './config.ts';
 export { createLogger, type Logger, silentLogger } from './log.ts';
-export { openRegion, type Region, type RegionParts } from './region.ts';
+export { openRegion, type Region, type RegionParts, type SearchOptions } from './region.ts';

@@ -2,6 +2,10 @@
  * @module shard-host
  * One shard hosted by this agent replica: its vector index (the view), the consumer that
  * feeds it from the log, and the query subscription that answers searches over it.
+ *
+ * A shard belongs to an origin region: the region's own shards have origin = region, and a
+ * region that replicates tenants of another home region hosts views of that home's shards,
+ * fed by the events sourced into its own stream under their original subjects.
  */
 import {
   type AppliedEvent,
@@ -9,6 +13,7 @@ import {
   requestQuery,
   type ShardConsumer,
   serveQueries,
+  sourcedSequence,
   startShardConsumer,
   toMeshError,
 } from '@memmesh/bus';
@@ -52,6 +57,8 @@ export const SHARD_REPLY_BYTES_MAX = 960 * 1024;
 
 export interface ShardHostOptions {
   region: string;
+  /** Home region of the events this view materialises. */
+  origin: string;
   shard: string;
   agentId: string;
   index: VectorIndex;
@@ -65,6 +72,7 @@ export interface ShardHostOptions {
 }
 
 export interface ShardHost {
+  readonly origin: string;
   readonly shard: string;
   readonly index: VectorIndex;
   readonly consumer: ShardConsumer;
@@ -75,24 +83,25 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export async function startShardHost(options: ShardHostOptions): Promise<ShardHost> {
-  const { region, shard, index, log } = options;
+  const { region, origin, shard, index, log } = options;
   const consumer = await startShardConsumer(options.js, options.jsm, {
     stream: streamName(region),
     deadLetterStream: deadLetterStreamName(region),
     deadLetterSubject: deadLetterSubject(region, shard),
-    filterSubject: shardFilter(region, shard),
-    consumerName: `${options.agentId}_${shard}`,
+    filterSubject: shardFilter(origin, shard),
+    consumerName: `${options.agentId}_${origin}_${shard}`,
     appliedSeq: index.appliedSeq,
     apply: (applied) => applyEvent(index, applied, options.onApplied),
     onPosition: (seq) => index.markApplied(seq),
-    onDeadLetter: (letter: DeadLetter) => log.warn('event dead-lettered', { shard, ...letter }),
+    onDeadLetter: (letter: DeadLetter) => log.warn('event dead-lettered', { origin, shard, ...letter }),
     onFatal: options.onFatal,
   });
-  const subject = querySubject(region, shard);
+  const subject = querySubject(region, origin, shard);
   const subscription: Subscription = serveQueries(options.nc, { subject, queue: subject }, (data) =>
     answerQuery(options, consumer, data),
   );
   return {
+    origin,
     shard,
     index,
     consumer,
@@ -106,14 +115,14 @@ export async function startShardHost(options: ShardHostOptions): Promise<ShardHo
 
 async function applyEvent(
   index: VectorIndex,
-  { seq, event }: AppliedEvent,
+  { version, event }: AppliedEvent,
   onApplied: (tenant: string, version: number) => void,
 ): Promise<void> {
   const changed =
     event.type === 'delete'
-      ? await index.delete(event.tenant, event.id, seq)
-      : await index.upsert(toDoc(index, event, seq));
-  if (changed) onApplied(event.tenant, seq);
+      ? await index.delete(event.tenant, event.id, version)
+      : await index.upsert(toDoc(index, event, version));
+  if (changed) onApplied(event.tenant, version);
 }
 
 function toDoc(index: VectorIndex, event: UpsertEvent, version: number) {
@@ -164,10 +173,11 @@ async function answerQuery(
 }
 
 /**
- * Waits until this shard has applied every event of the tenant up to `minVersion`. A shard
- * whose position is behind may still be complete for the tenant: the log is asked for the
- * tenant's next event on this shard after the position, and only if that event is within
- * `minVersion` does the shard wait for it.
+ * Waits until this shard has applied every event of the tenant up to `minVersion` (a home
+ * version). A shard whose position is behind may still be complete for the tenant: the
+ * stream is asked for the tenant's next event on this shard after the position, and only if
+ * that event's version is within `minVersion` does the shard wait for it. For a replica
+ * view the region first made sure those events have arrived from the home stream.
  */
 async function ensureMinVersion(
   options: ShardHostOptions,
@@ -176,13 +186,15 @@ async function ensureMinVersion(
 ): Promise<void> {
   const minVersion = query.minVersion ?? 0;
   const deadline = Date.now() + query.waitMs;
-  const filter = tenantShardFilter(options.region, options.shard, query.tenant);
-  while (consumer.appliedSeq < minVersion) {
+  const filter = tenantShardFilter(options.origin, options.shard, query.tenant);
+  // For the region's own shards positions are versions: a position at or past minVersion says it all.
+  const ownOrigin = options.origin === options.region;
+  while (!(ownOrigin && consumer.appliedSeq >= minVersion)) {
     // The stream API (not direct get) answers from the leader, so a replica lag cannot hide an event.
     const next = await options.jsm.streams
       .getMessage(streamName(options.region), { seq: consumer.appliedSeq + 1, next_by_subj: filter } as never)
       .catch(noMessageAsNull);
-    if (!next || next.seq > minVersion) return;
+    if (!next || (sourcedSequence(next.header) ?? next.seq) > minVersion) return;
     const left = deadline - Date.now();
     if (left <= 0 || !(await consumer.waitApplied(next.seq, left))) {
       throw new MeshError(
@@ -216,13 +228,14 @@ function encodeReply(hits: VectorHit[], appliedSeq: number): Uint8Array {
 export async function queryShard(
   nc: NatsConnection,
   region: string,
+  origin: string,
   shard: string,
   query: ShardQuery,
   timeoutMs: number,
 ): Promise<VectorHit[]> {
   const reply = (await requestQuery(
     nc,
-    querySubject(region, shard),
+    querySubject(region, origin, shard),
     encoder.encode(JSON.stringify(query)),
     timeoutMs,
   )) as {

@@ -16,6 +16,7 @@ import { ACME, distinctiveSentence } from './harness.ts';
 const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
 const DOCS = 10_000;
 const BATCH = 100;
+const SNAPSHOTTED_BATCHES = 20;
 const KILL_AFTER_BATCHES = 40;
 const CONCURRENCY = 4;
 const WAIT_MS_MAX = 90_000;
@@ -99,7 +100,16 @@ describe('crash', () => {
     const failed: number[] = [];
     let killed = false;
 
-    // Phase 1: ingest until KILL_AFTER_BATCHES are acknowledged, then kill -9 mid-flight.
+    // Phase 1: a first part lands and is snapshotted, so the restart must combine a snapshot
+    // with a replay of what came after it.
+    for (let b = 0; b < SNAPSHOTTED_BATCHES; b++) {
+      const res = await post(agent.url, '/v1/memories/batch', batchOf(pending.shift() as number));
+      expect(res.status).toBe(202);
+      acked.add(b);
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+
+    // Phase 2: concurrent ingest, kill -9 once KILL_AFTER_BATCHES are acknowledged, mid-flight.
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
         for (let b = pending.shift(); b !== undefined; b = pending.shift()) {
@@ -124,7 +134,7 @@ describe('crash', () => {
     expect(killed).toBe(true);
     expect(acked.size).toBeGreaterThanOrEqual(KILL_AFTER_BATCHES);
 
-    // Phase 2: restart on the same data dir; the client retries everything not acknowledged.
+    // Phase 3: restart on the same data dir; the client retries everything not acknowledged.
     agent = await startAgent();
     // The restart resumed from snapshots (positions > 0), not from an empty view.
     expect(agent.restoredSeqs).toHaveLength(4);

@@ -35,6 +35,7 @@ export {
   type DeadLetter,
   type ShardConsumer,
   type ShardConsumerOptions,
+  sourcedSequence,
   startShardConsumer,
 } from './shard-consumer.ts';
 export {
@@ -42,5 +43,6 @@ export {
   deadLetterStreamConfig,
   ensureRegionStreams,
   type RegionStreamOptions,
+  type ReplicationSource,
   regionStreamConfig,
 } from './streams.ts';

@@ -32,9 +32,27 @@ import { nanos, headers as natsHeaders } from '@nats-io/transport-node';
 import { decodeEvent } from './codec.ts';
 
 export interface AppliedEvent {
+  /** Sequence in the stream the consumer reads (the view's position). */
   seq: number;
+  /**
+   * The document version: the sequence in the home stream. Equal to `seq` for the region's
+   * own events; for events sourced from another region's stream, the origin sequence
+   * carried in the Nats-Stream-Source header, so versions agree across regions.
+   */
+  version: number;
   subject: string;
   event: MemoryEvent;
+}
+
+/**
+ * The origin sequence of a sourced message: the header reads `<stream> <seq> <filters…>`.
+ * Undefined for a message published directly to this stream.
+ */
+export function sourcedSequence(header: { get(key: string): string } | undefined): number | undefined {
+  const value = header?.get('Nats-Stream-Source');
+  if (!value) return undefined;
+  const seq = Number(value.split(' ')[1]);
+  return Number.isSafeInteger(seq) && seq > 0 ? seq : undefined;
 }
 
 export interface DeadLetter {
@@ -228,11 +246,9 @@ class ShardLoop implements ShardConsumer {
     if (!decoded.ok) {
       await this.#deadLetter(msg, `invalid event: ${decoded.reason}`);
     } else {
-      const error = await this.#applyWithRetry(msg, {
-        seq: msg.seq,
-        subject: msg.subject,
-        event: decoded.event,
-      });
+      const version = sourcedSequence(msg.headers) ?? msg.seq;
+      const applied = { seq: msg.seq, version, subject: msg.subject, event: decoded.event };
+      const error = await this.#applyWithRetry(msg, applied);
       if (error !== undefined) await this.#deadLetter(msg, error);
     }
     this.#advance(msg.seq);

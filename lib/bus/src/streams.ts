@@ -10,7 +10,13 @@
  * that server's `sync_interval` (NATS default: 2 minutes; only `always` survives power
  * loss). Production runs R3, where an acknowledged write is on a quorum of servers.
  */
-import { deadLetterStreamName, deadLetterSubjects, regionSubjects, streamName } from '@memmesh/core';
+import {
+  deadLetterStreamName,
+  deadLetterSubjects,
+  regionSubjects,
+  streamName,
+  tenantFilter,
+} from '@memmesh/core';
 import {
   DiscardPolicy,
   JetStreamApiCodes,
@@ -39,6 +45,14 @@ export interface RegionStreamOptions {
   deadLetterMaxAgeMs: number;
   /** Place the stream in this NATS cluster (the region's own), when set. */
   placementCluster?: string | undefined;
+  /** Replication: the home streams and per-tenant filters this region sources from. */
+  sources?: ReplicationSource[] | undefined;
+}
+
+/** One tenant of one home region, copied into this region's stream. */
+export interface ReplicationSource {
+  homeRegion: string;
+  tenant: string;
 }
 
 export const DEFAULT_REGION_STREAM_OPTIONS = {
@@ -72,6 +86,12 @@ export function regionStreamConfig(options: RegionStreamOptions): Partial<Stream
     deny_purge: false,
     allow_rollup_hdrs: false,
     ...(options.placementCluster ? { placement: { cluster: options.placementCluster, tags: [] } } : {}),
+    // One source per (home stream, tenant): adding a tenant backfills only that tenant, and
+    // the others keep their position (changing a shared source's filters would re-copy all).
+    sources: (options.sources ?? []).map(({ homeRegion, tenant }) => ({
+      name: streamName(homeRegion),
+      filter_subject: tenantFilter(homeRegion, tenant),
+    })),
   };
 }
 

@@ -10,6 +10,8 @@ export const ErrorCode = {
   Unauthorized: 'unauthorized',
   NotFound: 'not_found',
   VersionConflict: 'version_conflict',
+  /** The request reached a region that does not hold (or is not the home of) the tenant. */
+  WrongRegion: 'wrong_region',
   PayloadTooLarge: 'payload_too_large',
   RateLimited: 'rate_limited',
   Unavailable: 'unavailable',
@@ -21,7 +23,11 @@ export const ErrorCode = {
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** Operating errors that a caller may retry unchanged, and after how long. */
-const RETRYABLE: ReadonlySet<ErrorCode> = new Set([ErrorCode.RateLimited, ErrorCode.Unavailable, ErrorCode.Timeout]);
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.RateLimited,
+  ErrorCode.Unavailable,
+  ErrorCode.Timeout,
+]);
 
 export interface MeshErrorOptions {
   details?: unknown;
@@ -58,6 +64,7 @@ export const httpStatusOf: Readonly<Record<ErrorCode, number>> = {
   unauthorized: 401,
   not_found: 404,
   version_conflict: 409,
+  wrong_region: 421,
   payload_too_large: 413,
   rate_limited: 429,
   unavailable: 503,

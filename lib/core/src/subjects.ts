@@ -3,7 +3,11 @@
  * Every NATS name memmesh uses, built in one place:
  *   stream  MEM_<REGION>   subjects mem.<region>.<shard>.<tenant>.<docKey>
  *   dead letters DLQ_<REGION>  subjects dlq.<region>.<shard>
- *   shard queries  q.<region>.<shard> (request-reply, queue group per shard)
+ *   shard queries  q.<region>.<origin>.<shard> (request-reply, queue group per shard)
+ *
+ * A region's stream also holds the events of tenants it replicates, sourced from their home
+ * streams with their subjects unchanged (mem.<home>.…); the views of those are the region's
+ * views of origin <home>.
  */
 
 /** Region ids are lower-case words joined by dashes, e.g. `us-east-1`. */
@@ -49,8 +53,9 @@ export function deadLetterSubjects(region: string): string {
   return `dlq.${region}.>`;
 }
 
-export function querySubject(region: string, shard: string): string {
-  return `q.${region}.${shard}`;
+/** Queries for the view of `origin`'s shard hosted in `region` (origin = region for its own data). */
+export function querySubject(region: string, origin: string, shard: string): string {
+  return `q.${region}.${origin}.${shard}`;
 }
 
 /** Parses `mem.<region>.<shard>.<tenant>.<docKey>`; undefined when it is not one. */

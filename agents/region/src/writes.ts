@@ -1,0 +1,183 @@
+/**
+ * @module writes
+ * Writes: chunk and embed at ingest, build the versioned event, publish it to the home
+ * region's log with a content-hash Nats-Msg-Id, and optionally wait until the home index
+ * applied it. Only the tenant's home region accepts writes.
+ */
+import { encodeEvent, toMeshError } from '@memmesh/bus';
+import {
+  chunkText,
+  docKeyOf,
+  docSubject,
+  ErrorCode,
+  encodeVector,
+  isMeshError,
+  type MemoryEvent,
+  type MemoryInput,
+  MeshError,
+  newDocId,
+  sha256Hex,
+  shardOf,
+  type WriteResult,
+} from '@memmesh/core';
+import { type Context, requireHome } from './context.ts';
+import { lastEvent } from './reads.ts';
+
+export interface WriteOptions {
+  wait: boolean;
+}
+
+export type BatchItemResult = WriteResult | { id: string; error: { code: string; message: string } };
+
+/** Attempts of a delete that races concurrent writes to the same document. */
+const DELETE_ATTEMPTS_MAX = 3;
+
+interface PreparedWrite {
+  id: string;
+  shard: string;
+  subject: string;
+  event: MemoryEvent;
+  msgId: string;
+  ifVersion: number | undefined;
+}
+
+/** Chunks and embeds a batch of inputs, in embedder-sized batches, and builds their events. */
+async function prepareWrites(ctx: Context, tenant: string, inputs: MemoryInput[]): Promise<PreparedWrite[]> {
+  const { embedder } = ctx.parts;
+  const { region, shardCount, agentId } = ctx.config;
+  const spansPerDoc = inputs.map((input) => chunkText(input.text, ctx.chunkOptions));
+  const texts = inputs.flatMap((input, i) =>
+    (spansPerDoc[i] ?? []).map((s) => input.text.slice(s.start, s.end)),
+  );
+  const vectors: Float32Array[] = [];
+  for (let at = 0; at < texts.length; at += embedder.batchSizeMax) {
+    vectors.push(...(await embedder.embed(texts.slice(at, at + embedder.batchSizeMax))));
+  }
+  let next = 0;
+  return inputs.map((input, i) => {
+    const id = input.id ?? newDocId();
+    const shard = shardOf(tenant, id, shardCount);
+    const chunks = (spansPerDoc[i] ?? []).map((span) => ({
+      ...span,
+      vector: encodeVector(vectors[next++] as Float32Array),
+    }));
+    const event: MemoryEvent = {
+      v: 1,
+      type: 'upsert',
+      tenant,
+      id,
+      text: input.text,
+      chunks,
+      metadata: input.metadata ?? {},
+      scope: input.scope ?? {},
+      model: { id: embedder.modelId, dim: embedder.dimensions },
+      ts: Date.now(),
+      source: { region, agent: agentId },
+    };
+    // Content hash: the same write retried inside the duplicate window is dropped by NATS.
+    const msgId = sha256Hex(
+      JSON.stringify([tenant, id, 'upsert', input.text, event.metadata, event.scope, embedder.modelId]),
+    );
+    const subject = docSubject(region, shard, tenant, docKeyOf(tenant, id));
+    return { id, shard, subject, event, msgId, ifVersion: input.ifVersion };
+  });
+}
+
+async function publishPrepared(
+  ctx: Context,
+  prepared: PreparedWrite,
+  options: WriteOptions,
+): Promise<WriteResult> {
+  const { seq } = await ctx.publisher.publish({
+    subject: prepared.subject,
+    data: encodeEvent(prepared.event),
+    msgId: prepared.msgId,
+    expectLastSubjectSeq: prepared.ifVersion,
+  });
+  const host = ctx.views.get(ctx.config.region)?.hosts.get(prepared.shard);
+  const applied =
+    options.wait && host ? await host.consumer.waitApplied(seq, ctx.config.waitAppliedMsMax) : false;
+  return { id: prepared.id, version: seq, region: ctx.config.region, shard: prepared.shard, applied };
+}
+
+export async function writeOne(
+  ctx: Context,
+  tenant: string,
+  input: MemoryInput,
+  options: WriteOptions,
+): Promise<WriteResult> {
+  await requireHome(ctx, tenant);
+  const [prepared] = await prepareWrites(ctx, tenant, [input]);
+  return publishPrepared(ctx, prepared as PreparedWrite, options);
+}
+
+export async function writeBatch(
+  ctx: Context,
+  tenant: string,
+  inputs: MemoryInput[],
+  options: WriteOptions,
+): Promise<BatchItemResult[]> {
+  await requireHome(ctx, tenant);
+  const ids = inputs.map((i) => i.id).filter((id): id is string => id !== undefined);
+  if (new Set(ids).size !== ids.length) {
+    throw new MeshError(ErrorCode.BadRequest, 'a batch must not name the same id twice');
+  }
+  const prepared = await prepareWrites(ctx, tenant, inputs);
+  const settled = await Promise.allSettled(prepared.map((p) => publishPrepared(ctx, p, options)));
+  const failures = settled.filter((s) => s.status === 'rejected');
+  // When nothing was stored because the log is down, say so as a whole: 503, retry later.
+  if (
+    failures.length === settled.length &&
+    failures.every((f) => isMeshError(f.reason) && f.reason.retryable)
+  ) {
+    throw failures[0]?.reason;
+  }
+  return settled.map((s, i) => {
+    if (s.status === 'fulfilled') return s.value;
+    const err = toMeshError(s.reason, 'write');
+    return { id: prepared[i]?.id ?? '', error: { code: err.code, message: err.message } };
+  });
+}
+
+export async function deleteMemory(
+  ctx: Context,
+  tenant: string,
+  id: string,
+  options: WriteOptions & { ifVersion?: number | undefined },
+): Promise<WriteResult> {
+  await requireHome(ctx, tenant);
+  for (let attempt = 1; ; attempt++) {
+    const last = await lastEvent(ctx, ctx.config.region, ctx.config.shardCount, tenant, id);
+    if (!last.event || last.event.type === 'delete')
+      throw new MeshError(ErrorCode.NotFound, `memory ${id} not found`);
+    if (options.ifVersion !== undefined && options.ifVersion !== last.version) {
+      throw new MeshError(
+        ErrorCode.VersionConflict,
+        `expected version ${options.ifVersion}, current is ${last.version}`,
+      );
+    }
+    const event: MemoryEvent = {
+      v: 1,
+      type: 'delete',
+      tenant,
+      id,
+      ts: Date.now(),
+      source: { region: ctx.config.region, agent: ctx.config.agentId },
+    };
+    const prepared = {
+      id,
+      shard: last.shard,
+      subject: last.subject,
+      event,
+      msgId: sha256Hex(`${tenant}/${id}/delete/${last.version}`),
+      // Expecting the version just read makes the delete exact; a concurrent write makes it retry.
+      ifVersion: last.version,
+    };
+    try {
+      return await publishPrepared(ctx, prepared, options);
+    } catch (err) {
+      const retry = isMeshError(err, ErrorCode.VersionConflict) && options.ifVersion === undefined;
+      if (!retry || attempt >= DELETE_ATTEMPTS_MAX) throw err;
+    }
+  }
+}
