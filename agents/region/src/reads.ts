@@ -156,7 +156,7 @@ export async function search(
   const { cache } = ctx.parts;
   // minVersion answers depend on waiting for the log, so they are never served from cache.
   const key =
-    input.minVersion === undefined
+    input.minVersion === undefined && ctx.config.resultCacheTtlMs > 0
       ? resultCacheKey({ tenant, tenantVersion, query: input.query, topK, filter: input.filter ?? {} })
       : undefined;
   if (key) {
@@ -181,7 +181,7 @@ export async function search(
     .slice(0, topK)
     .map(({ id, score, text, metadata, scope, version }) => ({ id, score, text, metadata, scope, version }));
   const response = { results, region: ctx.config.region, tookMs: performance.now() - started };
-  if (key && ctx.config.resultCacheTtlMs > 0) {
+  if (key) {
     await cache.set(key, JSON.stringify(response), ctx.config.resultCacheTtlMs).catch(() => undefined);
   }
   return response;

@@ -28,6 +28,9 @@ export async function connectBus(options: BusConnectionOptions): Promise<NatsCon
       reconnect: true,
       maxReconnectAttempts: -1,
       reconnectTimeWait: options.reconnectWaitMs ?? DEFAULT_RECONNECT_WAIT_MS,
+      // nats.js otherwise builds an Error (with a stack trace) for every request and publish
+      // in case it times out: ~5% of the agent's CPU under load, measured with --cpu-prof.
+      noAsyncTraces: true,
     });
   } catch (err) {
     throw new MeshError(ErrorCode.Unavailable, `cannot connect to NATS at ${String(options.servers)}`, {

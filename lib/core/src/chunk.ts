@@ -13,7 +13,11 @@ export interface ChunkOptions {
   chunksMax: number;
 }
 
-export const DEFAULT_CHUNK_OPTIONS: Readonly<ChunkOptions> = { chunkChars: 1000, overlapChars: 150, chunksMax: 64 };
+export const DEFAULT_CHUNK_OPTIONS: Readonly<ChunkOptions> = {
+  chunkChars: 1000,
+  overlapChars: 150,
+  chunksMax: 64,
+};
 
 export interface TextSpan {
   start: number;

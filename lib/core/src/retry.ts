@@ -20,7 +20,11 @@ export const DEFAULT_RETRY_POLICY: Readonly<RetryPolicy> = {
 };
 
 /** Delay before attempt `attempt` (1-based: the delay after the first failure is attempt 1). */
-export function backoffDelayMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+export function backoffDelayMs(
+  policy: RetryPolicy,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(policy.delayMsMax, policy.initialDelayMs * policy.multiplier ** (attempt - 1));
   // Full jitter spreads retries of many clients that failed at the same moment.
   return Math.round(ceiling * (0.5 + random() * 0.5));

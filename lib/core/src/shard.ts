@@ -14,7 +14,8 @@ const JUMP_MULTIPLIER = 2862933555777941757n;
 
 /** Jump consistent hash of a 64-bit key into [0, buckets). */
 export function jumpHash(key: bigint, buckets: number): number {
-  if (!Number.isInteger(buckets) || buckets < 1) throw new RangeError(`buckets must be a positive integer, got ${buckets}`);
+  if (!Number.isInteger(buckets) || buckets < 1)
+    throw new RangeError(`buckets must be a positive integer, got ${buckets}`);
   let k = key & MASK_64;
   let b = -1;
   let j = 0;

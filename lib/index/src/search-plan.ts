@@ -78,7 +78,11 @@ function searchGraph(
   request: GraphRequest,
   config: SearchPlanConfig,
 ): ScoredDoc[] | undefined {
-  let candidates = Math.ceil((request.topK * config.oversampleFactor) / request.passFraction);
+  // Oversampling makes up for chunks folding into documents, so it need not exceed the
+  // tenant's chunks per document: with one chunk each, topK candidates are topK documents.
+  const chunksPerDoc = tenant.indexedDocs > 0 ? tenant.chunkCount / tenant.indexedDocs : 1;
+  const oversample = Math.min(config.oversampleFactor, Math.max(1, Math.ceil(chunksPerDoc)));
+  let candidates = Math.ceil((request.topK * oversample) / request.passFraction);
   // Doubling reaches the graph's size in log2(size) rounds, which bounds the loop.
   while (candidates < tenant.chunkCount) {
     const hits = tenant.approximate(query, candidates, request.accept);

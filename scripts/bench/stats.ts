@@ -1,0 +1,75 @@
+/**
+ * @module stats
+ * Small measurement helpers for the bench: percentiles, rates, and bounded concurrent loops.
+ */
+
+export function percentile(sortedMs: readonly number[], p: number): number {
+  if (sortedMs.length === 0) return Number.NaN;
+  const at = Math.min(sortedMs.length - 1, Math.max(0, Math.ceil((p / 100) * sortedMs.length) - 1));
+  return sortedMs[at] as number;
+}
+
+export interface LatencySummary {
+  p50Ms: number;
+  p99Ms: number;
+  qps: number;
+  count: number;
+}
+
+/**
+ * Runs `task` `count` times with `concurrency` workers, stopping early at `timeMsMax`, and
+ * summarises per-call latency. Every call is awaited, so the loop is bounded in count and time.
+ */
+export async function measureLatency(
+  task: (i: number) => Promise<void>,
+  { count, concurrency, timeMsMax }: { count: number; concurrency: number; timeMsMax: number },
+): Promise<LatencySummary> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  const deadline = started + timeMsMax;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count && performance.now() < deadline) {
+        const i = next++;
+        const t0 = performance.now();
+        await task(i);
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const elapsedS = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    qps: latencies.length / elapsedS,
+    count: latencies.length,
+  };
+}
+
+/** Runs `tasks` with at most `concurrency` in flight. */
+export async function pool<T>(
+  items: readonly T[],
+  concurrency: number,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await task(items[next++] as T);
+    }),
+  );
+}
+
+/** A seeded generator (mulberry32), so every bench run sees the same corpus. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
