@@ -10,3 +10,12 @@ export {
   natsServerBin,
   startNatsServer,
 } from './nats-server.ts';
+export {
+  DEFAULT_READY_TIMEOUT_MS,
+  type RegionCluster,
+  type RegionSpec,
+  type Supercluster,
+  type SuperclusterOptions,
+  startNatsCluster,
+  startSupercluster,
+} from './supercluster.ts';

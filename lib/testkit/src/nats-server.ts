@@ -13,8 +13,13 @@ import { join } from 'node:path';
 import { sleep } from '@memmesh/core';
 
 export interface NatsServerOptions {
-  /** Server and JetStream cluster name; also the JetStream domain-free cluster id. */
+  /** Prefix of the generated server name. */
   name?: string;
+  /**
+   * Exact server name. Clustered JetStream knows its peers by name, so a server restarted on
+   * the same store must keep it; a standalone server gets a unique generated one.
+   */
+  serverName?: string;
   /** Store directory; a fresh temporary one when omitted (and then removed on stop). */
   storeDir?: string;
   /** Client port; 0 lets the server pick (the default). Set it to restart on the same port. */
@@ -57,7 +62,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   await mkdir(storeDir, { recursive: true });
   const name = options.name ?? 'memmesh-test';
   const config = [
-    `server_name: "${name}-${process.pid}-${Date.now().toString(36)}"`,
+    `server_name: "${options.serverName ?? `${name}-${process.pid}-${Date.now().toString(36)}`}"`,
     `listen: "127.0.0.1:${options.port && options.port > 0 ? options.port : -1}"`,
     `ports_file_dir: "${workDir}"`,
     'max_payload: 1MB',

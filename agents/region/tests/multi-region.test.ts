@@ -1,0 +1,219 @@
+/**
+ * Three regions on a real NATS supercluster (one cluster per region, joined by gateways),
+ * one region agent each, sharing one routing table seeded from regions/: replication by
+ * sourcing, read-your-writes on replicas, residency, home-only writes, and a home region
+ * going down and coming back.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ErrorCode, isMeshError } from '@memmesh/core';
+import {
+  createMemoryRoutingTable,
+  loadTopology,
+  type RoutingTable,
+  seedRoutingTable,
+} from '@memmesh/routing';
+import { type Supercluster, startSupercluster } from '@memmesh/testkit';
+import { JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RegionAgent, resolveConfig, silentLogger, startRegionAgent } from '../src/index.ts';
+
+const REGIONS = ['us-east-1', 'eu-central-1', 'ap-southeast-1'] as const;
+type RegionId = (typeof REGIONS)[number];
+const KEYS = { acme: 'acme-dev-key', globex: 'globex-dev-key', initech: 'initech-dev-key' } as const;
+const WAIT_MS_MAX = 15_000;
+
+let sc: Supercluster;
+let routing: RoutingTable;
+let dataDir: string;
+const agents = {} as Record<RegionId, RegionAgent>;
+
+async function call(region: RegionId, method: string, path: string, body?: unknown, key: string = KEYS.acme) {
+  const res = await agents[region].app.request(path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: (await res.json()) as any, retryAfter: res.headers.get('retry-after') };
+}
+
+async function eventually<T>(what: string, attempt: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + WAIT_MS_MAX;
+  for (;;) {
+    const value = await attempt().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  sc = await startSupercluster({ regions: [...REGIONS] });
+  routing = createMemoryRoutingTable();
+  await seedRoutingTable(routing, await loadTopology(new URL('../../../regions', import.meta.url).pathname));
+  dataDir = await mkdtemp(join(tmpdir(), 'memmesh-multi-'));
+  for (const region of REGIONS) {
+    const config = resolveConfig({
+      region,
+      natsUrl: sc.regions[region]?.urls.join(',') ?? '',
+      dataDir,
+      port: 0,
+      replicationReconcileMs: 300,
+      waitAppliedMsMax: 5_000,
+    });
+    agents[region] = await startRegionAgent(config, silentLogger, { routing });
+  }
+}, 120_000);
+
+afterAll(async () => {
+  for (const agent of Object.values(agents)) await agent?.close();
+  await sc?.stop();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('multi-region', () => {
+  it('replication - a write in the home region becomes readable and searchable in every replica', async () => {
+    const text = 'Acme replicated note: the orbital warehouse restocks on Tuesdays.';
+    const w = await call('us-east-1', 'POST', '/v1/memories?wait=true', { id: 'repl-1', text });
+    expect(w.status).toBe(202);
+    for (const region of ['eu-central-1', 'ap-southeast-1'] as const) {
+      const got = await eventually(`repl-1 in ${region}`, async () => {
+        const r = await call(region, 'GET', '/v1/memories/repl-1');
+        return r.status === 200 ? r.body : undefined;
+      });
+      // The version is the home sequence everywhere.
+      expect(got).toMatchObject({ id: 'repl-1', text, version: w.body.version, region });
+      const s = await eventually(`repl-1 searchable in ${region}`, async () => {
+        const r = await call(region, 'POST', '/v1/search', { query: text, topK: 1 });
+        return r.body.results?.[0]?.id === 'repl-1' ? r.body : undefined;
+      });
+      expect(s.region).toBe(region);
+    }
+  });
+
+  it('replication - minVersion on a replica never returns data older than that version', async () => {
+    for (let i = 0; i < 10; i++) {
+      const text = `Read-your-writes across regions, round ${i}: the zircon ledger line ${i * 31}.`;
+      const w = await call('us-east-1', 'POST', '/v1/memories', { id: 'ryw-x', text });
+      const s = await call('eu-central-1', 'POST', '/v1/search', {
+        query: text,
+        topK: 1,
+        minVersion: w.body.version,
+      });
+      expect(s.status).toBe(200);
+      expect(s.body.results[0]).toMatchObject({ id: 'ryw-x', text, version: w.body.version });
+    }
+  });
+
+  it('placement - writes go to the home region only; regions without the tenant refuse reads', async () => {
+    const wrongWrite = await call('eu-central-1', 'POST', '/v1/memories', { text: 'not here' });
+    expect(wrongWrite.status).toBe(421);
+    expect(wrongWrite.body.error.code).toBe('wrong_region');
+    const wrongRead = await call('us-east-1', 'POST', '/v1/search', { query: 'x' }, KEYS.globex);
+    expect(wrongRead.status).toBe(421);
+  });
+
+  it('residency - an eu tenant is absent from the us and apac streams and indexes, and cannot be placed there', async () => {
+    const w = await call(
+      'eu-central-1',
+      'POST',
+      '/v1/memories?wait=true',
+      { id: 'gdpr-1', text: 'Globex keeps this in the EU.' },
+      KEYS.globex,
+    );
+    expect(w.status).toBe(202);
+    // Give replication every chance to (wrongly) copy it.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const nc = await connect({ servers: sc.regions['us-east-1']?.urls ?? [] });
+    const jsm = await jetstreamManager(nc);
+    for (const stream of ['MEM_US_EAST_1', 'MEM_AP_SOUTHEAST_1']) {
+      // Absent: the client answers null, or a no-message error, depending on the path.
+      const found = await jsm.streams
+        .getMessage(stream, { last_by_subj: 'mem.*.*.globex.>' })
+        .catch((err: unknown) => (err instanceof JetStreamApiError ? null : Promise.reject(err)));
+      expect(found).toBeNull();
+    }
+    const home = await jsm.streams.getMessage('MEM_EU_CENTRAL_1', { last_by_subj: 'mem.*.*.globex.>' });
+    expect(home?.seq).toBe(w.body.version);
+    await nc.close();
+    for (const region of ['us-east-1', 'ap-southeast-1'] as const) {
+      const docs = agents[region].region.status('globex').shards.reduce((n, s) => n + s.docs, 0);
+      expect(docs).toBe(0);
+    }
+    const current = await routing.getTenant('globex');
+    await expect(
+      routing.putTenant(
+        { tenant: 'globex', home: 'eu-central-1', replicas: ['us-east-1'], residency: 'eu' },
+        { expectedVersion: current?.version ?? 0 },
+      ),
+    ).rejects.toSatisfy((err) => isMeshError(err, ErrorCode.BadRequest));
+  });
+
+  it('replication - adding a replica region backfills the tenant there', async () => {
+    const w = await call(
+      'ap-southeast-1',
+      'POST',
+      '/v1/memories?wait=true',
+      { id: 'ini-1', text: 'Initech TPS reports are due Friday.' },
+      KEYS.initech,
+    );
+    expect(w.status).toBe(202);
+    expect((await call('eu-central-1', 'GET', '/v1/memories/ini-1', undefined, KEYS.initech)).status).toBe(
+      421,
+    );
+    const policy = await routing.getTenant('initech');
+    await routing.putTenant(
+      { tenant: 'initech', home: 'ap-southeast-1', replicas: ['us-east-1', 'eu-central-1'] },
+      { expectedVersion: policy?.version ?? 0 },
+    );
+    const got = await eventually('ini-1 backfilled in eu', async () => {
+      const r = await call('eu-central-1', 'GET', '/v1/memories/ini-1', undefined, KEYS.initech);
+      return r.status === 200 ? r.body : undefined;
+    });
+    expect(got.version).toBe(w.body.version);
+  });
+
+  it('home down - writes are refused with 503 + Retry-After, replicas keep serving, and after restart everything catches up', async () => {
+    const before = await call('us-east-1', 'POST', '/v1/memories?wait=true', {
+      id: 'hd-1',
+      text: 'Written before the home region went down.',
+    });
+    expect(before.status).toBe(202);
+    await eventually('hd-1 in eu', async () =>
+      (await call('eu-central-1', 'GET', '/v1/memories/hd-1')).status === 200 ? true : undefined,
+    );
+
+    await sc.killRegion('us-east-1');
+    const refused = await eventually('write refused while home is down', async () => {
+      const r = await call('us-east-1', 'POST', '/v1/memories', { id: 'hd-2', text: 'During the outage.' });
+      return r.status === 503 ? r : undefined;
+    });
+    expect(refused.body.error.code).toBe('unavailable');
+    expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1);
+    const replicaRead = await call('eu-central-1', 'POST', '/v1/search', {
+      query: 'Written before the home region went down.',
+      topK: 1,
+    });
+    expect(replicaRead.status).toBe(200);
+    expect(replicaRead.body.results[0].id).toBe('hd-1');
+
+    await sc.restartRegion('us-east-1');
+    const after = await eventually('writes resume at home', async () => {
+      const r = await call('us-east-1', 'POST', '/v1/memories?wait=true', {
+        id: 'hd-3',
+        text: 'Written after the home region came back.',
+      });
+      return r.status === 202 ? r : undefined;
+    });
+    for (const region of ['eu-central-1', 'ap-southeast-1'] as const) {
+      const got = await eventually(`hd-3 in ${region}`, async () => {
+        const r = await call(region, 'GET', '/v1/memories/hd-3');
+        return r.status === 200 ? r.body : undefined;
+      });
+      expect(got.version).toBe(after.body.version);
+      expect((await call(region, 'GET', '/v1/memories/hd-1')).status).toBe(200);
+    }
+  }, 90_000);
+});
