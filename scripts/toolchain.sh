@@ -5,7 +5,9 @@
 # project installs what it needs into .tools/ (git-ignored) from package registries:
 #   - Node 24 LTS from the npm package `node`,
 #   - npm dependencies from package-lock.json (npm ci, only when the lock file changed),
-#   - nats-server at a pinned release with `go install`.
+#   - nats-server at a pinned release with `go install`,
+#   - DynamoDB Local (the routing table's production backend, for its conformance tests) at a
+#     pinned release with Maven, from scripts/dynamodb/pom.xml; it runs on the machine's Java 17.
 # Every step is idempotent and skipped when already done, so calling this before each
 # command costs a few milliseconds.
 set -euo pipefail
@@ -13,6 +15,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 NODE_VERSION="24.21.0"
 NATS_SERVER_VERSION="v2.15.2"
+DYNAMODB_LOCAL_VERSION="3.3.1"
+# The sqlite4java that DynamoDBLocal $DYNAMODB_LOCAL_VERSION itself depends on: its jar and the
+# native library have to be the same release, so bump both together (`mvn dependency:tree`).
+SQLITE4JAVA_VERSION="1.0.392"
 TOOLS="$ROOT/.tools"
 
 say() { printf 'memmesh: %s\n' "$*" >&2; }
@@ -52,11 +58,49 @@ ensure_nats_server() {
   [[ "$("$bin" --version 2>/dev/null)" == "nats-server: $NATS_SERVER_VERSION" ]] || die "nats-server $NATS_SERVER_VERSION did not install into .tools/bin"
 }
 
+# DynamoDB Local is a set of jars plus sqlite4java's native library in one directory, which is
+# both the class path and -Djava.library.path (lib/testkit's startDynamoDbLocal runs it).
+# Maven fetches them into a staging directory that replaces lib/ only once it is complete, and
+# the stamp is written last, so an interrupted install is redone rather than half-used.
+ensure_dynamodb_local() {
+  local dir="$TOOLS/dynamodb" pom="$ROOT/scripts/dynamodb/pom.xml"
+  local stamp="$dir/version" want
+  # The pom's hash is part of the stamp so that editing it (say, an exclusion) reinstalls.
+  want="DynamoDBLocal $DYNAMODB_LOCAL_VERSION sqlite4java $SQLITE4JAVA_VERSION pom $(sha256sum "$pom" | cut -d' ' -f1)"
+  if [[ -f $stamp ]] && [[ "$(<"$stamp")" == "$want" ]]; then return; fi
+  need java "DynamoDB Local needs Java 17 or newer ('apt-get install openjdk-17-jre-headless maven')."
+  need mvn "Maven is needed once to fetch DynamoDB Local $DYNAMODB_LOCAL_VERSION ('apt-get install openjdk-17-jre-headless maven')."
+  local java_major
+  java_major="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')"
+  [[ ${java_major:-0} =~ ^[0-9]+$ ]] && ((java_major >= 17)) \
+    || die "DynamoDB Local $DYNAMODB_LOCAL_VERSION needs Java 17 or newer, found '${java_major:-unknown}' ('apt-get install openjdk-17-jre-headless maven')."
+  say "installing DynamoDB Local $DYNAMODB_LOCAL_VERSION into .tools/dynamodb (Maven, under a minute)"
+  local staging="$dir/lib.partial.$$"
+  rm -rf "$staging"
+  mkdir -p "$dir"
+  mvn -B -q -f "$pom" dependency:copy-dependencies \
+    -Ddynamodb.local.version="$DYNAMODB_LOCAL_VERSION" \
+    -Dsqlite4java.version="$SQLITE4JAVA_VERSION" \
+    -Dmemmesh.dynamodb.lib.dir="$staging" >&2 \
+    || { rm -rf "$staging"; die "Maven could not fetch DynamoDB Local $DYNAMODB_LOCAL_VERSION (see its output above)"; }
+  local f
+  for f in "DynamoDBLocal-$DYNAMODB_LOCAL_VERSION.jar" "sqlite4java-$SQLITE4JAVA_VERSION.jar" \
+    "libsqlite4java-linux-amd64-$SQLITE4JAVA_VERSION.so"; do
+    [[ -f $staging/$f ]] || { rm -rf "$staging"; die "DynamoDB Local install is missing $f (does DynamoDBLocal $DYNAMODB_LOCAL_VERSION still use sqlite4java $SQLITE4JAVA_VERSION?)"; }
+  done
+  rm -f "$stamp"
+  rm -rf "$dir/lib"
+  mv "$staging" "$dir/lib"
+  echo "$want" >"$stamp"
+}
+
 ensure_node
 export PATH="$TOOLS/node/node_modules/.bin:$ROOT/node_modules/.bin:$TOOLS/bin:$PATH"
 ensure_deps
 ensure_nats_server
 export MEMMESH_NATS_SERVER_BIN="$TOOLS/bin/nats-server"
+ensure_dynamodb_local
+export MEMMESH_DYNAMODB_LOCAL_DIR="$TOOLS/dynamodb/lib"
 export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 
 if [[ $# -gt 0 ]]; then exec "$@"; fi
