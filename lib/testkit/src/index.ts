@@ -19,3 +19,11 @@ export {
   startNatsCluster,
   startSupercluster,
 } from './supercluster.ts';
+export {
+  DEFAULT_DYNAMODB_JVM_ARGS,
+  DEFAULT_DYNAMODB_START_TIMEOUT_MS,
+  type DynamoDbLocal,
+  type DynamoDbLocalOptions,
+  dynamoDbLocalDir,
+  startDynamoDbLocal,
+} from './dynamodb-local.ts';

@@ -1,0 +1,241 @@
+/**
+ * The gateway in front of three real regions (a NATS supercluster, one agent per region
+ * served over HTTP, each behind a delay proxy standing in for distance): nearest wins,
+ * client hints, failover with zero failed reads, home-only writes and 503 when the home is
+ * down, auth and limits.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import { LIMITS } from '@memmesh/core';
+import { type RegionAgent, resolveConfig, silentLogger, startRegionAgent } from '@memmesh/region-agent';
+import {
+  createMemoryRoutingTable,
+  loadTopology,
+  type RoutingTable,
+  seedRoutingTable,
+} from '@memmesh/routing';
+import { type Supercluster, startSupercluster } from '@memmesh/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Gateway, resolveGatewayConfig, startGateway } from '../src/index.ts';
+import { type DelayProxy, startDelayProxy } from './delay-proxy.ts';
+
+const REGIONS = ['us-east-1', 'eu-central-1', 'ap-southeast-1'] as const;
+type RegionId = (typeof REGIONS)[number];
+/** Simulated distance from the gateway: us is nearest. */
+const BASE_DELAY_MS: Record<RegionId, number> = { 'us-east-1': 5, 'eu-central-1': 15, 'ap-southeast-1': 25 };
+const ACME = 'Bearer acme-dev-key';
+
+let sc: Supercluster;
+let routing: RoutingTable;
+let dataDir: string;
+let gateway: Gateway;
+const agents = {} as Record<RegionId, RegionAgent>;
+const servers = {} as Record<RegionId, Server>;
+const ports = {} as Record<RegionId, number>;
+const proxies = {} as Record<RegionId, DelayProxy>;
+
+async function serveAgent(region: RegionId, port = 0): Promise<void> {
+  const server = serve({ fetch: agents[region].app.fetch, hostname: '127.0.0.1', port }) as Server;
+  await new Promise((r) => server.once('listening', r));
+  const address = server.address();
+  servers[region] = server;
+  ports[region] = typeof address === 'object' && address ? address.port : 0;
+}
+
+async function closeAgentServer(region: RegionId): Promise<void> {
+  servers[region].closeAllConnections();
+  await new Promise((r) => servers[region].close(r));
+}
+
+async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const res = await gateway.app.request(path, {
+    method,
+    headers: { authorization: ACME, 'content-type': 'application/json', ...headers },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  let parsed: any = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {}
+  return {
+    status: res.status,
+    body: parsed,
+    region: res.headers.get('x-memmesh-region'),
+    retryAfter: res.headers.get('retry-after'),
+  };
+}
+
+async function eventually<T>(
+  what: string,
+  attempt: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await attempt().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const nearestRegion = async () =>
+  (await call('POST', '/v1/search', { query: 'gateway probe note', topK: 1 })).region;
+
+beforeAll(async () => {
+  sc = await startSupercluster({ regions: [...REGIONS] });
+  routing = createMemoryRoutingTable();
+  await seedRoutingTable(routing, await loadTopology(new URL('../../../regions', import.meta.url).pathname));
+  dataDir = await mkdtemp(join(tmpdir(), 'memmesh-gw-'));
+  const endpoints: Record<string, string> = {};
+  for (const region of REGIONS) {
+    const natsUrl = sc.regions[region]?.urls.join(',') ?? '';
+    const config = resolveConfig({ region, natsUrl, dataDir, port: 0, replicationReconcileMs: 300 });
+    agents[region] = await startRegionAgent(config, silentLogger, { routing });
+    await serveAgent(region);
+    proxies[region] = await startDelayProxy(ports[region], BASE_DELAY_MS[region]);
+    endpoints[region] = `http://127.0.0.1:${proxies[region].port}`;
+  }
+  const config = resolveGatewayConfig({
+    endpoints,
+    probeIntervalMs: 100,
+    probeTimeoutMs: 1_000,
+    readTimeoutMs: 3_000,
+  });
+  gateway = await startGateway(config, silentLogger, routing);
+  const w = await call('POST', '/v1/memories?wait=true', { id: 'gw-1', text: 'gateway probe note' });
+  expect(w.status).toBe(202);
+  for (const region of ['eu-central-1', 'ap-southeast-1'] as const) {
+    await eventually(`gw-1 in ${region}`, async () =>
+      (await agents[region].app.request('/v1/memories/gw-1', { headers: { authorization: ACME } })).status ===
+      200
+        ? true
+        : undefined,
+    );
+  }
+}, 120_000);
+
+afterAll(async () => {
+  await gateway?.close();
+  for (const region of REGIONS) {
+    await proxies[region]?.close();
+    servers[region]?.closeAllConnections();
+    servers[region]?.close();
+    await agents[region]?.close();
+  }
+  await sc?.stop();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('gateway', () => {
+  it('gateway - writes go to the home region and every answer names its region', async () => {
+    const w = await call('POST', '/v1/memories', { id: 'gw-w', text: 'home only' });
+    expect(w.status).toBe(202);
+    expect(w.region).toBe('us-east-1');
+    expect(w.body.region).toBe('us-east-1');
+  });
+
+  it('gateway - nearest wins: a delayed region loses its reads, and gets them back when the delay goes', async () => {
+    expect(
+      await eventually('us nearest', async () =>
+        (await nearestRegion()) === 'us-east-1' ? true : undefined,
+      ),
+    ).toBe(true);
+    proxies['us-east-1'].delayMs = 60;
+    expect(
+      await eventually('reads shift to eu', async () =>
+        (await nearestRegion()) === 'eu-central-1' ? true : undefined,
+      ),
+    ).toBe(true);
+    proxies['us-east-1'].delayMs = BASE_DELAY_MS['us-east-1'];
+    expect(
+      await eventually('reads come back to us', async () =>
+        (await nearestRegion()) === 'us-east-1' ? true : undefined,
+      ),
+    ).toBe(true);
+  }, 60_000);
+
+  it('gateway - X-Client-Region puts that region first', async () => {
+    const r = await call(
+      'POST',
+      '/v1/search',
+      { query: 'gateway probe note', topK: 1 },
+      { 'x-client-region': 'ap-southeast-1' },
+    );
+    expect(r.status).toBe(200);
+    expect(r.region).toBe('ap-southeast-1');
+    expect(r.body.results[0].id).toBe('gw-1');
+  });
+
+  it('gateway - failover: reads keep succeeding when the serving region dies, and return when it is back', async () => {
+    expect(await nearestRegion()).toBe('us-east-1');
+    const failures: number[] = [];
+    const servedBy: string[] = [];
+    let killedAt = 0;
+    let firstElsewhereAt = 0;
+    for (let i = 0; i < 150; i++) {
+      if (i === 50) {
+        killedAt = performance.now();
+        await closeAgentServer('us-east-1');
+        await sc.killRegion('us-east-1');
+      }
+      const r = await call('POST', '/v1/search', { query: 'gateway probe note', topK: 1 });
+      if (r.status !== 200 || r.body.results[0]?.id !== 'gw-1') failures.push(r.status);
+      else servedBy.push(r.region ?? '');
+      if (i >= 50 && !firstElsewhereAt && r.status === 200) firstElsewhereAt = performance.now();
+    }
+    expect(failures).toEqual([]);
+    expect(servedBy.slice(0, 50).every((r) => r === 'us-east-1')).toBe(true);
+    expect(servedBy.slice(50).every((r) => r !== 'us-east-1')).toBe(true);
+    expect(firstElsewhereAt - killedAt).toBeLessThan(1_000);
+
+    await sc.restartRegion('us-east-1');
+    await serveAgent('us-east-1', ports['us-east-1']);
+    expect(
+      await eventually(
+        'reads return to us',
+        async () => ((await nearestRegion()) === 'us-east-1' ? true : undefined),
+        30_000,
+      ),
+    ).toBe(true);
+  }, 90_000);
+
+  it('gateway - home down: writes get 503 with Retry-After at once and go nowhere else', async () => {
+    await closeAgentServer('us-east-1');
+    const started = performance.now();
+    const w = await call('POST', '/v1/memories', { id: 'gw-down', text: 'must not be stored elsewhere' });
+    expect(w.status).toBe(503);
+    expect(w.body.error.code).toBe('unavailable');
+    expect(Number(w.retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    for (const region of ['eu-central-1', 'ap-southeast-1'] as const) {
+      const got = await agents[region].app.request('/v1/memories/gw-down', {
+        headers: { authorization: ACME },
+      });
+      expect(got.status).toBe(404);
+    }
+    await serveAgent('us-east-1', ports['us-east-1']);
+    const again = await eventually('writes resume', async () => {
+      const r = await call('POST', '/v1/memories', { id: 'gw-down', text: 'stored once the home is back' });
+      return r.status === 202 ? r : undefined;
+    });
+    expect(again.region).toBe('us-east-1');
+  }, 60_000);
+
+  it('gateway - bad keys are 401, oversized bodies 413, unknown routes 404, all with the error body', async () => {
+    const noKey = await gateway.app.request('/v1/search', { method: 'POST', body: '{}' });
+    expect(noKey.status).toBe(401);
+    expect(
+      (await call('POST', '/v1/search', { query: 'x' }, { authorization: 'Bearer nope-nope-nope' })).status,
+    ).toBe(401);
+    const big = await call('POST', '/v1/memories/batch', 'x'.repeat(LIMITS.batchBodyBytesMax + 1));
+    expect(big.status).toBe(413);
+    expect(big.body.error.code).toBe('payload_too_large');
+    const missing = await gateway.app.request('/nowhere');
+    expect(missing.status).toBe(404);
+  });
+});
