@@ -8,8 +8,8 @@
  * not stored, and never a write in another region. Retrying such a write is safe: the region
  * drops a repeat of the same content (content-hash Nats-Msg-Id).
  */
-import { ErrorCode, httpStatusOf, LIMITS, MeshError, sha256Hex } from '@memmesh/core';
-import type { Logger } from '@memmesh/region-agent';
+import { ErrorCode, httpStatusOf, LIMITS, MeshError, sha256Hex, sleep } from '@memmesh/core';
+import { type Logger, openApiDocument } from '@memmesh/region-agent';
 import type { RoutingTable, TenantPolicy } from '@memmesh/routing';
 import { type Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -48,6 +48,9 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
   );
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => c.json({ status: 'ready' }));
+  // The gateway serves the same public API as the region agents, so it publishes the same spec.
+  const openapi = JSON.stringify(openApiDocument());
+  app.get('/openapi.json', (c) => c.body(openapi, 200, { 'content-type': 'application/json' }));
 
   app.get('/v1/regions', async (c) => {
     await tenantOf(c);
@@ -99,20 +102,51 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
     return outcome;
   }
 
+  /**
+   * Tries the candidates in order until one answers. With hedging on, a candidate that has
+   * not answered after hedgeAfterMs gets company: the next candidate is asked too, the first
+   * answer wins and the other request is aborted.
+   */
   async function sendRead(policy: TenantPolicy, order: string[], request: Forward): Promise<Outcome> {
-    let last: Outcome | undefined;
-    for (const region of order) {
-      const endpoint = probes.state(region)?.endpoint;
-      if (!endpoint) continue;
+    const targets = order.filter((region) => probes.state(region)?.endpoint);
+    const attempt = async (region: string, signal: AbortSignal): Promise<Outcome> => {
+      const endpoint = probes.state(region)?.endpoint as string;
       // A replica that lacks a requested version says so quickly, so the next region can answer.
       const headers =
         region === policy.home
           ? request.headers
           : { ...request.headers, 'x-memmesh-wait-ms': String(config.replicaWaitMs) };
-      last = await forward(region, endpoint, { ...request, headers });
-      if (last.kind === 'answer') return last;
-      if (last.unreachable) probes.reportFailure(region);
-      log.warn('read failed over', { region, reason: last.reason });
+      const outcome = await forward(region, endpoint, { ...request, headers }, signal);
+      if (outcome.kind === 'answer') return outcome;
+      if (outcome.unreachable) probes.reportFailure(region);
+      if (!signal.aborted) log.warn('read failed over', { region, reason: outcome.reason });
+      throw outcome;
+    };
+    let last: Outcome | undefined;
+    for (let i = 0; i < targets.length; ) {
+      const controllers = [new AbortController()];
+      const racers = [attempt(targets[i] as string, (controllers[0] as AbortController).signal)];
+      const hedge = config.hedgeAfterMs > 0 ? targets[i + 1] : undefined;
+      if (hedge) {
+        const controller = new AbortController();
+        controllers.push(controller);
+        racers.push(
+          sleep(config.hedgeAfterMs).then(() => {
+            if (controller.signal.aborted)
+              throw { kind: 'retry', region: hedge, reason: 'not needed', unreachable: false };
+            return attempt(hedge, controller.signal);
+          }),
+        );
+      }
+      try {
+        const answer = await Promise.any(racers);
+        for (const c of controllers) c.abort();
+        return answer;
+      } catch (err) {
+        const failed = (err as AggregateError).errors as Outcome[];
+        last = failed.find((o) => o.kind === 'retry' && o.response) ?? failed[0] ?? last;
+        i += racers.length;
+      }
     }
     if (last?.kind === 'retry' && last.response) return last;
     throw unavailable(`no region holding tenant ${policy.tenant} answered`);

@@ -237,5 +237,36 @@ describe('gateway', () => {
     expect(big.body.error.code).toBe('payload_too_large');
     const missing = await gateway.app.request('/nowhere');
     expect(missing.status).toBe(404);
+    const spec = await gateway.app.request('/openapi.json');
+    expect(spec.status).toBe(200);
+    expect(Object.keys(((await spec.json()) as { paths: object }).paths)).toContain('/v1/search');
+  });
+});
+
+describe('gateway hedging', () => {
+  it('gateway - a slow read is hedged to the next region and the first answer wins', async () => {
+    const config = resolveGatewayConfig({
+      endpoints: Object.fromEntries(REGIONS.map((r) => [r, `http://127.0.0.1:${proxies[r].port}`])),
+      probeIntervalMs: 60_000,
+      hedgeAfterMs: 50,
+    });
+    const hedging = await startGateway(config, silentLogger, routing);
+    try {
+      // us is nearest by location and by its first probe; then it turns slow.
+      proxies['us-east-1'].delayMs = 400;
+      const started = performance.now();
+      const res = await hedging.app.request('/v1/search', {
+        method: 'POST',
+        headers: { authorization: ACME, 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'gateway probe note', topK: 1 }),
+      });
+      const elapsed = performance.now() - started;
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-memmesh-region')).toBe('eu-central-1');
+      expect(elapsed).toBeLessThan(400);
+    } finally {
+      proxies['us-east-1'].delayMs = BASE_DELAY_MS['us-east-1'];
+      await hedging.close();
+    }
   });
 });

@@ -20,4 +20,5 @@ export {
   resolveConfig,
 } from './config.ts';
 export { createLogger, type Logger, silentLogger } from './log.ts';
+export { openApiDocument } from './openapi.ts';
 export { openRegion, type Region, type RegionParts, type SearchOptions } from './region.ts';

@@ -166,7 +166,11 @@ export async function startSupercluster(options: SuperclusterOptions): Promise<S
 function topologyConfig(plan: ServerPlan, all: ServerPlan[]): string {
   // JetStream in a cluster refuses to start without configured routes; a single-server
   // region routes to itself, which NATS recognises and ignores.
-  const peers = all.filter((p) => p.region === plan.region && (p.name !== plan.name || all.filter((q) => q.region === plan.region).length === 1));
+  const peers = all.filter(
+    (p) =>
+      p.region === plan.region &&
+      (p.name !== plan.name || all.filter((q) => q.region === plan.region).length === 1),
+  );
   const regions = [...new Set(all.map((p) => p.region))];
   const gateways = regions.map((region) => {
     const urls = all.filter((p) => p.region === region).map((p) => `"nats://127.0.0.1:${p.gatewayPort}"`);
