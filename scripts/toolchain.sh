@@ -67,7 +67,8 @@ ensure_dynamodb_local() {
   local stamp="$dir/version" want
   # The pom's hash is part of the stamp so that editing it (say, an exclusion) reinstalls.
   want="DynamoDBLocal $DYNAMODB_LOCAL_VERSION sqlite4java $SQLITE4JAVA_VERSION pom $(sha256sum "$pom" | cut -d' ' -f1)"
-  if [[ -f $stamp ]] && [[ "$(<"$stamp")" == "$want" ]]; then return; fi
+  if [[ -f $stamp ]] && [[ "$(<"$stamp")" == "$want" ]] \
+    && [[ -f $dir/lib/DynamoDBLocal-$DYNAMODB_LOCAL_VERSION.jar ]]; then return; fi
   need java "DynamoDB Local needs Java 17 or newer ('apt-get install openjdk-17-jre-headless maven')."
   need mvn "Maven is needed once to fetch DynamoDB Local $DYNAMODB_LOCAL_VERSION ('apt-get install openjdk-17-jre-headless maven')."
   local java_major

@@ -54,13 +54,20 @@ export function makeCorpus(count: number, seed = 7): BenchDoc[] {
   });
 }
 
-/** Queries: a few words taken from random documents, plus noise words. */
+/**
+ * `count` distinct queries: eight consecutive words of a random document. Distinct, so that
+ * neither the result cache nor the embedding cache can answer one query for another.
+ */
 export function makeQueries(corpus: readonly BenchDoc[], count: number, seed = 11): string[] {
   const random = seededRandom(seed);
-  return Array.from({ length: count }, () => {
+  const queries = new Set<string>();
+  // Collisions are rare; the attempt bound only keeps a degenerate corpus from looping forever.
+  for (let attempt = 0; queries.size < count && attempt < count * 20; attempt++) {
     const doc = corpus[Math.floor(random() * corpus.length)] as BenchDoc;
     const words = doc.text.replace(/\.$/, '').split(' ');
     const start = Math.floor(random() * Math.max(1, words.length - 8));
-    return words.slice(start, start + 8).join(' ');
-  });
+    queries.add(words.slice(start, start + 8).join(' '));
+  }
+  if (queries.size < count) throw new Error(`only ${queries.size} distinct queries of ${count} wanted`);
+  return [...queries];
 }

@@ -1,6 +1,7 @@
 /**
  * @module stats
- * Small measurement helpers for the bench: percentiles, rates, and bounded concurrent loops.
+ * Small measurement helpers for the bench: percentiles, bounded concurrent loops, and a
+ * seeded random generator so that every run sees the same corpus and queries.
  */
 
 export function percentile(sortedMs: readonly number[], p: number): number {
@@ -12,19 +13,35 @@ export function percentile(sortedMs: readonly number[], p: number): number {
 export interface LatencySummary {
   p50Ms: number;
   p99Ms: number;
+  /** Successful calls per second of wall time. */
   qps: number;
+  /** Successful calls; failed ones are counted in `errors` and not timed. */
   count: number;
+  errors: number;
+  firstError: string | undefined;
+}
+
+export interface LoopBounds {
+  /** Calls made at most. */
+  count: number;
+  /** Calls in flight at once. */
+  concurrency: number;
+  /** No call starts after this long. */
+  timeMsMax: number;
 }
 
 /**
- * Runs `task` `count` times with `concurrency` workers, stopping early at `timeMsMax`, and
- * summarises per-call latency. Every call is awaited, so the loop is bounded in count and time.
+ * Runs `task` up to `count` times with `concurrency` workers, stopping early at `timeMsMax`,
+ * and summarises per-call latency. A failing call is counted, not retried, and does not
+ * stop the loop: a bench must show failures, not die of the first one.
  */
 export async function measureLatency(
   task: (i: number) => Promise<void>,
-  { count, concurrency, timeMsMax }: { count: number; concurrency: number; timeMsMax: number },
+  { count, concurrency, timeMsMax }: LoopBounds,
 ): Promise<LatencySummary> {
   const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
   let next = 0;
   const started = performance.now();
   const deadline = started + timeMsMax;
@@ -33,8 +50,13 @@ export async function measureLatency(
       while (next < count && performance.now() < deadline) {
         const i = next++;
         const t0 = performance.now();
-        await task(i);
-        latencies.push(performance.now() - t0);
+        try {
+          await task(i);
+          latencies.push(performance.now() - t0);
+        } catch (err) {
+          errors++;
+          firstError ??= err instanceof Error ? err.message : String(err);
+        }
       }
     }),
   );
@@ -45,19 +67,24 @@ export async function measureLatency(
     p99Ms: percentile(latencies, 99),
     qps: latencies.length / elapsedS,
     count: latencies.length,
+    errors,
+    firstError,
   };
 }
 
-/** Runs `tasks` with at most `concurrency` in flight. */
+/** Runs `task` over `items` with at most `concurrency` in flight. */
 export async function pool<T>(
   items: readonly T[],
   concurrency: number,
-  task: (item: T) => Promise<void>,
+  task: (item: T, i: number) => Promise<void>,
 ): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < items.length) await task(items[next++] as T);
+      while (next < items.length) {
+        const i = next++;
+        await task(items[i] as T, i);
+      }
     }),
   );
 }

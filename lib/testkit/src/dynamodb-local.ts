@@ -84,20 +84,20 @@ export function dynamoDbLocalDir(): string {
 
 export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   const libDir = options.libDir ?? dynamoDbLocalDir();
-  const fixedPort = options.port !== undefined && options.port > 0 ? options.port : undefined;
   // A port the caller chose is tried once: retrying it would only fail the same way.
-  const attemptsMax = fixedPort === undefined ? PORT_ATTEMPTS_MAX : 1;
+  if (options.port !== undefined && options.port > 0) return startOnPort(libDir, options.port, options);
   let lastError: unknown;
-  for (let attempt = 1; attempt <= attemptsMax; attempt++) {
-    const port = fixedPort ?? (await freeLoopbackPort());
+  for (let attempt = 1; attempt <= PORT_ATTEMPTS_MAX; attempt++) {
     try {
-      return await startOnPort(libDir, port, options);
+      return await startOnPort(libDir, await freeLoopbackPort(), options);
     } catch (error) {
       if (!(error instanceof PortTakenError)) throw error;
       lastError = error;
     }
   }
-  throw new Error(`DynamoDB Local found no free port in ${attemptsMax} attempts`, { cause: lastError });
+  throw new Error(`DynamoDB Local lost the race for a free port ${PORT_ATTEMPTS_MAX} times`, {
+    cause: lastError,
+  });
 }
 
 /** The JVM lost the race for its port to another process; a fresh port may succeed. */
@@ -105,7 +105,11 @@ class PortTakenError extends Error {
   override name = 'PortTakenError';
 }
 
-async function startOnPort(libDir: string, port: number, options: DynamoDbLocalOptions): Promise<DynamoDbLocal> {
+async function startOnPort(
+  libDir: string,
+  port: number,
+  options: DynamoDbLocalOptions,
+): Promise<DynamoDbLocal> {
   // The JVM's working directory, because DynamoDB Local writes files into it (a telemetry
   // metadata file when telemetry is on); removing it on stop leaves nothing behind.
   const workDir = await mkdtemp(join(tmpdir(), 'memmesh-dynamodb-'));

@@ -4,6 +4,14 @@
  * the repository: nothing in production imports it.
  */
 export {
+  DEFAULT_DYNAMODB_JVM_ARGS,
+  DEFAULT_DYNAMODB_START_TIMEOUT_MS,
+  type DynamoDbLocal,
+  type DynamoDbLocalOptions,
+  dynamoDbLocalDir,
+  startDynamoDbLocal,
+} from './dynamodb-local.ts';
+export {
   DEFAULT_START_TIMEOUT_MS,
   type NatsServer,
   type NatsServerOptions,
@@ -19,11 +27,3 @@ export {
   startNatsCluster,
   startSupercluster,
 } from './supercluster.ts';
-export {
-  DEFAULT_DYNAMODB_JVM_ARGS,
-  DEFAULT_DYNAMODB_START_TIMEOUT_MS,
-  type DynamoDbLocal,
-  type DynamoDbLocalOptions,
-  dynamoDbLocalDir,
-  startDynamoDbLocal,
-} from './dynamodb-local.ts';
