@@ -32,7 +32,9 @@ export function runClient(job: ClientJob, timeoutMs: number): Promise<IngestResu
       clearTimeout(timer);
       running.delete(child);
       if (code !== 0) {
-        reject(new Error(`bench client (${job.mode}) exited ${signal ?? code}: ${stderr.trim().slice(-2000)}`));
+        reject(
+          new Error(`bench client (${job.mode}) exited ${signal ?? code}: ${stderr.trim().slice(-2000)}`),
+        );
         return;
       }
       try {

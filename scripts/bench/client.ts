@@ -89,7 +89,13 @@ async function ingest(job: IngestJob): Promise<IngestResult> {
       chunks: 0,
     });
     if (counted.docs >= job.docs - failedDocs) {
-      return { ackedS, searchableS: (performance.now() - started) / 1000, ...counted, failedDocs, firstError };
+      return {
+        ackedS,
+        searchableS: (performance.now() - started) / 1000,
+        ...counted,
+        failedDocs,
+        firstError,
+      };
     }
     await sleep(job.pollMs);
   }

@@ -31,7 +31,7 @@ const UNAVAILABLE_RETRY_AFTER_MS = 1_000;
 export function createGatewayApp(options: GatewayAppOptions): Hono {
   const { config, routing, probes, log } = options;
   const tenants = createTtlCache(
-    (keyHash: string, key: string) => routing.tenantOfApiKey(key),
+    (_keyHash: string, key: string) => routing.tenantOfApiKey(key),
     config.routingCacheTtlMs,
     log,
   );
