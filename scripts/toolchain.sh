@@ -6,8 +6,9 @@
 #   - Node 24 LTS from the npm package `node`,
 #   - npm dependencies from package-lock.json (npm ci, only when the lock file changed),
 #   - nats-server at a pinned release with `go install`,
-#   - DynamoDB Local (the routing table's production backend, for its conformance tests) at a
-#     pinned release with Maven, from scripts/dynamodb/pom.xml; it runs on the machine's Java 17.
+#   - for the tests only (MEMMESH_WITH_DYNAMODB_LOCAL=1, set by `npm test`): DynamoDB Local (the
+#     routing table's production backend, for its conformance tests) at a pinned release with
+#     Maven, from scripts/dynamodb/pom.xml; it runs on the machine's Java 17.
 # Every step is idempotent and skipped when already done, so calling this before each
 # command costs a few milliseconds.
 set -euo pipefail
@@ -100,8 +101,11 @@ export PATH="$TOOLS/node/node_modules/.bin:$ROOT/node_modules/.bin:$TOOLS/bin:$P
 ensure_deps
 ensure_nats_server
 export MEMMESH_NATS_SERVER_BIN="$TOOLS/bin/nats-server"
-ensure_dynamodb_local
-export MEMMESH_DYNAMODB_LOCAL_DIR="$TOOLS/dynamodb/lib"
+# Only the tests talk to DynamoDB Local; `npm start` runs on embedded defaults without Java.
+if [[ ${MEMMESH_WITH_DYNAMODB_LOCAL:-0} == 1 ]]; then
+  ensure_dynamodb_local
+  export MEMMESH_DYNAMODB_LOCAL_DIR="$TOOLS/dynamodb/lib"
+fi
 export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 
 if [[ $# -gt 0 ]]; then exec "$@"; fi
