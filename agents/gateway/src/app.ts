@@ -8,7 +8,7 @@
  * not stored, and never a write in another region. Retrying such a write is safe: the region
  * drops a repeat of the same content (content-hash Nats-Msg-Id).
  */
-import { ErrorCode, httpStatusOf, LIMITS, MeshError, sha256Hex, sleep } from '@memmesh/core';
+import { ErrorCode, httpStatusOf, LIMITS, MeshError, sleep } from '@memmesh/core';
 import { type Logger, openApiDocument } from '@memmesh/region-agent';
 import type { RoutingTable, TenantPolicy } from '@memmesh/routing';
 import { type Context, Hono } from 'hono';
@@ -17,10 +17,10 @@ import type { GatewayConfig } from './config.ts';
 import type { Probes } from './probes.ts';
 import { type Forward, forward, type Outcome } from './proxy.ts';
 import { candidates, type RequestKind } from './routes.ts';
-import { createTtlCache } from './ttl-cache.ts';
 
 export interface GatewayAppOptions {
   config: GatewayConfig;
+  /** Read through a cache (withReadCache): every request looks up its key and policy. */
   routing: RoutingTable;
   probes: Probes;
   log: Logger;
@@ -30,16 +30,6 @@ const UNAVAILABLE_RETRY_AFTER_MS = 1_000;
 
 export function createGatewayApp(options: GatewayAppOptions): Hono {
   const { config, routing, probes, log } = options;
-  const tenants = createTtlCache(
-    (_keyHash: string, key: string) => routing.tenantOfApiKey(key),
-    config.routingCacheTtlMs,
-    log,
-  );
-  const policies = createTtlCache(
-    (tenant: string) => routing.getTenant(tenant),
-    config.routingCacheTtlMs,
-    log,
-  );
   const app = new Hono();
 
   app.onError((err, c) => errorResponse(c, err, log));
@@ -59,7 +49,7 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
 
   app.all('/v1/*', async (c) => {
     const tenant = await tenantOf(c);
-    const policy = await policies.get(tenant, tenant);
+    const policy = await routing.getTenant(tenant);
     if (!policy) throw new MeshError(ErrorCode.WrongRegion, `tenant ${tenant} has no placement policy`);
     const kind = kindOf(c.req.method, c.req.path);
     const body = await readBody(c);
@@ -84,7 +74,7 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
         'missing bearer token: send Authorization: Bearer <api key>',
       );
     const key = match[1] as string;
-    const tenant = await tenants.get(sha256Hex(key), key);
+    const tenant = await routing.tenantOfApiKey(key);
     if (!tenant) throw new MeshError(ErrorCode.Unauthorized, 'unknown API key');
     return tenant;
   }

@@ -9,6 +9,7 @@ import {
   loadTopology,
   type RoutingTable,
   seedRoutingTable,
+  withReadCache,
 } from '@memmesh/routing';
 import type { Hono } from 'hono';
 import { createGatewayApp } from './app.ts';
@@ -29,7 +30,10 @@ export async function startGateway(
   log: Logger,
   routingOverride?: RoutingTable,
 ): Promise<Gateway> {
-  const routing = routingOverride ?? (await seededTable(config.regionsDir));
+  const routing = withReadCache(routingOverride ?? (await seededTable(config.regionsDir)), {
+    ttlMs: config.routingCacheTtlMs,
+    onRefreshError: (err) => log.warn('routing refresh failed; serving the last known value', { err }),
+  });
   const probes = startProbes({
     intervalMs: config.probeIntervalMs,
     timeoutMs: config.probeTimeoutMs,

@@ -4,6 +4,17 @@
  * residency), API keys, and the RoutingTable that stores them. The conformance suite is
  * the subpath `@memmesh/routing/conformance`.
  */
+
+export {
+  type CachedRoutingTableOptions,
+  DEFAULT_ROUTING_CACHE_ENTRIES_MAX,
+  withReadCache,
+} from './cached-table.ts';
+export {
+  createDynamoRoutingTable,
+  type DynamoRoutingTableOptions,
+  ensureRoutingTable,
+} from './dynamodb-table.ts';
 export { createMemoryRoutingTable, type MemoryRoutingTableOptions } from './memory-table.ts';
 export { checkPlacement, readRegionsOf } from './placement.ts';
 export {
