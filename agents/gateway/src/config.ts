@@ -8,8 +8,11 @@ import { z } from 'zod';
 export const GatewayConfigSchema = z.strictObject({
   host: z.string().min(1),
   port: z.number().int().min(0).max(65_535),
-  /** Region files and tenants.json that seed the routing table. */
+  /** Region files and tenants.json that seed the in-memory routing table. */
   regionsDir: z.string().min(1),
+  routing: z.enum(['memory', 'dynamodb']),
+  dynamodbTable: z.string().min(3).max(255),
+  dynamodbEndpoint: z.url().optional(),
   /** Region → base URL of its agents; overrides the endpoint stored in the routing table. */
   endpoints: z.record(z.string(), z.url()),
   /** Where the gateway runs: the first latency guess is the distance to each region. */
@@ -37,6 +40,8 @@ export const DEFAULT_GATEWAY_CONFIG = {
   host: '127.0.0.1',
   port: 8080,
   regionsDir: new URL('../../../regions', import.meta.url).pathname,
+  routing: 'memory',
+  dynamodbTable: 'memmesh-routing',
   endpoints: {},
   location: { latitude: 38.9, longitude: -77.0 },
   probeIntervalMs: 500,
@@ -55,6 +60,9 @@ export const GATEWAY_ENV_NAMES = {
   host: 'MEMMESH_GATEWAY_HOST',
   port: 'MEMMESH_GATEWAY_PORT',
   regionsDir: 'MEMMESH_REGIONS_DIR',
+  routing: 'MEMMESH_ROUTING',
+  dynamodbTable: 'MEMMESH_DYNAMODB_TABLE',
+  dynamodbEndpoint: 'MEMMESH_DYNAMODB_ENDPOINT',
   endpoints: 'MEMMESH_REGION_ENDPOINTS',
   location: 'MEMMESH_GATEWAY_LOCATION',
   probeIntervalMs: 'MEMMESH_PROBE_INTERVAL_MS',
@@ -81,7 +89,8 @@ export function gatewayConfigFromEnv(env: Readonly<Record<string, string | undef
     else if (field === 'location') {
       const [latitude, longitude] = value.split(',').map(Number);
       overrides[field] = { latitude, longitude };
-    } else if (field === 'host' || field === 'regionsDir') overrides[field] = value;
+    } else if (['host', 'regionsDir', 'routing', 'dynamodbTable', 'dynamodbEndpoint'].includes(field))
+      overrides[field] = value;
     else overrides[field] = Number(value);
   }
   return resolveGatewayConfig(overrides as Partial<GatewayConfig>);

@@ -7,6 +7,7 @@ import type { Logger } from '@memmesh/region-agent';
 import {
   createMemoryRoutingTable,
   loadTopology,
+  openDynamoRoutingTable,
   type RoutingTable,
   seedRoutingTable,
   withReadCache,
@@ -30,7 +31,7 @@ export async function startGateway(
   log: Logger,
   routingOverride?: RoutingTable,
 ): Promise<Gateway> {
-  const routing = withReadCache(routingOverride ?? (await seededTable(config.regionsDir)), {
+  const routing = withReadCache(routingOverride ?? (await openTable(config)), {
     ttlMs: config.routingCacheTtlMs,
     onRefreshError: (err) => log.warn('routing refresh failed; serving the last known value', { err }),
   });
@@ -66,8 +67,12 @@ export async function startGateway(
   };
 }
 
-async function seededTable(regionsDir: string): Promise<RoutingTable> {
+/** DynamoDB (shared with the agents, which record their endpoints there) or seeded memory. */
+async function openTable(config: GatewayConfig): Promise<RoutingTable> {
+  if (config.routing === 'dynamodb') {
+    return openDynamoRoutingTable({ tableName: config.dynamodbTable, endpoint: config.dynamodbEndpoint });
+  }
   const table = createMemoryRoutingTable();
-  await seedRoutingTable(table, await loadTopology(regionsDir));
+  await seedRoutingTable(table, await loadTopology(config.regionsDir));
   return table;
 }

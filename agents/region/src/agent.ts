@@ -11,8 +11,10 @@ import { createEmbeddedIndex } from '@memmesh/index';
 import {
   createMemoryRoutingTable,
   loadTopology,
+  openDynamoRoutingTable,
   type RoutingTable,
   seedRoutingTable,
+  withReadCache,
 } from '@memmesh/routing';
 import type { Hono } from 'hono';
 import { createApp } from './app.ts';
@@ -77,12 +79,39 @@ export async function embeddedRouting(
   return { routing, config };
 }
 
+/**
+ * The routing table the configuration asks for. DynamoDB mode reads the region's own
+ * settings from the table (created and seeded with `npm run routing:create -- --seed`), and
+ * records this region's public URL there for gateways.
+ */
+export async function routingFor(
+  config: RegionAgentConfig,
+): Promise<{ routing: RoutingTable; config: RegionAgentConfig }> {
+  if (config.routing === 'memory') return embeddedRouting(config);
+  const routing = withReadCache(
+    openDynamoRoutingTable({ tableName: config.dynamodbTable, endpoint: config.dynamodbEndpoint }),
+    { ttlMs: config.routingCacheTtlMs },
+  );
+  const own = await routing.getRegion(config.region);
+  if (!own) {
+    throw new MeshError(
+      ErrorCode.Config,
+      `region ${config.region} is not in routing table ${config.dynamodbTable}: create and seed it with npm run routing:create -- --seed`,
+    );
+  }
+  if (config.publicUrl) await routing.setRegionStatus(config.region, 'up', config.publicUrl);
+  return {
+    routing,
+    config: { ...config, shardCount: own.config.shardCount, streamReplicas: own.config.streamReplicas },
+  };
+}
+
 export async function startRegionAgent(
   baseConfig: RegionAgentConfig,
   log: Logger,
   overrides: RegionAgentOverrides = {},
 ): Promise<RegionAgent> {
-  const embedded = overrides.routing ? undefined : await embeddedRouting(baseConfig);
+  const embedded = overrides.routing ? undefined : await routingFor(baseConfig);
   const routing = overrides.routing ?? (embedded as { routing: RoutingTable }).routing;
   const config = embedded?.config ?? baseConfig;
   const region = await openRegion(config, overrides.parts ?? embeddedParts(config), routing, log);

@@ -25,6 +25,15 @@ export const RegionAgentConfigSchema = z
      * keys of apiKeys, all at home here.
      */
     regionsDir: z.string().min(1).optional(),
+    /** Where tenants, keys and regions are looked up: in memory (seeded) or a DynamoDB table. */
+    routing: z.enum(['memory', 'dynamodb']),
+    dynamodbTable: z.string().min(3).max(255),
+    /** DynamoDB Local or another endpoint; unset = AWS (region and credentials from the SDK chain). */
+    dynamodbEndpoint: z.url().optional(),
+    /** Routing lookups are cached this long and refreshed in the background. */
+    routingCacheTtlMs: z.number().int().min(0),
+    /** This region's public URL, recorded in the routing table for gateways (DynamoDB mode). */
+    publicUrl: z.url().optional(),
     /** How often the stream's replication sources are brought in line with the routing table. */
     replicationReconcileMs: z.number().int().min(100),
     /** API key → tenant (single-region mode). */
@@ -68,6 +77,9 @@ export const DEFAULT_REGION_AGENT_CONFIG = {
   waitAppliedMsMax: 10_000,
   shardQueryTimeoutMs: 2_000,
   replicationReconcileMs: 2_000,
+  routing: 'memory',
+  dynamodbTable: 'memmesh-routing',
+  routingCacheTtlMs: 2_000,
   resultCacheTtlMs: 30_000,
   cacheEntriesMax: 10_000,
   tenantRequestsPerSecond: 2_000,
@@ -86,6 +98,11 @@ export const ENV_NAMES = {
   dataDir: 'MEMMESH_DATA_DIR',
   regionsDir: 'MEMMESH_REGIONS_DIR',
   replicationReconcileMs: 'MEMMESH_REPLICATION_RECONCILE_MS',
+  routing: 'MEMMESH_ROUTING',
+  dynamodbTable: 'MEMMESH_DYNAMODB_TABLE',
+  dynamodbEndpoint: 'MEMMESH_DYNAMODB_ENDPOINT',
+  routingCacheTtlMs: 'MEMMESH_ROUTING_CACHE_TTL_MS',
+  publicUrl: 'MEMMESH_PUBLIC_URL',
   apiKeys: 'MEMMESH_API_KEYS',
   streamReplicas: 'MEMMESH_STREAM_REPLICAS',
   embedDimensions: 'MEMMESH_EMBED_DIMENSIONS',
@@ -112,6 +129,7 @@ const NUMERIC_FIELDS = new Set<string>([
   'waitAppliedMsMax',
   'shardQueryTimeoutMs',
   'replicationReconcileMs',
+  'routingCacheTtlMs',
   'resultCacheTtlMs',
   'cacheEntriesMax',
   'tenantRequestsPerSecond',

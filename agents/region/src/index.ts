@@ -8,6 +8,7 @@ export {
   embeddedRouting,
   type RegionAgent,
   type RegionAgentOverrides,
+  routingFor,
   startRegionAgent,
 } from './agent.ts';
 export { type AppOptions, createApp } from './app.ts';

@@ -18,7 +18,7 @@ import {
   CreateTableCommand,
   DeleteItemCommand,
   DescribeTableCommand,
-  type DynamoDBClient,
+  DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
@@ -274,4 +274,30 @@ export async function ensureRoutingTable(client: DynamoDBClient, tableName: stri
     await sleep(200);
   }
   throw new MeshError(ErrorCode.Unavailable, `routing table ${tableName} did not become active`);
+}
+
+export interface OpenDynamoRoutingTableOptions {
+  tableName: string;
+  /** DynamoDB Local or another endpoint; omitted = the AWS regional endpoint. */
+  endpoint?: string | undefined;
+  /** AWS region of the table; omitted = the SDK's default chain (AWS_REGION, profile). */
+  awsRegion?: string | undefined;
+}
+
+/**
+ * A client and table for a process: credentials come from the SDK's default chain (the
+ * environment, a profile, or an IAM role such as the one a Kubernetes service account gets).
+ */
+export function openDynamoRoutingTable(options: OpenDynamoRoutingTableOptions): RoutingTable {
+  const client = new DynamoDBClient({
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    ...(options.awsRegion ? { region: options.awsRegion } : {}),
+  });
+  const table = createDynamoRoutingTable({ client, tableName: options.tableName });
+  return {
+    ...table,
+    async close() {
+      client.destroy();
+    },
+  };
 }

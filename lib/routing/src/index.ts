@@ -14,6 +14,8 @@ export {
   createDynamoRoutingTable,
   type DynamoRoutingTableOptions,
   ensureRoutingTable,
+  type OpenDynamoRoutingTableOptions,
+  openDynamoRoutingTable,
 } from './dynamodb-table.ts';
 export { createMemoryRoutingTable, type MemoryRoutingTableOptions } from './memory-table.ts';
 export { checkPlacement, readRegionsOf } from './placement.ts';
