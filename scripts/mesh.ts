@@ -69,6 +69,7 @@ async function main(): Promise<void> {
     MEMMESH_GATEWAY_PORT: String(FIRST_PORT),
     MEMMESH_REGIONS_DIR: REGIONS_DIR,
     MEMMESH_REGION_ENDPOINTS: regions.map((r, i) => `${r.id}=${urls[i]}`).join(','),
+    MEMMESH_GATEWAY_ADMIN_KEY: process.env.MEMMESH_GATEWAY_ADMIN_KEY ?? 'admin-dev-key-local',
   });
   console.log(`memmesh: gateway on ${gatewayUrl}: the public API, routed to the nearest healthy region`);
 

@@ -13,6 +13,7 @@ import { type Logger, openApiDocument } from '@memmesh/region-agent';
 import type { RoutingTable, TenantPolicy } from '@memmesh/routing';
 import { type Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { mountAdmin } from './admin.ts';
 import type { GatewayConfig } from './config.ts';
 import type { Probes } from './probes.ts';
 import { type Forward, forward, type Outcome } from './proxy.ts';
@@ -46,6 +47,8 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
     await tenantOf(c);
     return c.json({ regions: probes.all() });
   });
+
+  mountAdmin(app, routing, config.adminKey);
 
   app.all('/v1/*', async (c) => {
     const tenant = await tenantOf(c);

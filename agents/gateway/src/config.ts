@@ -33,6 +33,8 @@ export const GatewayConfigSchema = z.strictObject({
   /** How long a replica may wait for a minVersion before the gateway asks the next region. */
   replicaWaitMs: z.number().int().min(0),
   routingCacheTtlMs: z.number().int().min(0),
+  /** Bearer key of the admin API (tenant policies); unset = the admin API is off. */
+  adminKey: z.string().min(12, 'the admin key must be at least 12 characters').optional(),
 });
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
 
@@ -74,6 +76,7 @@ export const GATEWAY_ENV_NAMES = {
   hedgeAfterMs: 'MEMMESH_HEDGE_AFTER_MS',
   replicaWaitMs: 'MEMMESH_REPLICA_WAIT_MS',
   routingCacheTtlMs: 'MEMMESH_ROUTING_CACHE_TTL_MS',
+  adminKey: 'MEMMESH_GATEWAY_ADMIN_KEY',
 } as const satisfies Record<keyof GatewayConfig, string>;
 
 export function resolveGatewayConfig(overrides: Partial<GatewayConfig>): GatewayConfig {
@@ -89,7 +92,9 @@ export function gatewayConfigFromEnv(env: Readonly<Record<string, string | undef
     else if (field === 'location') {
       const [latitude, longitude] = value.split(',').map(Number);
       overrides[field] = { latitude, longitude };
-    } else if (['host', 'regionsDir', 'routing', 'dynamodbTable', 'dynamodbEndpoint'].includes(field))
+    } else if (
+      ['host', 'regionsDir', 'routing', 'dynamodbTable', 'dynamodbEndpoint', 'adminKey'].includes(field)
+    )
       overrides[field] = value;
     else overrides[field] = Number(value);
   }

@@ -105,3 +105,45 @@ describe('dynamodb routing', () => {
     );
   });
 });
+
+describe('admin', () => {
+  it('admin - two gateways racing to change the same policy: one wins, one gets a conflict', async () => {
+    const config = resolveGatewayConfig({
+      routing: 'dynamodb',
+      dynamodbTable: TABLE,
+      dynamodbEndpoint: dynamo.endpoint,
+      adminKey: 'admin-test-key-0123',
+    });
+    const [a, b] = await Promise.all([
+      startGateway(config, silentLogger),
+      startGateway(config, silentLogger),
+    ]);
+    try {
+      const admin = { authorization: 'Bearer admin-test-key-0123', 'content-type': 'application/json' };
+      const current = await a.app.request('/v1/admin/tenants/initech', { headers: admin });
+      const version = ((await current.json()) as { version: number }).version;
+      expect(current.headers.get('etag')).toBe(`"${version}"`);
+      const change = (gw: Gateway, replicas: string[]) =>
+        gw.app.request('/v1/admin/tenants/initech', {
+          method: 'PUT',
+          headers: { ...admin, 'if-match': `"${version}"` },
+          body: JSON.stringify({ home: 'ap-southeast-1', replicas }),
+        });
+      const results = await Promise.all([change(a, ['us-east-1']), change(b, ['eu-central-1'])]);
+      expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
+      const residency = await a.app.request('/v1/admin/tenants/globex', {
+        method: 'PUT',
+        headers: { ...admin, 'if-match': '"1"' },
+        body: JSON.stringify({ home: 'eu-central-1', replicas: ['us-east-1'], residency: 'eu' }),
+      });
+      expect(residency.status).toBe(400);
+      const noKey = await a.app.request('/v1/admin/tenants/initech', {
+        headers: { authorization: 'Bearer acme-dev-key' },
+      });
+      expect(noKey.status).toBe(401);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
