@@ -1,18 +1,7 @@
 import { dot, ErrorCode, isMeshError } from '@memmesh/core';
+import { seededRandom } from '@memmesh/testkit';
 import { describe, expect, it } from 'vitest';
 import { createLocalEmbedder, DEFAULT_LOCAL_EMBEDDER_OPTIONS, LOCAL_EMBEDDER_MODEL } from './index.ts';
-
-/** A seeded generator (mulberry32), so the generated corpus is the same on every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SYLLABLES = [
   'ka',

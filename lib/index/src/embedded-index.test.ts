@@ -4,24 +4,13 @@ import { join } from 'node:path';
 import type { Metadata, Scope } from '@memmesh/core';
 import { isMeshError } from '@memmesh/core';
 import { createLocalEmbedder } from '@memmesh/embed';
+import { seededRandom as rng } from '@memmesh/testkit';
 import { afterEach, describe, expect, test } from 'vitest';
 import { createEmbeddedIndex } from './embedded-index.ts';
 import type { EmbeddedIndexOptions } from './options.ts';
 import type { UpsertDoc, VectorIndex } from './types.ts';
 
 const DIM = 32;
-
-/** Deterministic PRNG (mulberry32), so every run sees the same vectors. */
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function unitVector(random: () => number, dim = DIM): Float32Array {
   const v = new Float32Array(dim);

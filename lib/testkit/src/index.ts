@@ -18,6 +18,7 @@ export {
   natsServerBin,
   startNatsServer,
 } from './nats-server.ts';
+export { seededRandom } from './random.ts';
 export {
   DEFAULT_READY_TIMEOUT_MS,
   type RegionCluster,
