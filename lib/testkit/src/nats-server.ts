@@ -120,14 +120,25 @@ async function waitForPort(
     if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}:\n${log()}`);
     const file = (await readdir(dir)).find((f) => f.endsWith('.ports'));
     if (file) {
-      const ports = JSON.parse(await readFile(join(dir, file), 'utf8')) as { nats?: string[] };
-      const url = ports.nats?.[0];
-      if (url) return Number(new URL(url).port);
+      const port = await readClientPort(join(dir, file));
+      if (port !== undefined) return port;
     }
     await sleep(POLL_INTERVAL_MS);
   }
   child.kill('SIGKILL');
   throw new Error(`nats-server did not start within ${timeoutMs} ms:\n${log()}`);
+}
+
+/** The client port from a ports file; undefined while the server is still writing it. */
+async function readClientPort(path: string): Promise<number | undefined> {
+  try {
+    const ports = JSON.parse(await readFile(path, 'utf8')) as { nats?: string[] };
+    const url = ports.nats?.[0];
+    return url ? Number(new URL(url).port) : undefined;
+  } catch {
+    // Seen under load: the file exists but is empty or half written. Read it again shortly.
+    return undefined;
+  }
 }
 
 async function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
