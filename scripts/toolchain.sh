@@ -6,9 +6,10 @@
 #   - Node 24 LTS from the npm package `node`,
 #   - npm dependencies from package-lock.json (npm ci, only when the lock file changed),
 #   - nats-server at a pinned release with `go install`,
-#   - for the tests only (MEMMESH_WITH_DYNAMODB_LOCAL=1, set by `npm test`): DynamoDB Local (the
+#   - for the tests only (MEMMESH_WITH_TEST_SERVERS=1, set by `npm test`): DynamoDB Local (the
 #     routing table's production backend, for its conformance tests) at a pinned release with
-#     Maven, from scripts/dynamodb/pom.xml; it runs on the machine's Java 17.
+#     Maven, from scripts/dynamodb/pom.xml, run on the machine's Java 17; and redis-server, the
+#     cache's production backend, from Debian's packages.
 # Every step is idempotent and skipped when already done, so calling this before each
 # command costs a few milliseconds.
 set -euo pipefail
@@ -96,15 +97,31 @@ ensure_dynamodb_local() {
   echo "$want" >"$stamp"
 }
 
+ensure_redis_server() {
+  command -v redis-server >/dev/null 2>&1 && return
+  if [[ $(id -u) -ne 0 ]]; then
+    die "redis-server is missing: install Debian's package as root ('apt-get install redis-server')."
+  fi
+  say "installing redis-server (Debian package) for the tests"
+  # Only the binary is used: the tests start their own servers on random ports.
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >&2 \
+    || die "apt-get could not install redis-server"
+}
+
 ensure_node
 export PATH="$TOOLS/node/node_modules/.bin:$ROOT/node_modules/.bin:$TOOLS/bin:$PATH"
 ensure_deps
 ensure_nats_server
 export MEMMESH_NATS_SERVER_BIN="$TOOLS/bin/nats-server"
-# Only the tests talk to DynamoDB Local; `npm start` runs on embedded defaults without Java.
-if [[ ${MEMMESH_WITH_DYNAMODB_LOCAL:-0} == 1 ]]; then
+# Only the tests talk to DynamoDB Local and redis-server; `npm start` runs on embedded
+# defaults without Java or Redis.
+if [[ ${MEMMESH_WITH_TEST_SERVERS:-0} == 1 ]]; then
   ensure_dynamodb_local
   export MEMMESH_DYNAMODB_LOCAL_DIR="$TOOLS/dynamodb/lib"
+  ensure_redis_server
+  MEMMESH_REDIS_SERVER_BIN="$(command -v redis-server)"
+  export MEMMESH_REDIS_SERVER_BIN
 fi
 export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 

@@ -4,7 +4,7 @@
  * the region service and the HTTP app. main.ts adds the environment, the listening socket
  * and signals; tests use this directly.
  */
-import { createLruCache } from '@memmesh/cache';
+import { createLruCache, createRedisCache } from '@memmesh/cache';
 import { ErrorCode, MeshError } from '@memmesh/core';
 import { createLocalEmbedder } from '@memmesh/embed';
 import { createEmbeddedIndex } from '@memmesh/index';
@@ -43,6 +43,19 @@ export function embeddedParts(config: RegionAgentConfig): RegionParts {
     cache: createLruCache({ entriesMax: config.cacheEntriesMax }),
     openIndex: (_origin, _shard, dir) => createEmbeddedIndex({ dimensions: config.embedDimensions, dir }),
   };
+}
+
+/** The parts the configuration asks for: embedded defaults, with production backends swapped in. */
+export async function partsFor(config: RegionAgentConfig, log: Logger): Promise<RegionParts> {
+  const parts = embeddedParts(config);
+  if (config.cache === 'redis') {
+    parts.cache = await createRedisCache({
+      url: config.redisUrl as string,
+      // Queries go on uncached while Redis is away; the log says so once per outage.
+      onError: (err) => log.warn('redis cache unavailable; answering uncached until it is back', { err }),
+    });
+  }
+  return parts;
 }
 
 /**
@@ -114,7 +127,7 @@ export async function startRegionAgent(
   const embedded = overrides.routing ? undefined : await routingFor(baseConfig);
   const routing = overrides.routing ?? (embedded as { routing: RoutingTable }).routing;
   const config = embedded?.config ?? baseConfig;
-  const region = await openRegion(config, overrides.parts ?? embeddedParts(config), routing, log);
+  const region = await openRegion(config, overrides.parts ?? (await partsFor(config, log)), routing, log);
   const app = createApp({
     region,
     routing,

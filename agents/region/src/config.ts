@@ -25,6 +25,12 @@ export const RegionAgentConfigSchema = z
      * keys of apiKeys, all at home here.
      */
     regionsDir: z.string().min(1).optional(),
+    /** The result and embedding cache: in-process LRU, or Redis shared by the region's agents. */
+    cache: z.enum(['lru', 'redis']),
+    redisUrl: z
+      .string()
+      .regex(/^rediss?:\/\//, 'redisUrl must be redis://host:port or rediss://…')
+      .optional(),
     /** Where tenants, keys and regions are looked up: in memory (seeded) or a DynamoDB table. */
     routing: z.enum(['memory', 'dynamodb']),
     dynamodbTable: z.string().min(3).max(255),
@@ -59,6 +65,11 @@ export const RegionAgentConfigSchema = z
   .refine((c) => c.chunkOverlapChars < c.chunkChars, {
     path: ['chunkOverlapChars'],
     message: 'must be smaller than chunkChars',
+  })
+  // A configured production backend is never replaced by an embedded one in silence.
+  .refine((c) => c.cache !== 'redis' || c.redisUrl !== undefined, {
+    path: ['redisUrl'],
+    message: 'is required when cache is redis',
   });
 export type RegionAgentConfig = z.infer<typeof RegionAgentConfigSchema>;
 
@@ -77,6 +88,7 @@ export const DEFAULT_REGION_AGENT_CONFIG = {
   waitAppliedMsMax: 10_000,
   shardQueryTimeoutMs: 2_000,
   replicationReconcileMs: 2_000,
+  cache: 'lru',
   routing: 'memory',
   dynamodbTable: 'memmesh-routing',
   routingCacheTtlMs: 2_000,
@@ -98,6 +110,8 @@ export const ENV_NAMES = {
   dataDir: 'MEMMESH_DATA_DIR',
   regionsDir: 'MEMMESH_REGIONS_DIR',
   replicationReconcileMs: 'MEMMESH_REPLICATION_RECONCILE_MS',
+  cache: 'MEMMESH_CACHE',
+  redisUrl: 'MEMMESH_REDIS_URL',
   routing: 'MEMMESH_ROUTING',
   dynamodbTable: 'MEMMESH_DYNAMODB_TABLE',
   dynamodbEndpoint: 'MEMMESH_DYNAMODB_ENDPOINT',

@@ -6,6 +6,7 @@
 export {
   embeddedParts,
   embeddedRouting,
+  partsFor,
   type RegionAgent,
   type RegionAgentOverrides,
   routingFor,

@@ -6,4 +6,5 @@
  */
 export { canonicalJson, embeddingCacheKey, type ResultCacheKeyInput, resultCacheKey } from './keys.ts';
 export { createLruCache, DEFAULT_LRU_CACHE_OPTIONS, type LruCacheOptions } from './lru-cache.ts';
+export { createRedisCache, DEFAULT_REDIS_CACHE_OPTIONS, type RedisCacheOptions } from './redis-cache.ts';
 export type { Cache } from './types.ts';

@@ -20,6 +20,12 @@ export {
 } from './nats-server.ts';
 export { seededRandom } from './random.ts';
 export {
+  DEFAULT_REDIS_START_TIMEOUT_MS,
+  type RedisServer,
+  redisServerBin,
+  startRedisServer,
+} from './redis-server.ts';
+export {
   DEFAULT_READY_TIMEOUT_MS,
   type RegionCluster,
   type RegionSpec,
