@@ -207,13 +207,30 @@ describe('multi-region', () => {
       });
       return r.status === 202 ? r : undefined;
     });
+    const docsIn = (region: RegionId) =>
+      agents[region].region.status('acme').shards.reduce((n, x) => n + x.docs, 0);
     for (const region of ['eu-central-1', 'ap-southeast-1'] as const) {
       const got = await eventually(`hd-3 in ${region}`, async () => {
         const r = await call(region, 'GET', '/v1/memories/hd-3');
         return r.status === 200 ? r.body : undefined;
       });
       expect(got.version).toBe(after.body.version);
+      const found = await eventually(`hd-3 searchable in ${region}`, async () => {
+        const r = await call(region, 'POST', '/v1/search', {
+          query: 'Written after the home region came back.',
+          topK: 1,
+        });
+        return r.body.results?.[0]?.id === 'hd-3' ? true : undefined;
+      });
+      expect(found).toBe(true);
+      // Every acknowledged acme write is in the replica's index exactly once: same count as home.
+      expect(
+        await eventually(`acme counts agree in ${region}`, async () =>
+          docsIn(region) === docsIn('us-east-1') ? true : undefined,
+        ),
+      ).toBe(true);
       expect((await call(region, 'GET', '/v1/memories/hd-1')).status).toBe(200);
     }
+    expect(docsIn('us-east-1')).toBeGreaterThan(0);
   }, 90_000);
 });
