@@ -8,7 +8,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { sleep } from '@memmesh/core';
+import type { VectorIndex } from '@memmesh/index';
 import {
+  embeddedParts,
   type RegionAgent,
   type RegionAgentConfig,
   silentLogger,
@@ -49,6 +51,8 @@ export function createTeardown(): Teardown {
 export interface ServedAgent {
   agent: RegionAgent;
   url: string;
+  /** The agent's own shard indexes (its embedded parts, only observed), for in-process figures. */
+  indexes: VectorIndex[];
   /** Start → ready (every shard consumer caught up), in ms. */
   readyMs: number;
   close(): Promise<void>;
@@ -57,7 +61,14 @@ export interface ServedAgent {
 /** Starts a region agent in this process and serves its app on a random loopback port. */
 export async function startServedAgent(config: RegionAgentConfig): Promise<ServedAgent> {
   const started = performance.now();
-  const agent = await startRegionAgent(config, silentLogger);
+  const parts = embeddedParts(config);
+  const indexes: VectorIndex[] = [];
+  const openIndex: typeof parts.openIndex = async (origin, shard, dir) => {
+    const index = await parts.openIndex(origin, shard, dir);
+    indexes.push(index);
+    return index;
+  };
+  const agent = await startRegionAgent(config, silentLogger, { parts: { ...parts, openIndex } });
   let server: Server;
   try {
     server = await listen(agent.app.fetch);
@@ -75,6 +86,7 @@ export async function startServedAgent(config: RegionAgentConfig): Promise<Serve
   return {
     agent,
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    indexes,
     readyMs,
     close() {
       closed ??= (async () => {
