@@ -19,7 +19,7 @@ import { serve } from '@hono/node-server';
 import { type Gateway, resolveGatewayConfig, startGateway } from '@memmesh/gateway';
 import { type RegionAgent, resolveConfig, silentLogger, startRegionAgent } from '@memmesh/region-agent';
 import { createMemoryRoutingTable, loadTopology, seedRoutingTable } from '@memmesh/routing';
-import { natsServerBin, type Supercluster, startSupercluster } from '@memmesh/testkit';
+import { natsServerBin, startSupercluster } from '@memmesh/testkit';
 import { runClient } from './client-process.ts';
 import { makeCorpus, makeQueries } from './corpus.ts';
 import { percentile } from './stats.ts';
