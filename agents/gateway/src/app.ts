@@ -1,23 +1,24 @@
 /**
  * @module app
- * The gateway's Hono app: authenticate (API key → tenant), look up where the tenant lives,
- * and send the request to the best region for it — the home for writes, the nearest healthy
- * holder for reads, failing over in order. Every proxied answer says which region served it
- * (`X-Memmesh-Region`). A write is sent to the home region once: if the home cannot be
- * reached the client gets 503 with Retry-After, never an acknowledgement of a write that was
- * not stored, and never a write in another region. Retrying such a write is safe: the region
- * drops a repeat of the same content (content-hash Nats-Msg-Id).
+ * The gateway's Hono app: the public API of DESIGN §6, in front of the region agents. It
+ * authenticates (API key → tenant) itself, so that bad keys never leave the gateway; looks
+ * up where the tenant lives; and sends the request to the best region for it — the home for
+ * writes, the nearest healthy holder for reads, failing over in order (dispatch.ts). Every
+ * proxied answer says which region served it (`X-Memmesh-Region`). The agents check the
+ * key again: the gateway forwards `Authorization` unchanged.
  */
-import { ErrorCode, httpStatusOf, LIMITS, MeshError, sleep } from '@memmesh/core';
+import { ErrorCode, httpStatusOf, MeshError } from '@memmesh/core';
 import { type Logger, openApiDocument } from '@memmesh/region-agent';
 import type { RoutingTable, TenantPolicy } from '@memmesh/routing';
 import { type Context, Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { mountAdmin } from './admin.ts';
 import type { GatewayConfig } from './config.ts';
+import { createDispatcher, UNAVAILABLE_RETRY_AFTER_MS } from './dispatch.ts';
 import type { Probes } from './probes.ts';
-import { type Forward, forward, type Outcome } from './proxy.ts';
+import type { Answer, Forward } from './proxy.ts';
 import { candidates, type RequestKind } from './routes.ts';
+import { createTenantLookups } from './tenants.ts';
 
 export interface GatewayAppOptions {
   config: GatewayConfig;
@@ -25,177 +26,153 @@ export interface GatewayAppOptions {
   routing: RoutingTable;
   probes: Probes;
   log: Logger;
+  /** Readiness: routing data has been loaded. Always ready when omitted. */
+  ready?: () => boolean;
 }
 
-const UNAVAILABLE_RETRY_AFTER_MS = 1_000;
+/** Request headers the agents need; everything else (cookies, hop-by-hop) stays here. */
+const FORWARDED_REQUEST_HEADERS = ['authorization', 'content-type', 'accept'] as const;
+/** Answer headers the client needs besides the body. */
+const RELAYED_RESPONSE_HEADERS = ['content-type', 'retry-after', 'www-authenticate'] as const;
 
 export function createGatewayApp(options: GatewayAppOptions): Hono {
-  const { config, routing, probes, log } = options;
+  const { config, probes, log } = options;
+  const dispatch = createDispatcher(config, probes, log);
+  const { tenantOf, policyOf } = createTenantLookups(options.routing, log);
   const app = new Hono();
+  // The gateway serves the same public API as the region agents, so it publishes the same spec.
+  const openapi = JSON.stringify(openApiDocument());
 
   app.onError((err, c) => errorResponse(c, err, log));
   app.notFound((c) =>
     errorResponse(c, new MeshError(ErrorCode.NotFound, `no route ${c.req.method} ${c.req.path}`), log),
   );
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', (c) => c.json({ status: 'ready' }));
-  // The gateway serves the same public API as the region agents, so it publishes the same spec.
-  const openapi = JSON.stringify(openApiDocument());
+  app.get('/readyz', (c) => {
+    const regions = probes.all();
+    const body = { regions: regions.length, healthy: regions.filter((r) => r.healthy).length };
+    const ready = (options.ready?.() ?? true) && regions.length > 0;
+    return ready ? c.json({ status: 'ready', ...body }) : c.json({ status: 'not ready', ...body }, 503);
+  });
   app.get('/openapi.json', (c) => c.body(openapi, 200, { 'content-type': 'application/json' }));
 
+  // Operators and tests see what the gateway sees: reachability, RTT and health per region.
   app.get('/v1/regions', async (c) => {
-    await tenantOf(c);
+    await tenantOf(c.req.header('authorization'));
     return c.json({ regions: probes.all() });
   });
+  // The admin API has its own key; tenant keys do not open it.
+  mountAdmin(app, options.routing, config.adminKey);
 
-  mountAdmin(app, routing, config.adminKey);
-
-  app.all('/v1/*', async (c) => {
-    const tenant = await tenantOf(c);
-    const policy = await routing.getTenant(tenant);
-    if (!policy) throw new MeshError(ErrorCode.WrongRegion, `tenant ${tenant} has no placement policy`);
-    const kind = kindOf(c.req.method, c.req.path);
-    const body = await readBody(c);
-    const order = candidates(policy, kind, probes, c.req.header('x-client-region'));
+  const proxy = (kind: RequestKind) => async (c: Context) => {
+    const policy = await policyOf(await tenantOf(c.req.header('authorization')));
+    const url = new URL(c.req.url);
     const request: Forward = {
       method: c.req.method,
-      pathAndQuery: c.req.url.slice(c.req.url.indexOf('/', c.req.url.indexOf('//') + 2)),
+      pathAndQuery: `${url.pathname}${url.search}`,
       headers: forwardedHeaders(c),
-      body,
-      timeoutMs: kind === 'write' ? config.writeTimeoutMs : config.readTimeoutMs,
+      body: await readBody(c.req.raw, config.bodyBytesMax),
+      timeoutMs: attemptTimeoutMs(config, kind, url),
     };
-    const outcome =
-      kind === 'write' ? await sendWrite(policy, request) : await sendRead(policy, order, request);
-    return relay(outcome);
-  });
+    const signal = c.req.raw.signal;
+    const answer =
+      kind === 'write'
+        ? await dispatch.write(policy.home, request, signal)
+        : await dispatch.read(policy.home, readOrder(policy, c), request, signal);
+    return relay(answer);
+  };
+  app.post('/v1/memories', proxy('write'));
+  app.post('/v1/memories/batch', proxy('write'));
+  app.get('/v1/memories/*', proxy('read'));
+  app.delete('/v1/memories/*', proxy('write'));
+  app.post('/v1/search', proxy('read'));
+  app.get('/v1/stats', proxy('read'));
 
-  async function tenantOf(c: Context): Promise<string> {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
-    if (!match)
-      throw new MeshError(
-        ErrorCode.Unauthorized,
-        'missing bearer token: send Authorization: Bearer <api key>',
-      );
-    const key = match[1] as string;
-    const tenant = await routing.tenantOfApiKey(key);
-    if (!tenant) throw new MeshError(ErrorCode.Unauthorized, 'unknown API key');
-    return tenant;
-  }
-
-  async function sendWrite(policy: TenantPolicy, request: Forward): Promise<Outcome> {
-    const endpoint = probes.state(policy.home)?.endpoint;
-    if (!endpoint) throw unavailable(`home region ${policy.home} has no endpoint`);
-    const outcome = await forward(policy.home, endpoint, request);
-    if (outcome.kind === 'retry' && outcome.unreachable) probes.reportFailure(policy.home);
-    if (outcome.kind === 'retry' && !outcome.response) {
-      throw unavailable(
-        `home region ${policy.home} is ${outcome.reason}; the write was not acknowledged, retry later`,
-      );
-    }
-    return outcome;
-  }
-
-  /**
-   * Tries the candidates in order until one answers. With hedging on, a candidate that has
-   * not answered after hedgeAfterMs gets company: the next candidate is asked too, the first
-   * answer wins and the other request is aborted.
-   */
-  async function sendRead(policy: TenantPolicy, order: string[], request: Forward): Promise<Outcome> {
-    const targets = order.filter((region) => probes.state(region)?.endpoint);
-    const attempt = async (region: string, signal: AbortSignal): Promise<Outcome> => {
-      const endpoint = probes.state(region)?.endpoint as string;
-      // A replica that lacks a requested version says so quickly, so the next region can answer.
-      const headers =
-        region === policy.home
-          ? request.headers
-          : { ...request.headers, 'x-memmesh-wait-ms': String(config.replicaWaitMs) };
-      const outcome = await forward(region, endpoint, { ...request, headers }, signal);
-      if (outcome.kind === 'answer') return outcome;
-      if (outcome.unreachable) probes.reportFailure(region);
-      if (!signal.aborted) log.warn('read failed over', { region, reason: outcome.reason });
-      throw outcome;
-    };
-    let last: Outcome | undefined;
-    for (let i = 0; i < targets.length; ) {
-      const controllers = [new AbortController()];
-      const racers = [attempt(targets[i] as string, (controllers[0] as AbortController).signal)];
-      const hedge = config.hedgeAfterMs > 0 ? targets[i + 1] : undefined;
-      if (hedge) {
-        const controller = new AbortController();
-        controllers.push(controller);
-        racers.push(
-          sleep(config.hedgeAfterMs).then(() => {
-            if (controller.signal.aborted)
-              throw { kind: 'retry', region: hedge, reason: 'not needed', unreachable: false };
-            return attempt(hedge, controller.signal);
-          }),
-        );
-      }
-      try {
-        const answer = await Promise.any(racers);
-        for (const c of controllers) c.abort();
-        return answer;
-      } catch (err) {
-        const failed = (err as AggregateError).errors as Outcome[];
-        last = failed.find((o) => o.kind === 'retry' && o.response) ?? failed[0] ?? last;
-        i += racers.length;
-      }
-    }
-    if (last?.kind === 'retry' && last.response) return last;
-    throw unavailable(`no region holding tenant ${policy.tenant} answered`);
-  }
-
-  function relay(outcome: Outcome): Response {
-    const { response, body } = outcome as { response: Response; body: Uint8Array };
-    const headers = new Headers({ 'x-memmesh-region': outcome.region });
-    for (const name of ['content-type', 'retry-after', 'www-authenticate']) {
-      const value = response.headers.get(name);
-      if (value) headers.set(name, value);
-    }
-    return new Response(body, { status: response.status, headers });
+  function readOrder(policy: TenantPolicy, c: Context): string[] {
+    return candidates(policy, 'read', probes, c.req.header(config.clientRegionHeader));
   }
 
   return app;
 }
 
-function kindOf(method: string, path: string): RequestKind {
-  if (method === 'POST' && (path === '/v1/memories' || path === '/v1/memories/batch')) return 'write';
-  if (method === 'DELETE') return 'write';
-  return 'read';
+/** A `?wait=true` write also waits for the home index, so its attempt may last longer. */
+function attemptTimeoutMs(config: GatewayConfig, kind: RequestKind, url: URL): number {
+  if (kind === 'read') return config.readTimeoutMs;
+  const wait = url.searchParams.get('wait');
+  return wait === null || wait === 'false' || wait === '0'
+    ? config.writeTimeoutMs
+    : config.writeWaitTimeoutMs;
 }
 
-async function readBody(c: Context): Promise<Uint8Array | undefined> {
-  if (c.req.method === 'GET' || c.req.method === 'HEAD') return undefined;
-  const declared = Number(c.req.header('content-length') ?? 0);
-  if (declared > LIMITS.batchBodyBytesMax) throw tooLarge();
-  const body = new Uint8Array(await c.req.arrayBuffer());
-  if (body.byteLength > LIMITS.batchBodyBytesMax) throw tooLarge();
-  return body;
+function relay(answer: Answer): Response {
+  const headers = new Headers({ 'x-memmesh-region': answer.region });
+  for (const name of RELAYED_RESPONSE_HEADERS) {
+    const value = answer.headers.get(name);
+    if (value) headers.set(name, value);
+  }
+  const empty = answer.status === 204 || answer.status === 205 || answer.status === 304;
+  return new Response(empty ? null : answer.body, { status: answer.status, headers });
 }
-
-const tooLarge = () =>
-  new MeshError(ErrorCode.PayloadTooLarge, `request body is larger than ${LIMITS.batchBodyBytesMax} bytes`);
-const unavailable = (message: string) =>
-  new MeshError(ErrorCode.Unavailable, message, { retryAfterMs: UNAVAILABLE_RETRY_AFTER_MS });
 
 function forwardedHeaders(c: Context): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const name of ['authorization', 'content-type']) {
+  for (const name of FORWARDED_REQUEST_HEADERS) {
     const value = c.req.header(name);
     if (value) headers[name] = value;
   }
   return headers;
 }
 
+/**
+ * The body, read as it arrives and refused as soon as it passes `bytesMax`, so that a client
+ * cannot make the gateway hold more than that (a declared Content-Length is checked first).
+ */
+async function readBody(request: Request, bytesMax: number): Promise<Uint8Array | undefined> {
+  const tooLarge = () =>
+    new MeshError(ErrorCode.PayloadTooLarge, `request body is larger than ${bytesMax} bytes`);
+  if (Number(request.headers.get('content-length') ?? 0) > bytesMax) throw tooLarge();
+  if (!request.body) return undefined;
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  // Bounded: every round adds at least one byte, and the loop stops past bytesMax.
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > bytesMax) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  if (size === 0) return undefined;
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return body;
+}
+
+/** The gateway's own errors, in the agents' format: `{error: {code, message, details?}}`. */
 function errorResponse(c: Context, err: unknown, log: Logger): Response {
   const mesh =
     err instanceof MeshError ? err : new MeshError(ErrorCode.Internal, 'internal error', { cause: err });
-  const status = httpStatusOf[mesh.code] as ContentfulStatusCode;
-  if (mesh.code === ErrorCode.Internal)
-    log.error('gateway request failed', { method: c.req.method, path: c.req.path, err: mesh.cause });
+  if (httpStatusOf[mesh.code] === 500) {
+    // A 500 is a bug: log what is needed to find it.
+    log.error('gateway request failed', { method: c.req.method, path: c.req.path, err: mesh.cause ?? mesh });
+  }
   const headers: Record<string, string> = {};
-  if (mesh.retryAfterMs !== undefined)
-    headers['retry-after'] = String(Math.max(1, Math.ceil(mesh.retryAfterMs / 1000)));
+  const retryAfterMs = mesh.retryAfterMs ?? (mesh.retryable ? UNAVAILABLE_RETRY_AFTER_MS : undefined);
+  if (retryAfterMs !== undefined)
+    headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
   if (mesh.code === ErrorCode.Unauthorized) headers['www-authenticate'] = 'Bearer';
-  return c.json({ error: { code: mesh.code, message: mesh.message } }, status, headers);
+  const error = {
+    code: mesh.code,
+    message: mesh.message,
+    ...(mesh.details ? { details: mesh.details } : {}),
+  };
+  return c.json({ error }, httpStatusOf[mesh.code] as ContentfulStatusCode, headers);
 }

@@ -1,8 +1,9 @@
 /**
  * @module config
- * The gateway's configuration, read from the environment in main.ts only and validated once.
+ * The gateway's configuration: typed, with named defaults, read from the environment in one
+ * place (`gatewayConfigFromEnv`, called only by main.ts) and validated once at start-up.
  */
-import { parseConfig, parsePairs } from '@memmesh/core';
+import { LIMITS, parseConfig, parsePairs } from '@memmesh/core';
 import { z } from 'zod';
 
 export const GatewayConfigSchema = z.strictObject({
@@ -15,7 +16,7 @@ export const GatewayConfigSchema = z.strictObject({
   dynamodbEndpoint: z.url().optional(),
   /** Region → base URL of its agents; overrides the endpoint stored in the routing table. */
   endpoints: z.record(z.string(), z.url()),
-  /** Where the gateway runs: the first latency guess is the distance to each region. */
+  /** Where the gateway runs: before a region has answered a probe, distance is the RTT guess. */
   location: z.strictObject({
     latitude: z.number().min(-90).max(90),
     longitude: z.number().min(-180).max(180),
@@ -24,15 +25,29 @@ export const GatewayConfigSchema = z.strictObject({
   probeTimeoutMs: z.number().int().min(10),
   /** Weight of the newest probe in the RTT average. */
   ewmaAlpha: z.number().gt(0).max(1),
-  /** Consecutive failed probes that mark a region unhealthy. */
+  /** Consecutive failed probes that mark a region unhealthy (a refused connection marks it at once). */
   probeFailuresMax: z.number().int().min(1),
+  /** One attempt of a read; then the next region is asked. */
   readTimeoutMs: z.number().int().min(10),
+  /** One attempt of a write; then the client gets 504 (the write may or may not be stored). */
   writeTimeoutMs: z.number().int().min(10),
+  /** One attempt of a `?wait=true` write, which also waits for the home index. */
+  writeWaitTimeoutMs: z.number().int().min(10),
+  /**
+   * Attempts of one request in all: regions tried by a read (hedges included), or sends of a
+   * write to its home (repeated only after a refused connection, when nothing was sent).
+   */
+  attemptsMax: z.number().int().min(1).max(8),
   /** A second read goes to the next region if the first has not answered by then; 0 = off. */
   hedgeAfterMs: z.number().int().min(0),
   /** How long a replica may wait for a minVersion before the gateway asks the next region. */
   replicaWaitMs: z.number().int().min(0),
   routingCacheTtlMs: z.number().int().min(0),
+  /** Largest request body the gateway reads and forwards (agents apply their own, smaller limits). */
+  bodyBytesMax: z.number().int().min(1),
+  /** Request header in which a client names its own region, to be served from there when healthy. */
+  clientRegionHeader: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name'),
+  shutdownTimeoutMs: z.number().int().min(100),
   /** Bearer key of the admin API (tenant policies); unset = the admin API is off. */
   adminKey: z.string().min(12, 'the admin key must be at least 12 characters').optional(),
 });
@@ -45,19 +60,29 @@ export const DEFAULT_GATEWAY_CONFIG = {
   routing: 'memory',
   dynamodbTable: 'memmesh-routing',
   endpoints: {},
+  // us-east-1's location: the local mesh runs the gateway "there".
   location: { latitude: 38.9, longitude: -77.0 },
   probeIntervalMs: 500,
   probeTimeoutMs: 500,
   ewmaAlpha: 0.3,
   probeFailuresMax: 2,
-  readTimeoutMs: 2_000,
-  // A write with ?wait=true may wait for the home index (MEMMESH_WAIT_APPLIED_MS_MAX, 10 s).
-  writeTimeoutMs: 15_000,
+  // A read that takes longer is better asked elsewhere: searches answer in milliseconds.
+  readTimeoutMs: 1_000,
+  // Writes embed at ingest (a remote model in production) and a batch holds up to 100
+  // documents: a slow write is normal, and a timed-out write is an uncertain one.
+  writeTimeoutMs: 10_000,
+  // The write plus the agents' MEMMESH_WAIT_APPLIED_MS_MAX (10 s), so that the agent answers first.
+  writeWaitTimeoutMs: 20_000,
+  attemptsMax: 3,
   hedgeAfterMs: 0,
   replicaWaitMs: 250,
   routingCacheTtlMs: 5_000,
-} as const satisfies Omit<GatewayConfig, never>;
+  bodyBytesMax: LIMITS.batchBodyBytesMax,
+  clientRegionHeader: 'X-Client-Region',
+  shutdownTimeoutMs: 10_000,
+} as const satisfies Omit<GatewayConfig, 'dynamodbEndpoint' | 'adminKey'>;
 
+/** Environment variable of each field, documented in the README. */
 export const GATEWAY_ENV_NAMES = {
   host: 'MEMMESH_GATEWAY_HOST',
   port: 'MEMMESH_GATEWAY_PORT',
@@ -73,30 +98,49 @@ export const GATEWAY_ENV_NAMES = {
   probeFailuresMax: 'MEMMESH_PROBE_FAILURES_MAX',
   readTimeoutMs: 'MEMMESH_READ_TIMEOUT_MS',
   writeTimeoutMs: 'MEMMESH_WRITE_TIMEOUT_MS',
+  writeWaitTimeoutMs: 'MEMMESH_WRITE_WAIT_TIMEOUT_MS',
+  attemptsMax: 'MEMMESH_GATEWAY_ATTEMPTS_MAX',
   hedgeAfterMs: 'MEMMESH_HEDGE_AFTER_MS',
   replicaWaitMs: 'MEMMESH_REPLICA_WAIT_MS',
   routingCacheTtlMs: 'MEMMESH_ROUTING_CACHE_TTL_MS',
+  bodyBytesMax: 'MEMMESH_GATEWAY_BODY_BYTES_MAX',
+  clientRegionHeader: 'MEMMESH_CLIENT_REGION_HEADER',
+  shutdownTimeoutMs: 'MEMMESH_SHUTDOWN_TIMEOUT_MS',
   adminKey: 'MEMMESH_GATEWAY_ADMIN_KEY',
 } as const satisfies Record<keyof GatewayConfig, string>;
+
+const STRING_FIELDS = new Set<string>([
+  'host',
+  'regionsDir',
+  'routing',
+  'dynamodbTable',
+  'dynamodbEndpoint',
+  'clientRegionHeader',
+  'adminKey',
+]);
 
 export function resolveGatewayConfig(overrides: Partial<GatewayConfig>): GatewayConfig {
   return parseConfig(GatewayConfigSchema, { ...DEFAULT_GATEWAY_CONFIG, ...overrides }, GATEWAY_ENV_NAMES);
 }
 
+/** Reads the MEMMESH_* variables of GATEWAY_ENV_NAMES; unset ones keep their defaults. */
 export function gatewayConfigFromEnv(env: Readonly<Record<string, string | undefined>>): GatewayConfig {
   const overrides: Record<string, unknown> = {};
   for (const [field, name] of Object.entries(GATEWAY_ENV_NAMES)) {
     const value = env[name];
     if (value === undefined || value === '') continue;
     if (field === 'endpoints') overrides[field] = parsePairs(value);
-    else if (field === 'location') {
-      const [latitude, longitude] = value.split(',').map(Number);
-      overrides[field] = { latitude, longitude };
-    } else if (
-      ['host', 'regionsDir', 'routing', 'dynamodbTable', 'dynamodbEndpoint', 'adminKey'].includes(field)
-    )
-      overrides[field] = value;
+    else if (field === 'location') overrides[field] = parseLocation(value);
+    else if (STRING_FIELDS.has(field)) overrides[field] = value;
+    // Number('') and Number('2s') are 0 and NaN: the schema names the variable either way.
     else overrides[field] = Number(value);
   }
   return resolveGatewayConfig(overrides as Partial<GatewayConfig>);
+}
+
+/** `lat,lon` in degrees; anything else becomes NaN and is refused by the schema. */
+function parseLocation(value: string): { latitude: number; longitude: number } {
+  const parts = value.split(',');
+  if (parts.length !== 2) return { latitude: Number.NaN, longitude: Number.NaN };
+  return { latitude: Number(parts[0]), longitude: Number(parts[1]) };
 }

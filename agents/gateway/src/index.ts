@@ -1,15 +1,33 @@
 /**
  * @module @memmesh/gateway
- * The gateway as a library, for tests and the local mesh.
+ * The gateway as a library, for tests, the local mesh and the bench.
  */
 export { createGatewayApp, type GatewayAppOptions } from './app.ts';
 export {
   DEFAULT_GATEWAY_CONFIG,
   GATEWAY_ENV_NAMES,
   type GatewayConfig,
+  GatewayConfigSchema,
   gatewayConfigFromEnv,
   resolveGatewayConfig,
 } from './config.ts';
+export { createDispatcher, type Dispatcher, UNAVAILABLE_RETRY_AFTER_MS } from './dispatch.ts';
 export { type Gateway, startGateway } from './gateway.ts';
-export { distanceGuessMs, type Probes, type RegionState, startProbes } from './probes.ts';
-export { candidates, type RequestKind } from './routes.ts';
+export {
+  distanceGuessMs,
+  type ProbeOptions,
+  type Probes,
+  type RegionEntry,
+  type RegionState,
+  startProbes,
+} from './probes.ts';
+export {
+  type Answer,
+  type FailureKind,
+  type Forward,
+  forward,
+  isRetryableStatus,
+  type Outcome,
+} from './proxy.ts';
+export { candidates, type RegionLookup, type RequestKind } from './routes.ts';
+export { createTenantLookups, type TenantLookups } from './tenants.ts';

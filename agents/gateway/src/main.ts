@@ -1,37 +1,54 @@
 /**
  * @module main
  * Entry point of the gateway: reads the environment (the only place that does), serves HTTP,
- * and shuts down on SIGTERM/SIGINT.
+ * and shuts down gracefully on SIGTERM/SIGINT — stop accepting connections, let requests in
+ * flight finish (bounded by shutdownTimeoutMs), stop the probes.
  */
 import { serve } from '@hono/node-server';
 import { isMeshError } from '@memmesh/core';
 import { createLogger } from '@memmesh/region-agent';
-import { gatewayConfigFromEnv } from './config.ts';
+import { type GatewayConfig, gatewayConfigFromEnv } from './config.ts';
 import { startGateway } from './gateway.ts';
 
 async function main(): Promise<void> {
-  let config: ReturnType<typeof gatewayConfigFromEnv>;
+  let config: GatewayConfig;
   try {
     config = gatewayConfigFromEnv(process.env);
   } catch (err) {
     process.stderr.write(`memmesh gateway: ${isMeshError(err) ? err.message : String(err)}\n`);
     process.exit(2);
   }
-  const log = createLogger({ service: 'gateway' });
+  const log = createLogger(
+    { service: 'gateway' },
+    (process.env.MEMMESH_LOG_LEVEL as Parameters<typeof createLogger>[1]) ?? 'info',
+  );
   const gateway = await startGateway(config, log);
   const server = serve({ fetch: gateway.app.fetch, hostname: config.host, port: config.port }, (info) => {
     log.info('listening', {
       url: `http://${config.host}:${info.port}`,
-      regions: gateway.probes.all().map((r) => r.region),
+      regions: gateway.probes.all().map((r) => ({ region: r.region, endpoint: r.endpoint })),
+      ready: gateway.ready,
     });
   });
-  const shutdown = async () => {
-    server.close();
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { signal });
+    const timer = setTimeout(() => {
+      log.error('shutdown timed out; exiting', { timeoutMs: config.shutdownTimeoutMs });
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    // close() stops accepting and resolves once the requests in flight have been answered.
+    await new Promise((resolve) => server.close(resolve));
     await gateway.close();
+    clearTimeout(timer);
+    log.info('stopped');
     process.exit(0);
   };
-  process.on('SIGTERM', () => void shutdown());
-  process.on('SIGINT', () => void shutdown());
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
 main().catch((err: unknown) => {

@@ -3,17 +3,25 @@
  * How near and how healthy each region is, seen from this gateway: an EWMA of the round-trip
  * time of `/readyz` probes, and a health state. Before the first probe answers, the distance
  * to the region (speed of light in fibre, there and back) is the guess, so the first
- * requests already go somewhere sensible.
+ * requests already go somewhere sensible. Requests report their own connection failures
+ * here, so a dead region is avoided from the next request on, not only after the next probe.
  */
-import type { RegionConfig } from '@memmesh/routing';
+import type { Logger } from '@memmesh/region-agent';
+import type { RegionConfig, RegionStatus } from '@memmesh/routing';
+import { type FailureKind, failureOf } from './proxy.ts';
 
 export interface RegionState {
   region: string;
   endpoint: string | undefined;
+  /** As the routing table says: regions that are `down` or `draining` are tried last. */
+  status: RegionStatus;
+  /** EWMA of probe RTT once probed; the distance guess before. */
   rttMs: number;
   healthy: boolean;
   consecutiveFailures: number;
+  /** Whether any probe has answered yet. */
   probed: boolean;
+  lastFailure: string | undefined;
 }
 
 export interface ProbeOptions {
@@ -22,23 +30,33 @@ export interface ProbeOptions {
   ewmaAlpha: number;
   failuresMax: number;
   location: { latitude: number; longitude: number };
+  log: Logger;
+}
+
+export interface RegionEntry {
+  config: RegionConfig;
+  endpoint: string | undefined;
+  status: RegionStatus;
 }
 
 export interface Probes {
-  state(region: string): RegionState | undefined;
+  state(region: string): Readonly<RegionState> | undefined;
+  /** Copies of every region's state, for operators (`GET /v1/regions`). */
   all(): RegionState[];
-  /** Keeps the probed set in line with the routing table's regions and endpoints. */
-  update(regions: { config: RegionConfig; endpoint: string | undefined }[]): void;
-  /** A request that failed to connect counts like a failed probe, at once. */
-  reportFailure(region: string): void;
+  /** Keeps the probed set in line with the routing table's regions, endpoints and statuses. */
+  update(regions: RegionEntry[]): void;
+  /** A request that could not reach the region counts like a failed probe, at once. */
+  reportFailure(region: string, failure: FailureKind, reason: string): void;
   probeNow(): Promise<void>;
-  stop(): void;
+  /** Stops the timer and waits for the probes in flight (each bounded by timeoutMs). */
+  stop(): Promise<void>;
 }
 
 const EARTH_RADIUS_KM = 6_371;
 /** Light in fibre covers about 200 km per millisecond. */
 const FIBRE_KM_PER_MS = 200;
 
+/** Great-circle distance, there and back, at the speed of light in fibre. */
 export function distanceGuessMs(from: ProbeOptions['location'], to: RegionConfig['location']): number {
   const rad = (deg: number) => (deg * Math.PI) / 180;
   const dLat = rad(to.latitude - from.latitude);
@@ -51,28 +69,41 @@ export function distanceGuessMs(from: ProbeOptions['location'], to: RegionConfig
 }
 
 export function startProbes(options: ProbeOptions): Probes {
+  const { log } = options;
   const states = new Map<string, RegionState>();
   let running: Promise<void> | undefined;
 
-  const fail = (state: RegionState) => {
+  const succeed = (state: RegionState, rttMs: number) => {
+    state.rttMs = state.probed ? options.ewmaAlpha * rttMs + (1 - options.ewmaAlpha) * state.rttMs : rttMs;
+    state.probed = true;
+    state.consecutiveFailures = 0;
+    if (!state.healthy) log.info('region healthy', { region: state.region, rttMs: Math.round(rttMs) });
+    state.healthy = true;
+  };
+
+  // A refused connection is certain (nothing listens there), so it marks the region at once;
+  // a timeout or a reset may be one lost packet or one stale connection, so those count.
+  const fail = (state: RegionState, failure: FailureKind, reason: string) => {
+    if (failure === 'aborted' || failure === 'status') return;
     state.consecutiveFailures++;
-    if (state.consecutiveFailures >= options.failuresMax) state.healthy = false;
+    state.lastFailure = reason;
+    const unhealthy = failure === 'refused' || state.consecutiveFailures >= options.failuresMax;
+    if (unhealthy && state.healthy) log.warn('region unhealthy', { region: state.region, reason });
+    if (unhealthy) state.healthy = false;
   };
 
   const probeOne = async (state: RegionState) => {
     if (!state.endpoint) return;
     const started = performance.now();
+    const timeout = AbortSignal.timeout(options.timeoutMs);
     try {
-      const res = await fetch(`${state.endpoint}/readyz`, { signal: AbortSignal.timeout(options.timeoutMs) });
+      const res = await fetch(`${state.endpoint}/readyz`, { signal: timeout });
       await res.arrayBuffer();
-      const rtt = performance.now() - started;
-      if (res.status !== 200) return fail(state);
-      state.rttMs = state.probed ? options.ewmaAlpha * rtt + (1 - options.ewmaAlpha) * state.rttMs : rtt;
-      state.probed = true;
-      state.healthy = true;
-      state.consecutiveFailures = 0;
-    } catch {
-      fail(state);
+      if (res.status === 200) succeed(state, performance.now() - started);
+      else fail(state, 'network', `readyz answered ${res.status}`);
+    } catch (err) {
+      const failure = failureOf(err, timeout);
+      fail(state, failure, `probe ${failure}`);
     }
   };
 
@@ -88,32 +119,41 @@ export function startProbes(options: ProbeOptions): Probes {
 
   return {
     state: (region) => states.get(region),
-    all: () => [...states.values()],
+    all: () => [...states.values()].map((s) => ({ ...s, rttMs: Math.round(s.rttMs * 100) / 100 })),
     update(regions) {
-      for (const { config, endpoint } of regions) {
+      const listed = new Set(regions.map((r) => r.config.id));
+      for (const id of states.keys()) if (!listed.has(id)) states.delete(id);
+      for (const { config, endpoint, status } of regions) {
+        // A new endpoint starts with a clean slate, as a new region does: usable until a
+        // probe or a request says otherwise. A region without one cannot be asked at all.
+        const fresh = { endpoint, healthy: endpoint !== undefined, consecutiveFailures: 0 };
+        const lastFailure = endpoint === undefined ? 'no endpoint' : undefined;
         const existing = states.get(config.id);
         if (existing) {
-          existing.endpoint = endpoint;
+          existing.status = status;
+          if (existing.endpoint === endpoint) continue;
+          log.info('region endpoint', { region: config.id, endpoint });
+          Object.assign(existing, fresh, { lastFailure });
           continue;
         }
-        const rttMs = distanceGuessMs(options.location, config.location);
         states.set(config.id, {
           region: config.id,
-          endpoint,
-          rttMs,
-          healthy: true,
-          consecutiveFailures: 0,
+          status,
+          rttMs: distanceGuessMs(options.location, config.location),
           probed: false,
+          lastFailure,
+          ...fresh,
         });
       }
     },
-    reportFailure(region) {
+    reportFailure(region, failure, reason) {
       const state = states.get(region);
-      if (!state) return;
-      state.consecutiveFailures = Math.max(state.consecutiveFailures + 1, options.failuresMax);
-      state.healthy = false;
+      if (state) fail(state, failure, reason);
     },
     probeNow,
-    stop: () => clearInterval(timer),
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
   };
 }

@@ -1,33 +1,37 @@
 /**
  * @module routes
- * Which regions may answer a request, in which order: writes go to the tenant's home only;
- * reads go to the home and replicas, healthy before unhealthy, nearest (lowest RTT) first,
- * with the client's own region first when it names a candidate (X-Client-Region).
+ * Which regions may answer a request, in which order. Writes go to the tenant's home only:
+ * it holds the one log that orders them. Reads go to the home and the replicas: usable
+ * regions (healthy, and `up` in the routing table) before the others, nearest (lowest RTT)
+ * first, except that the client's own region comes first when it names a usable candidate.
+ * Unusable regions stay at the end of the list rather than off it: when everything looks
+ * down, trying costs little and may still find a region that just came back.
  */
-import type { TenantPolicy } from '@memmesh/routing';
-import type { Probes } from './probes.ts';
+import { readRegionsOf, type TenantPolicy } from '@memmesh/routing';
+import type { RegionState } from './probes.ts';
 
 export type RequestKind = 'read' | 'write';
+
+/** What ordering needs to know of a region; `Probes` provides it. */
+export interface RegionLookup {
+  state(region: string): Readonly<RegionState> | undefined;
+}
 
 export function candidates(
   policy: TenantPolicy,
   kind: RequestKind,
-  probes: Probes,
+  probes: RegionLookup,
   clientRegion?: string,
 ): string[] {
   if (kind === 'write') return [policy.home];
-  const regions = [policy.home, ...policy.replicas];
   const rank = (region: string) => {
     const state = probes.state(region);
-    const healthy = state?.healthy ?? false;
-    const hinted = region === clientRegion && healthy;
-    return {
-      region,
-      key: [hinted ? 0 : 1, healthy ? 0 : 1, state?.rttMs ?? Number.POSITIVE_INFINITY] as const,
-    };
+    const usable = state?.healthy === true && state.status === 'up';
+    const hinted = usable && region === clientRegion;
+    return { region, hinted: hinted ? 0 : 1, usable: usable ? 0 : 1, rttMs: state?.rttMs ?? Infinity };
   };
-  return regions
+  return readRegionsOf(policy)
     .map(rank)
-    .sort((a, b) => a.key[0] - b.key[0] || a.key[1] - b.key[1] || a.key[2] - b.key[2])
+    .sort((a, b) => a.hinted - b.hinted || a.usable - b.usable || a.rttMs - b.rttMs)
     .map((r) => r.region);
 }

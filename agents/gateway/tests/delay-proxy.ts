@@ -1,7 +1,8 @@
 /**
  * @module delay-proxy
  * A TCP proxy on loopback that delays every chunk, both ways, by a settable number of
- * milliseconds: distance, for tests. Chunks keep their order when the delay changes.
+ * milliseconds: distance, for tests. Chunks keep their order when the delay changes, and
+ * hang-ups travel behind the data.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
@@ -16,13 +17,18 @@ export async function startDelayProxy(targetPort: number, delayMs: number): Prom
   const proxy = { delayMs } as { delayMs: number };
   const pipe = (from: Socket, to: Socket) => {
     let lastAt = 0;
-    from.on('data', (chunk) => {
+    const later = (action: () => void) => {
       const at = Math.max(Date.now() + proxy.delayMs, lastAt);
       lastAt = at;
-      setTimeout(() => to.writable && to.write(chunk), at - Date.now());
-    });
-    from.on('close', () => setTimeout(() => to.destroy(), Math.max(0, lastAt - Date.now())));
-    from.on('error', () => to.destroy());
+      setTimeout(action, at - Date.now());
+    };
+    from.on('data', (chunk) => later(() => to.writable && to.write(chunk)));
+    // Bytes sent before a sender hangs up still arrive, late, as on a real network: a
+    // request aborted by a client's timeout may still reach the server and be acted on.
+    from.on('end', () => later(() => to.end()));
+    from.on('close', () => later(() => to.end()));
+    // A reset (or a refused upstream) is passed on as a reset.
+    from.on('error', () => later(() => to.destroy()));
   };
   const server: Server = createServer((client) => {
     const upstream = createConnection({ host: '127.0.0.1', port: targetPort });

@@ -1,0 +1,46 @@
+import { isMeshError } from '@memmesh/core';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_GATEWAY_CONFIG, GATEWAY_ENV_NAMES, gatewayConfigFromEnv } from './config.ts';
+
+const configError = (env: Record<string, string>): string => {
+  try {
+    gatewayConfigFromEnv(env);
+  } catch (err) {
+    if (isMeshError(err, 'config')) return err.message;
+    throw err;
+  }
+  throw new Error('expected a configuration error');
+};
+
+describe('config', () => {
+  it('config - an empty environment gives the defaults', () => {
+    expect(gatewayConfigFromEnv({})).toMatchObject(DEFAULT_GATEWAY_CONFIG);
+  });
+
+  it('config - variables are parsed into their fields', () => {
+    const config = gatewayConfigFromEnv({
+      MEMMESH_REGION_ENDPOINTS: 'us-east-1=http://127.0.0.1:8081, eu-central-1=http://127.0.0.1:8082',
+      MEMMESH_GATEWAY_LOCATION: '50.1,8.7',
+      MEMMESH_HEDGE_AFTER_MS: '40',
+      MEMMESH_CLIENT_REGION_HEADER: 'X-Edge-Region',
+      MEMMESH_GATEWAY_ADMIN_KEY: 'admin-key-0123456',
+    });
+    expect(config.endpoints).toEqual({
+      'us-east-1': 'http://127.0.0.1:8081',
+      'eu-central-1': 'http://127.0.0.1:8082',
+    });
+    expect(config.location).toEqual({ latitude: 50.1, longitude: 8.7 });
+    expect([config.hedgeAfterMs, config.clientRegionHeader]).toEqual([40, 'X-Edge-Region']);
+    expect(config.adminKey).toBe('admin-key-0123456');
+  });
+
+  it('config - a bad value is refused with the name of its variable', () => {
+    expect(configError({ MEMMESH_PROBE_EWMA_ALPHA: '2' })).toContain(GATEWAY_ENV_NAMES.ewmaAlpha);
+    expect(configError({ MEMMESH_GATEWAY_LOCATION: 'frankfurt' })).toContain('MEMMESH_GATEWAY_LOCATION');
+    expect(configError({ MEMMESH_READ_TIMEOUT_MS: '1s' })).toContain('MEMMESH_READ_TIMEOUT_MS');
+    expect(configError({ MEMMESH_REGION_ENDPOINTS: 'us-east-1=not a url' })).toContain(
+      'MEMMESH_REGION_ENDPOINTS',
+    );
+    expect(configError({ MEMMESH_GATEWAY_ATTEMPTS_MAX: '0' })).toContain('MEMMESH_GATEWAY_ATTEMPTS_MAX');
+  });
+});
