@@ -29,8 +29,20 @@ const BOUNDARY_SEARCH_FRACTION = 0.2;
 
 export function chunkText(text: string, options: ChunkOptions = DEFAULT_CHUNK_OPTIONS): TextSpan[] {
   const { chunkChars, overlapChars, chunksMax } = options;
-  if (chunkChars < 1 || overlapChars < 0 || overlapChars >= chunkChars) {
-    throw new RangeError(`bad chunk options: chunkChars=${chunkChars} overlapChars=${overlapChars}`);
+  // Fractional or NaN options would make fractional or NaN offsets, and chunksMax 0 would still
+  // yield one chunk: all are programmer errors, so they stop here rather than reach an event.
+  const valid =
+    Number.isInteger(chunkChars) &&
+    Number.isInteger(overlapChars) &&
+    Number.isInteger(chunksMax) &&
+    chunkChars >= 1 &&
+    overlapChars >= 0 &&
+    overlapChars < chunkChars &&
+    chunksMax >= 1;
+  if (!valid) {
+    throw new RangeError(
+      `bad chunk options: chunkChars=${chunkChars} overlapChars=${overlapChars} chunksMax=${chunksMax}`,
+    );
   }
   const spans: TextSpan[] = [];
   let start = 0;
@@ -46,6 +58,9 @@ export function chunkText(text: string, options: ChunkOptions = DEFAULT_CHUNK_OP
     }
     start = Math.max(end - overlapChars, start + 1);
     start = skipToWordStart(text, start, end);
+    // Forward, not back, so that the overlap stays within overlapChars; start < end keeps the
+    // spans contiguous (only a one-character chunk can leave it at end, mid-character).
+    if (start < end && splitsSurrogatePair(text, start)) start++;
   }
   return spans;
 }
@@ -55,11 +70,20 @@ function softBoundary(text: string, start: number, end: number): number {
   for (let i = end; i > floor; i--) {
     if (/\s/.test(text[i] ?? '')) return i;
   }
-  return end;
+  // A hard cut must not split an astral character (an emoji, say) into two lone surrogates:
+  // each chunk's text would carry a broken character to the embedder, and some refuse it.
+  return splitsSurrogatePair(text, end) && end - 1 > start ? end - 1 : end;
 }
 
 function skipToWordStart(text: string, start: number, limit: number): number {
   let i = start;
   while (i < limit && i > 0 && !/\s/.test(text[i - 1] ?? '')) i++;
   return i < limit ? i : start;
+}
+
+/** True when offset `at` falls between the two UTF-16 halves of one character. */
+function splitsSurrogatePair(text: string, at: number): boolean {
+  const before = text.charCodeAt(at - 1);
+  const after = text.charCodeAt(at);
+  return before >= 0xd800 && before <= 0xdbff && after >= 0xdc00 && after <= 0xdfff;
 }

@@ -27,17 +27,28 @@ export function parseConfig<S extends z.ZodType>(
   });
 }
 
-/** Parses `a=1,b=2` lists used for API keys in environment variables. */
+/**
+ * Parses `a=1,b=2` lists used for API keys in environment variables. Spaces around items and
+ * around `=` are ignored. A repeated key is an error rather than "last one wins": for API keys
+ * it would silently give a key to one of two tenants.
+ */
 export function parsePairs(value: string): Record<string, string> {
-  const pairs: Record<string, string> = {};
-  for (const item of value.split(',')) {
+  const pairs = new Map<string, string>();
+  for (const [index, item] of value.split(',').entries()) {
     const trimmed = item.trim();
     if (trimmed === '') continue;
     const at = trimmed.indexOf('=');
-    if (at <= 0 || at === trimmed.length - 1) {
+    const key = trimmed.slice(0, Math.max(at, 0)).trim();
+    const pairValue = trimmed.slice(at + 1).trim();
+    if (at < 0 || key === '' || pairValue === '') {
       throw new MeshError(ErrorCode.Config, `expected key=value, got '${trimmed}'`);
     }
-    pairs[trimmed.slice(0, at)] = trimmed.slice(at + 1);
+    // The key may be a secret (an API key), so the message names the item, not the key.
+    if (pairs.has(key)) {
+      throw new MeshError(ErrorCode.Config, `item ${index + 1} repeats the key of an earlier item`);
+    }
+    pairs.set(key, pairValue);
   }
-  return pairs;
+  // fromEntries defines own properties, so even a key named __proto__ is kept as a key.
+  return Object.fromEntries(pairs);
 }

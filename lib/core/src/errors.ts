@@ -43,7 +43,9 @@ export class MeshError extends Error {
   readonly retryAfterMs: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: MeshErrorOptions = {}) {
-    super(message, { cause: options.cause });
+    // Without a cause, no `cause` property at all: logs would otherwise show `[cause]: undefined`
+    // on every error, and code walking cause chains would step onto undefined.
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = options.details;
     this.retryAfterMs = options.retryAfterMs;

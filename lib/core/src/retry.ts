@@ -1,6 +1,6 @@
 /**
  * @module retry
- * Retry policies as values: capped exponential backoff with full jitter and a maximum
+ * Retry policies as values: capped exponential backoff with jitter and a maximum
  * number of attempts. Callers decide which errors are retryable.
  */
 
@@ -26,7 +26,8 @@ export function backoffDelayMs(
   random: () => number = Math.random,
 ): number {
   const ceiling = Math.min(policy.delayMsMax, policy.initialDelayMs * policy.multiplier ** (attempt - 1));
-  // Full jitter spreads retries of many clients that failed at the same moment.
+  // Jitter over [ceiling/2, ceiling] ("equal jitter", not full jitter) spreads the retries of
+  // clients that failed at the same moment and still keeps half the backoff as a floor.
   return Math.round(ceiling * (0.5 + random() * 0.5));
 }
 
