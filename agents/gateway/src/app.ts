@@ -56,10 +56,14 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
   });
   app.get('/openapi.json', (c) => c.body(openapi, 200, { 'content-type': 'application/json' }));
 
-  // Operators and tests see what the gateway sees: reachability, RTT and health per region.
+  // Tenants see what the gateway sees: RTT and health per region. Internal addresses (the
+  // endpoints, and failure reasons that quote them) are left out: they are operators' business.
   app.get('/v1/regions', async (c) => {
     await tenantOf(c.req.header('authorization'));
-    return c.json({ regions: probes.all() });
+    const regions = probes
+      .all()
+      .map(({ region, status, rttMs, healthy, probed }) => ({ region, status, rttMs, healthy, probed }));
+    return c.json({ regions });
   });
   // The admin API has its own key; tenant keys do not open it.
   mountAdmin(app, options.routing, config.adminKey);

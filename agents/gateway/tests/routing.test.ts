@@ -343,6 +343,8 @@ describe('edges', () => {
       expect(listed.body.regions.map((r: { region: string }) => r.region).sort()).toEqual(
         [...REGIONS].sort(),
       );
+      // No internal addresses for tenant keys.
+      expect(JSON.stringify(listed.body)).not.toContain('127.0.0.1');
 
       const declared = await send(url, 'POST', '/v1/memories', { text: 'x'.repeat(2_000) });
       expect([declared.status, declared.body.error.code]).toEqual([413, 'payload_too_large']);
