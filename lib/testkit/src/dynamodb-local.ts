@@ -15,10 +15,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep } from '@memmesh/core';
+import { hasExited, keepOutputTail, killOnExit, terminate } from './child-process.ts';
+import { freeLoopbackPort } from './ports.ts';
 
 export interface DynamoDbLocalOptions {
   /**
@@ -67,7 +68,6 @@ export const DEFAULT_DYNAMODB_JVM_ARGS: readonly string[] = [
 ];
 const MAIN_CLASS = 'software.amazon.dynamodb.services.local.main.ServerRunner';
 const PORT_ATTEMPTS_MAX = 5;
-const STOP_GRACE_MS = 5_000;
 const POLL_INTERVAL_MS = 50;
 const PROBE_TIMEOUT_MS = 1_000;
 const OUTPUT_TAIL_CHARS_MAX = 4_096;
@@ -131,6 +131,7 @@ async function startOnPort(
     ...storage,
   ];
   const child = spawn(options.javaBin ?? 'java', args, { cwd: workDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  killOnExit(child);
   const removeWorkDir = () => rm(workDir, { recursive: true, force: true });
   try {
     await waitUntilServing(child, port, options.startTimeoutMs ?? DEFAULT_DYNAMODB_START_TIMEOUT_MS);
@@ -154,27 +155,8 @@ async function startOnPort(
   };
 }
 
-/** Binds 127.0.0.1:0, reads the port the kernel chose, and releases it for the JVM. */
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no port from 127.0.0.1:0'))));
-    });
-  });
-}
-
 async function waitUntilServing(child: ChildProcess, port: number, timeoutMs: number): Promise<void> {
-  let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-OUTPUT_TAIL_CHARS_MAX);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
+  const tail = keepOutputTail(child, OUTPUT_TAIL_CHARS_MAX);
   let spawnError: Error | undefined;
   child.once('error', (error) => {
     spawnError = error;
@@ -188,8 +170,9 @@ async function waitUntilServing(child: ChildProcess, port: number, timeoutMs: nu
         { cause: spawnError },
       );
     }
-    if (child.exitCode !== null || child.signalCode !== null) {
+    if (hasExited(child)) {
       const status = child.exitCode ?? child.signalCode;
+      const output = tail();
       if (/BindException|Address already in use/.test(output)) {
         throw new PortTakenError(`port ${port} was taken before DynamoDB Local bound it`);
       }
@@ -201,7 +184,7 @@ async function waitUntilServing(child: ChildProcess, port: number, timeoutMs: nu
     if ((await answersListTables(endpoint)) && (await ownsListeningPort(child.pid, port))) return;
     await sleep(POLL_INTERVAL_MS);
   }
-  throw new Error(`DynamoDB Local did not answer on port ${port} within ${timeoutMs} ms:\n${output}`);
+  throw new Error(`DynamoDB Local did not answer on port ${port} within ${timeoutMs} ms:\n${tail()}`);
 }
 
 /** A ListTables call as the SDK sends it; DynamoDB Local wants a credential but checks no signature. */
@@ -251,15 +234,4 @@ async function ownsListeningPort(pid: number | undefined, port: number): Promise
     if (inode && inodes.has(inode)) return true;
   }
   return false;
-}
-
-async function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  // A child that never spawned (java missing) has no pid and will never emit 'exit'.
-  if (child.pid === undefined) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill(signal);
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-  await exited;
-  clearTimeout(timer);
 }

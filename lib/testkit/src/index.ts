@@ -14,10 +14,28 @@ export {
 export {
   DEFAULT_START_TIMEOUT_MS,
   type NatsServer,
+  type NatsServerClusterOptions,
+  type NatsServerGatewayOptions,
   type NatsServerOptions,
   natsServerBin,
   startNatsServer,
 } from './nats-server.ts';
+export {
+  DEFAULT_CLUSTER_NAME,
+  DEFAULT_CLUSTER_SERVERS,
+  DEFAULT_READY_TIMEOUT_MS,
+  DEFAULT_REGION_SERVERS,
+  type NatsCluster,
+  type NatsClusterOptions,
+  type NatsTopologyOptions,
+  type RegionCluster,
+  type RegionSpec,
+  type Supercluster,
+  type SuperclusterOptions,
+  startNatsCluster,
+  startSupercluster,
+  TOPOLOGY_SERVERS_MAX,
+} from './nats-topology.ts';
 export { seededRandom } from './random.ts';
 export {
   DEFAULT_REDIS_START_TIMEOUT_MS,
@@ -25,12 +43,3 @@ export {
   redisServerBin,
   startRedisServer,
 } from './redis-server.ts';
-export {
-  DEFAULT_READY_TIMEOUT_MS,
-  type RegionCluster,
-  type RegionSpec,
-  type Supercluster,
-  type SuperclusterOptions,
-  startNatsCluster,
-  startSupercluster,
-} from './supercluster.ts';

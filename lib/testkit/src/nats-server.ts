@@ -4,6 +4,10 @@
  * random ports (the server picks them and reports them in a ports file, so there is no
  * race between choosing a port and binding it), a temporary store directory, and a
  * teardown that always kills the process and removes what it created.
+ *
+ * The configuration and the process handling here are also what the clustered topologies
+ * (nats-topology.ts) run on, so a server in a cluster is configured like a standalone one
+ * plus its `cluster` and `gateway` blocks.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,6 +15,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep } from '@memmesh/core';
+import { hasExited, keepOutputTail, killOnExit, terminate } from './child-process.ts';
 
 export interface NatsServerOptions {
   /** Prefix of the generated server name. */
@@ -24,13 +29,35 @@ export interface NatsServerOptions {
   storeDir?: string;
   /** Client port; 0 lets the server pick (the default). Set it to restart on the same port. */
   port?: number;
-  /** Extra configuration appended verbatim (e.g. gateway or cluster blocks). */
+  /** Extra configuration appended verbatim, for what the options below do not cover. */
   extraConfig?: string;
   /** JetStream fsync policy; NATS's default is a 2 minute interval. */
   syncInterval?: 'always' | string;
   startTimeoutMs?: number;
   /** Path of the nats-server binary; defaults to MEMMESH_NATS_SERVER_BIN or .tools/bin. */
   bin?: string;
+  /** Joins a cluster (one region): a `cluster {}` block with routes to the peers. */
+  cluster?: NatsServerClusterOptions;
+  /** Joins a supercluster: a `gateway {}` block naming every region's gateways. */
+  gateway?: NatsServerGatewayOptions;
+}
+
+export interface NatsServerClusterOptions {
+  /** Cluster name; JetStream places streams by it (`placement.cluster`). */
+  name: string;
+  /** Route port on 127.0.0.1. Peers must know it before they start, so it cannot be picked by the server. */
+  port: number;
+  /** Route ports of the peers on 127.0.0.1. A server's own port is recognised and skipped by NATS. */
+  routePorts: number[];
+}
+
+export interface NatsServerGatewayOptions {
+  /** Gateway name: the cluster's name, as NATS requires. */
+  name: string;
+  /** Gateway port on 127.0.0.1, known up front for the same reason as the route port. */
+  port: number;
+  /** Every cluster of the supercluster with its servers' gateway ports; its own entry is ignored by NATS. */
+  gateways: { name: string; ports: number[] }[];
 }
 
 export interface NatsServer {
@@ -44,9 +71,33 @@ export interface NatsServer {
   kill(): Promise<void>;
 }
 
+/** A started server and the ports it reported, for the topologies that probe its monitoring port. */
+export interface LaunchedNatsServer {
+  readonly server: NatsServer;
+  readonly serverName: string;
+  readonly clientPort: number;
+  /** The HTTP monitoring port (`/healthz`, `/jsz`, `/routez`, `/gatewayz`), loopback only. */
+  readonly monitorPort: number;
+}
+
+/** The server exited before it reported its ports; `addressInUse` says a port was taken. */
+export class NatsServerStartError extends Error {
+  override readonly name = 'NatsServerStartError';
+  readonly addressInUse: boolean;
+
+  constructor(message: string, addressInUse: boolean) {
+    super(message);
+    this.addressInUse = addressInUse;
+  }
+}
+
 export const DEFAULT_START_TIMEOUT_MS = 10_000;
-const STOP_GRACE_MS = 5_000;
 const POLL_INTERVAL_MS = 20;
+/**
+ * Events carry whole documents with their embeddings. 1 MB is NATS's default, stated so that a
+ * test server refuses the same oversized message production does.
+ */
+const MAX_PAYLOAD = '1MB';
 
 export function natsServerBin(): string {
   const fromEnv = process.env.MEMMESH_NATS_SERVER_BIN;
@@ -57,95 +108,153 @@ export function natsServerBin(): string {
 }
 
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
+  return (await launchNatsServer(options)).server;
+}
+
+/** Starts a server and waits until it has reported its client and monitoring ports. */
+export async function launchNatsServer(options: NatsServerOptions = {}): Promise<LaunchedNatsServer> {
   const workDir = await mkdtemp(join(tmpdir(), 'memmesh-nats-'));
+  const removeWorkDir = () => rm(workDir, { recursive: true, force: true });
   const storeDir = options.storeDir ?? join(workDir, 'store');
-  await mkdir(storeDir, { recursive: true });
   const name = options.name ?? 'memmesh-test';
-  const config = [
-    `server_name: "${options.serverName ?? `${name}-${process.pid}-${Date.now().toString(36)}`}"`,
-    `listen: "127.0.0.1:${options.port && options.port > 0 ? options.port : -1}"`,
-    `ports_file_dir: "${workDir}"`,
-    'max_payload: 1MB',
+  const serverName = options.serverName ?? `${name}-${process.pid}-${Date.now().toString(36)}`;
+  let child: ChildProcess | undefined;
+  let ports: { client: number; monitor: number };
+  try {
+    await mkdir(storeDir, { recursive: true });
+    const configPath = join(workDir, 'nats.conf');
+    await writeFile(configPath, natsServerConfig({ ...options, serverName, storeDir }, workDir));
+    child = spawn(options.bin ?? natsServerBin(), ['-c', configPath], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    killOnExit(child);
+    const timeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+    ports = await waitForPorts(child, workDir, timeoutMs, keepOutputTail(child));
+  } catch (error) {
+    if (child) await terminate(child, 'SIGKILL');
+    await removeWorkDir();
+    throw error;
+  }
+  const running = child;
+  const server: NatsServer = {
+    url: `nats://127.0.0.1:${ports.client}`,
+    port: ports.client,
+    storeDir,
+    pid: running.pid ?? -1,
+    async stop() {
+      await terminate(running, 'SIGTERM');
+      // A caller-supplied store outlives the server; a temporary one lives inside workDir.
+      await removeWorkDir();
+    },
+    async kill() {
+      await terminate(running, 'SIGKILL');
+      // A crash keeps the store, so a crash test passes its own storeDir and restarts on it.
+      await removeWorkDir();
+    },
+  };
+  return { server, serverName, clientPort: ports.client, monitorPort: ports.monitor };
+}
+
+/**
+ * The whole configuration file, the one place where memmesh's server settings live, so a
+ * standalone test server and every server of a supercluster run with the same limits.
+ */
+export function natsServerConfig(
+  options: NatsServerOptions & { serverName: string; storeDir: string },
+  portsFileDir: string,
+): string {
+  const clientPort = options.port && options.port > 0 ? options.port : -1;
+  return [
+    `server_name: "${options.serverName}"`,
+    `listen: "127.0.0.1:${clientPort}"`,
+    // Monitoring on a port the server picks (reported in the ports file): the topologies poll
+    // it to know when routes, gateways and the JetStream meta leader are in place.
+    'http: "127.0.0.1:-1"',
+    `ports_file_dir: "${portsFileDir}"`,
+    `max_payload: ${MAX_PAYLOAD}`,
+    jetStreamBlock(options),
+    options.cluster ? clusterBlock(options.cluster) : '',
+    options.gateway ? gatewayBlock(options.gateway) : '',
+    options.extraConfig ?? '',
+  ].join('\n');
+}
+
+function jetStreamBlock(options: NatsServerOptions & { storeDir: string }): string {
+  return [
     'jetstream {',
-    `  store_dir: "${storeDir}"`,
+    `  store_dir: "${options.storeDir}"`,
     '  max_memory_store: 256MB',
     '  max_file_store: 8GB',
     options.syncInterval ? `  sync_interval: ${options.syncInterval}` : '',
     '}',
-    options.extraConfig ?? '',
   ].join('\n');
-  const configPath = join(workDir, 'nats.conf');
-  await writeFile(configPath, config);
-
-  const child = spawn(options.bin ?? natsServerBin(), ['-c', configPath], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4096);
-  });
-  const port = await waitForPort(
-    child,
-    workDir,
-    options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
-    () => stderr,
-  );
-
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    port,
-    storeDir,
-    pid: child.pid ?? -1,
-    async stop() {
-      await terminate(child, 'SIGTERM');
-      // A caller-supplied store outlives the server; a temporary one lives inside workDir.
-      await rm(workDir, { recursive: true, force: true });
-    },
-    async kill() {
-      await terminate(child, 'SIGKILL');
-      // A crash keeps the store, so a crash test passes its own storeDir and restarts on it.
-      await rm(workDir, { recursive: true, force: true });
-    },
-  };
 }
 
-async function waitForPort(
+function clusterBlock(cluster: NatsServerClusterOptions): string {
+  const routes = cluster.routePorts.map((port) => `"nats-route://127.0.0.1:${port}"`);
+  return [
+    'cluster {',
+    `  name: "${cluster.name}"`,
+    `  listen: "127.0.0.1:${cluster.port}"`,
+    `  routes: [${routes.join(', ')}]`,
+    '}',
+  ].join('\n');
+}
+
+function gatewayBlock(gateway: NatsServerGatewayOptions): string {
+  const remotes = gateway.gateways.map(({ name, ports }) => {
+    const urls = ports.map((port) => `"nats://127.0.0.1:${port}"`);
+    return `    { name: "${name}", urls: [${urls.join(', ')}] }`;
+  });
+  return [
+    'gateway {',
+    `  name: "${gateway.name}"`,
+    `  listen: "127.0.0.1:${gateway.port}"`,
+    '  gateways: [',
+    remotes.join(',\n'),
+    '  ]',
+    '}',
+  ].join('\n');
+}
+
+async function waitForPorts(
   child: ChildProcess,
   dir: string,
   timeoutMs: number,
   log: () => string,
-): Promise<number> {
+): Promise<{ client: number; monitor: number }> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}:\n${log()}`);
+    if (hasExited(child)) {
+      const output = log();
+      // Every listener (client, route, gateway, monitoring) reports a taken port this way.
+      const addressInUse = /address already in use/i.test(output);
+      throw new NatsServerStartError(
+        `nats-server exited with ${child.exitCode ?? child.signalCode}:\n${output}`,
+        addressInUse,
+      );
+    }
     const file = (await readdir(dir)).find((f) => f.endsWith('.ports'));
     if (file) {
-      const port = await readClientPort(join(dir, file));
-      if (port !== undefined) return port;
+      const ports = await readPorts(join(dir, file));
+      if (ports !== undefined) return ports;
     }
     await sleep(POLL_INTERVAL_MS);
   }
-  child.kill('SIGKILL');
   throw new Error(`nats-server did not start within ${timeoutMs} ms:\n${log()}`);
 }
 
-/** The client port from a ports file; undefined while the server is still writing it. */
-async function readClientPort(path: string): Promise<number | undefined> {
+/** Client and monitoring ports from a ports file; undefined while the server is still writing it. */
+async function readPorts(path: string): Promise<{ client: number; monitor: number } | undefined> {
   try {
-    const ports = JSON.parse(await readFile(path, 'utf8')) as { nats?: string[] };
-    const url = ports.nats?.[0];
-    return url ? Number(new URL(url).port) : undefined;
+    const ports = JSON.parse(await readFile(path, 'utf8')) as { nats?: string[]; monitoring?: string[] };
+    const client = ports.nats?.[0];
+    const monitor = ports.monitoring?.[0];
+    return client && monitor
+      ? { client: Number(new URL(client).port), monitor: Number(new URL(monitor).port) }
+      : undefined;
   } catch {
     // Seen under load: the file exists but is empty or half written. Read it again shortly.
     return undefined;
   }
-}
-
-async function terminate(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill(signal);
-  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-  await exited;
-  clearTimeout(timer);
 }

@@ -5,10 +5,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep } from '@memmesh/core';
+import { killOnExit, terminate } from './child-process.ts';
+import { freeLoopbackPort } from './ports.ts';
 
 export interface RedisServer {
   readonly url: string;
@@ -29,7 +31,7 @@ export function redisServerBin(): string {
 
 export async function startRedisServer(): Promise<RedisServer> {
   const dir = await mkdtemp(join(tmpdir(), 'memmesh-redis-'));
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   let child: ChildProcess | undefined;
   const start = async () => {
     child = spawn(
@@ -50,14 +52,11 @@ export async function startRedisServer(): Promise<RedisServer> {
       ],
       { stdio: 'ignore' },
     );
+    killOnExit(child);
     await waitForPong(port, child);
   };
   const end = async (signal: NodeJS.Signals) => {
-    const current = child;
-    if (!current || current.exitCode !== null || current.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => current.once('exit', () => resolve()));
-    current.kill(signal);
-    await exited;
+    if (child) await terminate(child, signal);
   };
   await start();
   return {
@@ -94,12 +93,4 @@ function ping(port: number): Promise<boolean> {
     socket.once('error', () => resolve(false));
     socket.once('close', () => resolve(false));
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
 }
