@@ -6,7 +6,7 @@
  * copy includes that version, or answer 503 so that the gateway asks another region.
  */
 import { decodeEvent, sourcedSequence, toMeshError } from '@memmesh/bus';
-import { embeddingCacheKey, resultCacheKey } from '@memmesh/cache';
+import { embeddingCacheKey, resultCacheKey, type TenantVersions } from '@memmesh/cache';
 import {
   decodeVector,
   docKeyOf,
@@ -146,7 +146,7 @@ export async function search(
   ctx: Context,
   tenant: string,
   input: SearchInput,
-  tenantVersion: string,
+  tenantVersions: TenantVersions,
   waitMs: number,
 ): Promise<SearchResponse> {
   const started = performance.now();
@@ -155,10 +155,14 @@ export async function search(
   const topK = input.topK ?? LIMITS.topKDefault;
   const { cache } = ctx.parts;
   // minVersion answers depend on waiting for the log, so they are never served from cache.
-  const key =
+  const tenantVersion =
     input.minVersion === undefined && ctx.config.resultCacheTtlMs > 0
-      ? resultCacheKey({ tenant, tenantVersion, query: input.query, topK, filter: input.filter ?? {} })
+      ? await tenantVersions.token(tenant)
       : undefined;
+  const key =
+    tenantVersion === undefined
+      ? undefined
+      : resultCacheKey({ tenant, tenantVersion, query: input.query, topK, filter: input.filter ?? {} });
   if (key) {
     const cached = await cache.get(key).catch(() => undefined);
     if (cached) return { ...(JSON.parse(cached) as SearchResponse), tookMs: performance.now() - started };

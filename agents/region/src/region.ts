@@ -6,6 +6,7 @@
  * (reads.ts).
  */
 import { connectBus, createPublisher, watchConnection } from '@memmesh/bus';
+import { createTenantVersions } from '@memmesh/cache';
 import {
   LIMITS,
   type Memory,
@@ -85,10 +86,13 @@ async function wireRegion(
   const jsm = await jetstreamManager(nc);
   const stream = streamName(config.region);
   const link = watchConnection(nc);
-  const tenantVersions = new Map<string, number>();
-  // Result-cache keys carry this epoch: an in-process cache starts empty, but a shared one
-  // must never serve entries computed by an earlier life of the region against its versions.
-  const epoch = Date.now().toString(36);
+  // Result-cache keys carry the tenant's token, kept in the cache itself so that replicas
+  // sharing a Redis share results; applying an event of a tenant replaces its token.
+  const tenantVersions = createTenantVersions(parts.cache, {
+    region: config.region,
+    onError: (err) =>
+      log.warn('result cache invalidation failed; tenant answers uncached until it succeeds', { err }),
+  });
   let fatal: unknown;
 
   const views = await openViews({
@@ -101,9 +105,7 @@ async function wireRegion(
     log,
     // A server in a cluster (a region of the supercluster) gets the stream placed in it.
     placementCluster: nc.info?.cluster,
-    onApplied: (tenant, version) => {
-      if ((tenantVersions.get(tenant) ?? 0) < version) tenantVersions.set(tenant, version);
-    },
+    onApplied: (tenant) => tenantVersions.bump(tenant),
     onFatal: (err) => {
       fatal = err;
       log.error('shard consumer stopped', { err });
@@ -160,7 +162,7 @@ async function wireRegion(
     search(tenant, input, options = {}) {
       link.ensureConnected('search');
       const waitMs = Math.min(options.waitMs ?? config.waitAppliedMsMax, config.waitAppliedMsMax);
-      return search(ctx, tenant, input, `${epoch}.${tenantVersions.get(tenant) ?? 0}`, waitMs);
+      return search(ctx, tenant, input, tenantVersions, waitMs);
     },
     status(tenant) {
       const shards = views.all().map((h) => {
@@ -179,6 +181,7 @@ async function wireRegion(
     async close() {
       for (const timer of timers) clearInterval(timer);
       await views.close();
+      await tenantVersions.flush();
       await nc.drain().catch(() => undefined);
       await parts.embedder.close();
       await parts.cache.close();

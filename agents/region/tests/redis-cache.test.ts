@@ -1,11 +1,17 @@
 /**
  * A region agent on the Redis cache: searches are served (and cached) through Redis, and
  * when Redis dies during a query loop no query fails; the cache comes back by itself.
+ * Two replicas of a region share cached results through the tenant tokens kept in Redis,
+ * and a write applied by a replica makes the shared entries unreachable.
  */
+import { createRedisCache, resultCacheKey } from '@memmesh/cache';
 import { type RedisServer, startRedisServer } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveConfig } from '../src/index.ts';
+import { type RegionAgent, resolveConfig, silentLogger, startRegionAgent } from '../src/index.ts';
 import { ACME, type Harness, startHarness } from './harness.ts';
+
+const POLL_MS = 20;
+const APPLY_WAIT_MS_MAX = 10_000;
 
 let redis: RedisServer;
 let h: Harness;
@@ -42,3 +48,90 @@ describe('redis cache', () => {
     expect(failures).toEqual([]);
   });
 });
+
+describe('redis cache shared by replicas', () => {
+  it('redis cache - a replica serves what another replica cached, and a write applied by both hides it', async () => {
+    const replica = await startRegionAgent(
+      resolveConfig({
+        natsUrl: h.nats.url,
+        agentId: 'us-east-1-a1',
+        port: 0,
+        cache: 'redis',
+        redisUrl: redis.url,
+      }),
+      silentLogger,
+    );
+    const probe = await createRedisCache({ url: redis.url });
+    try {
+      const search = async (agent: RegionAgent, query: string) => {
+        const res = await agent.app.request('/v1/search', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${ACME}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ query, topK: 3 }),
+        });
+        expect(res.status).toBe(200);
+        return (await res.json()) as { results: { id: string }[]; region: string };
+      };
+      const write = await h.call(
+        'POST',
+        '/v1/memories?wait=true',
+        { id: 'shared-1', text: 'Saffron lanterns guide the night ferry across the lagoon.' },
+        ACME,
+      );
+      expect(write.status).toBe(202);
+      await appliedBy(replica, write.body.version);
+      const query = 'saffron lanterns over the lagoon';
+      const first = await search(h.agent, query);
+      expect(first.results[0]?.id).toBe('shared-1');
+
+      // The entry the first agent cached sits under a key the replica also asks for: replace
+      // it with a marker and the replica answers with the marker.
+      const token = await probe.get('v:us-east-1:acme');
+      expect(token).toBeDefined();
+      const key = resultCacheKey({
+        tenant: 'acme',
+        tenantVersion: token as string,
+        query,
+        topK: 3,
+        filter: {},
+      });
+      expect(await probe.get(key)).toBeDefined();
+      const marker = {
+        results: [{ id: 'marker', score: 1, text: 'm', metadata: {}, scope: {}, version: 1 }],
+        region: 'marker',
+        tookMs: 0,
+      };
+      await probe.set(key, JSON.stringify(marker), 60_000);
+      expect((await search(replica, query)).results[0]?.id).toBe('marker');
+
+      // A write applied by both replicas replaces the token: neither serves the marker again.
+      const update = await h.call(
+        'POST',
+        '/v1/memories?wait=true',
+        { id: 'shared-2', text: 'Saffron lanterns also light the lagoon harbour steps.' },
+        ACME,
+      );
+      expect(update.status).toBe(202);
+      await appliedBy(replica, update.body.version);
+      for (const agent of [h.agent, replica]) {
+        const ids = (await search(agent, query)).results.map((r) => r.id);
+        expect(ids).not.toContain('marker');
+        expect(ids).toEqual(expect.arrayContaining(['shared-1', 'shared-2']));
+      }
+    } finally {
+      await probe.close();
+      await replica.close();
+    }
+  });
+});
+
+/** Waits (bounded) until the agent's views have applied `version` of acme. */
+async function appliedBy(agent: RegionAgent, version: number): Promise<void> {
+  const deadline = Date.now() + APPLY_WAIT_MS_MAX;
+  while (Date.now() < deadline) {
+    const applied = agent.region.status('acme').shards.reduce((max, s) => Math.max(max, s.appliedSeq), 0);
+    if (applied >= version) return;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  throw new Error(`version ${version} not applied within ${APPLY_WAIT_MS_MAX} ms`);
+}

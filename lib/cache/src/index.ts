@@ -7,4 +7,10 @@
 export { canonicalJson, embeddingCacheKey, type ResultCacheKeyInput, resultCacheKey } from './keys.ts';
 export { createLruCache, DEFAULT_LRU_CACHE_OPTIONS, type LruCacheOptions } from './lru-cache.ts';
 export { createRedisCache, DEFAULT_REDIS_CACHE_OPTIONS, type RedisCacheOptions } from './redis-cache.ts';
+export {
+  createTenantVersions,
+  DEFAULT_TENANT_VERSIONS_OPTIONS,
+  type TenantVersions,
+  type TenantVersionsOptions,
+} from './tenant-versions.ts';
 export type { Cache } from './types.ts';
