@@ -18,7 +18,7 @@ import {
 } from '@memmesh/routing';
 import type { Hono } from 'hono';
 import { createApp } from './app.ts';
-import type { RegionAgentConfig } from './config.ts';
+import { type RegionAgentConfig, type ResolvedRegionAgentConfig, withBackends } from './config.ts';
 import type { Logger } from './log.ts';
 import { openRegion, type Region, type RegionParts } from './region.ts';
 
@@ -46,7 +46,7 @@ export function embeddedParts(config: RegionAgentConfig): RegionParts {
 }
 
 /** The parts the configuration asks for: embedded defaults, with production backends swapped in. */
-export async function partsFor(config: RegionAgentConfig, log: Logger): Promise<RegionParts> {
+export async function partsFor(config: ResolvedRegionAgentConfig, log: Logger): Promise<RegionParts> {
   const parts = embeddedParts(config);
   if (config.cache === 'redis') {
     parts.cache = await createRedisCache({
@@ -66,7 +66,7 @@ export async function partsFor(config: RegionAgentConfig, log: Logger): Promise<
  */
 export async function embeddedRouting(
   config: RegionAgentConfig,
-): Promise<{ routing: RoutingTable; config: RegionAgentConfig }> {
+): Promise<{ routing: RoutingTable; config: ResolvedRegionAgentConfig }> {
   const routing = createMemoryRoutingTable();
   if (config.regionsDir) {
     const topology = await loadTopology(config.regionsDir);
@@ -74,8 +74,10 @@ export async function embeddedRouting(
     if (!own)
       throw new MeshError(ErrorCode.Config, `region ${config.region} has no file in ${config.regionsDir}`);
     await seedRoutingTable(routing, topology);
-    return { routing, config: { ...config, shardCount: own.shardCount, streamReplicas: own.streamReplicas } };
+    const sized = { ...config, shardCount: own.shardCount, streamReplicas: own.streamReplicas };
+    return { routing, config: withBackends(sized, own.backends) };
   }
+  const resolved = withBackends(config, undefined);
   await routing.putRegion({
     id: config.region,
     location: { latitude: 0, longitude: 0 },
@@ -83,13 +85,13 @@ export async function embeddedRouting(
     nats: { cluster: config.region, servers: 1 },
     shardCount: config.shardCount,
     streamReplicas: config.streamReplicas,
-    backends: { index: 'embedded', cache: 'lru', embedder: 'local' },
+    backends: { index: resolved.index, cache: resolved.cache, embedder: resolved.embedder },
   });
   for (const [key, tenant] of Object.entries(config.apiKeys)) {
     if (!(await routing.getTenant(tenant))) await routing.putTenant({ tenant, home: config.region });
     await routing.putApiKey(key, tenant);
   }
-  return { routing, config };
+  return { routing, config: resolved };
 }
 
 /**
@@ -99,7 +101,7 @@ export async function embeddedRouting(
  */
 export async function routingFor(
   config: RegionAgentConfig,
-): Promise<{ routing: RoutingTable; config: RegionAgentConfig }> {
+): Promise<{ routing: RoutingTable; config: ResolvedRegionAgentConfig }> {
   if (config.routing === 'memory') return embeddedRouting(config);
   const routing = withReadCache(
     openDynamoRoutingTable({ tableName: config.dynamodbTable, endpoint: config.dynamodbEndpoint }),
@@ -113,10 +115,17 @@ export async function routingFor(
     );
   }
   if (config.publicUrl) await routing.setRegionStatus(config.region, 'up', config.publicUrl);
-  return {
-    routing,
-    config: { ...config, shardCount: own.config.shardCount, streamReplicas: own.config.streamReplicas },
-  };
+  const sized = { ...config, shardCount: own.config.shardCount, streamReplicas: own.config.streamReplicas };
+  return { routing, config: withBackends(sized, own.config.backends) };
+}
+
+/** A routing table handed in: the region's record there, if any, decides the backends. */
+async function withSharedRouting(
+  config: RegionAgentConfig,
+  routing: RoutingTable,
+): Promise<{ routing: RoutingTable; config: ResolvedRegionAgentConfig }> {
+  const own = await routing.getRegion(config.region);
+  return { routing, config: withBackends(config, own?.config.backends) };
 }
 
 export async function startRegionAgent(
@@ -124,9 +133,9 @@ export async function startRegionAgent(
   log: Logger,
   overrides: RegionAgentOverrides = {},
 ): Promise<RegionAgent> {
-  const embedded = overrides.routing ? undefined : await routingFor(baseConfig);
-  const routing = overrides.routing ?? (embedded as { routing: RoutingTable }).routing;
-  const config = embedded?.config ?? baseConfig;
+  const { routing, config } = overrides.routing
+    ? await withSharedRouting(baseConfig, overrides.routing)
+    : await routingFor(baseConfig);
   const region = await openRegion(config, overrides.parts ?? (await partsFor(config, log)), routing, log);
   const app = createApp({
     region,

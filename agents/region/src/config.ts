@@ -3,8 +3,28 @@
  * The region agent's configuration: typed, with named defaults, read from the environment
  * in one place (`configFromEnv`, called only by main.ts) and validated once at start-up.
  */
-import { parseConfig, parsePairs, REGION_PATTERN, SHARD_COUNT_MAX } from '@memmesh/core';
+import {
+  ErrorCode,
+  MeshError,
+  parseConfig,
+  parsePairs,
+  REGION_PATTERN,
+  SHARD_COUNT_MAX,
+} from '@memmesh/core';
 import { z } from 'zod';
+
+export const IndexBackendSchema = z.enum(['embedded', 'milvus']);
+export const CacheBackendSchema = z.enum(['lru', 'redis']);
+export const EmbedderBackendSchema = z.enum(['local', 'minilm', 'openai']);
+
+export interface Backends {
+  index: z.infer<typeof IndexBackendSchema>;
+  cache: z.infer<typeof CacheBackendSchema>;
+  embedder: z.infer<typeof EmbedderBackendSchema>;
+}
+
+/** What a region runs on when nothing says otherwise: no server besides nats-server. */
+export const EMBEDDED_BACKENDS: Backends = { index: 'embedded', cache: 'lru', embedder: 'local' };
 
 export const DEFAULT_API_KEYS = 'acme-dev-key=acme,globex-dev-key=globex';
 
@@ -25,12 +45,34 @@ export const RegionAgentConfigSchema = z
      * keys of apiKeys, all at home here.
      */
     regionsDir: z.string().min(1).optional(),
+    /**
+     * The backends (DESIGN §5). Unset: the region's record decides (its file in regionsDir,
+     * or its row in DynamoDB), else the embedded default. Set: must agree with the record.
+     */
+    index: IndexBackendSchema.optional(),
     /** The result and embedding cache: in-process LRU, or Redis shared by the region's agents. */
-    cache: z.enum(['lru', 'redis']),
+    cache: CacheBackendSchema.optional(),
+    embedder: EmbedderBackendSchema.optional(),
     redisUrl: z
       .string()
       .regex(/^rediss?:\/\//, 'redisUrl must be redis://host:port or rediss://…')
       .optional(),
+    /** Milvus' gRPC address, host:port. */
+    milvusAddress: z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'milvusAddress must be host:port')
+      .optional(),
+    /** Milvus token (`user:password` or an API key); a secret. */
+    milvusToken: z.string().min(1).optional(),
+    /** Collections are named `<prefix>_<region>_<model>_<dimensions>`. */
+    milvusCollectionPrefix: z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,31}$/),
+    /** The folder holding all-MiniLM-L6-v2 (model.onnx, vocab), provisioned by scripts/models. */
+    minilmDir: z.string().min(1).optional(),
+    /** Any OpenAI-compatible embeddings server; unset = OpenAI's own. */
+    openaiBaseUrl: z.url().optional(),
+    /** A secret; optional only for a compatible server that needs none (openaiBaseUrl set). */
+    openaiApiKey: z.string().min(1).optional(),
+    openaiModel: z.string().min(1).max(200),
     /** Where tenants, keys and regions are looked up: in memory (seeded) or a DynamoDB table. */
     routing: z.enum(['memory', 'dynamodb']),
     dynamodbTable: z.string().min(3).max(255),
@@ -70,6 +112,18 @@ export const RegionAgentConfigSchema = z
   .refine((c) => c.cache !== 'redis' || c.redisUrl !== undefined, {
     path: ['redisUrl'],
     message: 'is required when cache is redis',
+  })
+  .refine((c) => c.index !== 'milvus' || c.milvusAddress !== undefined, {
+    path: ['milvusAddress'],
+    message: 'is required when index is milvus',
+  })
+  .refine((c) => c.embedder !== 'minilm' || c.minilmDir !== undefined, {
+    path: ['minilmDir'],
+    message: 'is required when embedder is minilm (provision it with bash scripts/models/install-minilm.sh)',
+  })
+  .refine((c) => c.embedder !== 'openai' || c.openaiApiKey !== undefined || c.openaiBaseUrl !== undefined, {
+    path: ['openaiApiKey'],
+    message: "is required when embedder is openai and openaiBaseUrl is unset (OpenAI's own API)",
   });
 export type RegionAgentConfig = z.infer<typeof RegionAgentConfigSchema>;
 
@@ -88,7 +142,8 @@ export const DEFAULT_REGION_AGENT_CONFIG = {
   waitAppliedMsMax: 10_000,
   shardQueryTimeoutMs: 2_000,
   replicationReconcileMs: 2_000,
-  cache: 'lru',
+  milvusCollectionPrefix: 'memmesh',
+  openaiModel: 'text-embedding-3-small',
   routing: 'memory',
   dynamodbTable: 'memmesh-routing',
   routingCacheTtlMs: 2_000,
@@ -110,8 +165,17 @@ export const ENV_NAMES = {
   dataDir: 'MEMMESH_DATA_DIR',
   regionsDir: 'MEMMESH_REGIONS_DIR',
   replicationReconcileMs: 'MEMMESH_REPLICATION_RECONCILE_MS',
+  index: 'MEMMESH_INDEX',
   cache: 'MEMMESH_CACHE',
+  embedder: 'MEMMESH_EMBEDDER',
   redisUrl: 'MEMMESH_REDIS_URL',
+  milvusAddress: 'MEMMESH_MILVUS_ADDRESS',
+  milvusToken: 'MEMMESH_MILVUS_TOKEN',
+  milvusCollectionPrefix: 'MEMMESH_MILVUS_COLLECTION_PREFIX',
+  minilmDir: 'MEMMESH_MINILM_DIR',
+  openaiBaseUrl: 'MEMMESH_OPENAI_BASE_URL',
+  openaiApiKey: 'MEMMESH_OPENAI_API_KEY',
+  openaiModel: 'MEMMESH_OPENAI_MODEL',
   routing: 'MEMMESH_ROUTING',
   dynamodbTable: 'MEMMESH_DYNAMODB_TABLE',
   dynamodbEndpoint: 'MEMMESH_DYNAMODB_ENDPOINT',
@@ -168,4 +232,41 @@ export function configFromEnv(env: Readonly<Record<string, string | undefined>>)
     else overrides[field] = value;
   }
   return resolveConfig(overrides as Partial<RegionAgentConfig>);
+}
+
+/** A configuration whose backends are decided. */
+export type ResolvedRegionAgentConfig = RegionAgentConfig & Backends;
+
+/**
+ * Decides the region's backends: the region's record (file or DynamoDB row) names them, a
+ * backend also named in the environment must agree, and a region without a record (single-
+ * region mode) takes the environment's choice or the embedded default. Connection settings
+ * are then checked again for the backends chosen, so that a record naming Redis with no
+ * MEMMESH_REDIS_URL stops the start with that message, never falling back to the LRU.
+ */
+export function withBackends(
+  config: RegionAgentConfig,
+  recorded: Backends | undefined,
+): ResolvedRegionAgentConfig {
+  const chosen = { ...EMBEDDED_BACKENDS };
+  const conflicts: string[] = [];
+  for (const part of ['index', 'cache', 'embedder'] as const) {
+    const fromEnv = config[part];
+    const fromRecord = recorded?.[part];
+    if (fromEnv !== undefined && fromRecord !== undefined && fromEnv !== fromRecord) {
+      conflicts.push(`${ENV_NAMES[part]}=${fromEnv} contradicts the region's ${part} backend ${fromRecord}`);
+    }
+    (chosen as Record<string, string>)[part] = fromRecord ?? fromEnv ?? EMBEDDED_BACKENDS[part];
+  }
+  if (conflicts.length > 0) {
+    throw new MeshError(
+      ErrorCode.Config,
+      `invalid configuration for region ${config.region}:\n  ${conflicts.join('\n  ')}`,
+    );
+  }
+  return parseConfig(
+    RegionAgentConfigSchema,
+    { ...config, ...chosen },
+    ENV_NAMES,
+  ) as ResolvedRegionAgentConfig;
 }

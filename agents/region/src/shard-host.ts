@@ -62,6 +62,11 @@ export interface ShardHostOptions {
   shard: string;
   agentId: string;
   index: VectorIndex;
+  /**
+   * The embedding model of this region's queries. A view never mixes models: an event
+   * embedded by another model would be searched with vectors from a different space.
+   */
+  modelId: string;
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
@@ -91,7 +96,7 @@ export async function startShardHost(options: ShardHostOptions): Promise<ShardHo
     filterSubject: shardFilter(origin, shard),
     consumerName: `${options.agentId}_${origin}_${shard}`,
     appliedSeq: index.appliedSeq,
-    apply: (applied) => applyEvent(index, applied, options.onApplied),
+    apply: (applied) => applyEvent(index, options.modelId, applied, options.onApplied),
     onPosition: (seq) => index.markApplied(seq),
     onDeadLetter: (letter: DeadLetter) => log.warn('event dead-lettered', { origin, shard, ...letter }),
     onFatal: options.onFatal,
@@ -115,17 +120,26 @@ export async function startShardHost(options: ShardHostOptions): Promise<ShardHo
 
 async function applyEvent(
   index: VectorIndex,
+  modelId: string,
   { version, event }: AppliedEvent,
   onApplied: (tenant: string, version: number) => void,
 ): Promise<void> {
   const changed =
     event.type === 'delete'
       ? await index.delete(event.tenant, event.id, version)
-      : await index.upsert(toDoc(index, event, version));
+      : await index.upsert(toDoc(index, modelId, event, version));
   if (changed) onApplied(event.tenant, version);
 }
 
-function toDoc(index: VectorIndex, event: UpsertEvent, version: number) {
+function toDoc(index: VectorIndex, modelId: string, event: UpsertEvent, version: number) {
+  if (event.model.id !== modelId) {
+    // Also deterministic. Regions that share tenants must run the same embedder (placement
+    // checks it); this catches a region whose embedder changed under an existing log.
+    throw new MeshError(
+      ErrorCode.InvalidEvent,
+      `event embedded by model ${event.model.id}, but this region embeds queries with ${modelId}`,
+    );
+  }
   if (event.model.dim !== index.dimensions) {
     // Deterministic: retrying cannot help, so this is a poison event for this view.
     throw new MeshError(

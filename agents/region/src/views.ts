@@ -65,6 +65,7 @@ export async function openViews(options: ViewsOptions): Promise<Views> {
         shard,
         agentId: config.agentId,
         index,
+        modelId: options.parts.embedder.modelId,
       });
       view.hosts.set(shard, host);
       log.info('shard started', { origin, shard, appliedSeq: index.appliedSeq });

@@ -9,14 +9,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegionConfig } from './schemas.ts';
 import type { RoutingTable } from './types.ts';
 
-const region = (id: string, residency: string): RegionConfig => ({
+const region = (
+  id: string,
+  residency: string,
+  embedder: RegionConfig['backends']['embedder'] = 'local',
+): RegionConfig => ({
   id,
   location: { latitude: 1, longitude: 2 },
   residency,
   nats: { cluster: id, servers: 1 },
   shardCount: 4,
   streamReplicas: 1,
-  backends: { index: 'embedded', cache: 'lru', embedder: 'local' },
+  backends: { index: 'embedded', cache: 'lru', embedder },
 });
 
 const isCode = (code: string) => (err: unknown) => isMeshError(err) && err.code === code;
@@ -28,6 +32,7 @@ export function describeRoutingTableConformance(name: string, make: () => Promis
     const us = `us-t${run}`;
     const eu = `eu-t${run}`;
     const eu2 = `eu-u${run}`;
+    const euOpenAi = `eu-o${run}`;
     const tenant = (label: string) => `${label}-${run}`;
 
     beforeAll(async () => {
@@ -35,6 +40,7 @@ export function describeRoutingTableConformance(name: string, make: () => Promis
       await table.putRegion(region(us, 'us'));
       await table.putRegion(region(eu, 'eu'));
       await table.putRegion(region(eu2, 'eu'));
+      await table.putRegion(region(euOpenAi, 'eu', 'openai'));
     });
 
     afterAll(async () => {
@@ -111,6 +117,10 @@ export function describeRoutingTableConformance(name: string, make: () => Promis
       );
       await expect(table.putTenant({ tenant: t, home: eu, replicas: [eu] })).rejects.toSatisfy(
         isCode(ErrorCode.BadRequest),
+      );
+      // A replica embedding with another model could not search the home's vectors.
+      await expect(table.putTenant({ tenant: t, home: eu, replicas: [euOpenAi] })).rejects.toThrow(
+        /embeds with openai/,
       );
       expect(await table.getTenant(t)).toBeUndefined();
       const ok = await table.putTenant({ tenant: t, home: eu, replicas: [eu2], residency: 'eu' });

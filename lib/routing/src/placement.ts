@@ -22,6 +22,17 @@ export function checkPlacement(policy: TenantPolicyInput, regions: ReadonlyMap<s
       );
     }
   }
+  // Each region embeds its queries with its own embedder, and replicas index the vectors the
+  // home computed: a replica with another embedder would compare vectors of two spaces.
+  const home = regions.get(policy.home);
+  for (const id of replicas) {
+    const replica = regions.get(id);
+    if (home && replica && replica.backends.embedder !== home.backends.embedder) {
+      problems.push(
+        `region ${id} embeds with ${replica.backends.embedder}, the home ${policy.home} with ${home.backends.embedder}`,
+      );
+    }
+  }
   if (problems.length > 0) {
     throw new MeshError(
       ErrorCode.BadRequest,
