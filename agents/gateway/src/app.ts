@@ -10,7 +10,15 @@
 import { ErrorCode, httpStatusOf, MeshError } from '@memmesh/core';
 import { type Logger, openApiDocument } from '@memmesh/region-agent';
 import type { RoutingTable, TenantPolicy } from '@memmesh/routing';
-import { type Context, Hono } from 'hono';
+import {
+  createMetrics,
+  type GatewayMetrics,
+  httpTelemetry,
+  metricsHandler,
+  type Tracer,
+  tracerOf,
+} from '@memmesh/telemetry';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { mountAdmin } from './admin.ts';
 import type { GatewayConfig } from './config.ts';
@@ -28,7 +36,14 @@ export interface GatewayAppOptions {
   log: Logger;
   /** Readiness: routing data has been loaded. Always ready when omitted. */
   ready?: () => boolean;
+  /** Served at /metrics; a fresh registry when omitted. */
+  metrics?: GatewayMetrics;
+  /** Makes the server and proxy spans; the global tracer (a no-op unless registered) when omitted. */
+  tracer?: Tracer;
 }
+
+/** `serving_region` of an answer the gateway gave itself (auth, limits, no region reachable). */
+export const NO_SERVING_REGION = 'none';
 
 /** Request headers the agents need; everything else (cookies, hop-by-hop) stays here. */
 const FORWARDED_REQUEST_HEADERS = ['authorization', 'content-type', 'accept'] as const;
@@ -37,12 +52,15 @@ const RELAYED_RESPONSE_HEADERS = ['content-type', 'retry-after', 'www-authentica
 
 export function createGatewayApp(options: GatewayAppOptions): Hono {
   const { config, probes, log } = options;
-  const dispatch = createDispatcher(config, probes, log);
+  const metrics = options.metrics ?? createMetrics({ region: 'global', service: 'gateway' });
+  const tracer = options.tracer ?? tracerOf();
+  const dispatch = createDispatcher(config, probes, log, { metrics, tracer });
   const { tenantOf, policyOf } = createTenantLookups(options.routing, log);
   const app = new Hono();
   // The gateway serves the same public API as the region agents, so it publishes the same spec.
   const openapi = JSON.stringify(openApiDocument());
 
+  app.use('*', gatewayHttpTelemetry(metrics, tracer));
   app.onError((err, c) => errorResponse(c, err, log));
   app.notFound((c) =>
     errorResponse(c, new MeshError(ErrorCode.NotFound, `no route ${c.req.method} ${c.req.path}`), log),
@@ -55,6 +73,8 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
     return ready ? c.json({ status: 'ready', ...body }) : c.json({ status: 'not ready', ...body }, 503);
   });
   app.get('/openapi.json', (c) => c.body(openapi, 200, { 'content-type': 'application/json' }));
+  // Unauthenticated, like /healthz: labels carry no tenant data, and scrapers hold no API keys.
+  app.get('/metrics', metricsHandler(metrics.registry));
 
   // Tenants see what the gateway sees: RTT and health per region. Internal addresses (the
   // endpoints, and failure reasons that quote them) are left out: they are operators' business.
@@ -97,6 +117,18 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
   }
 
   return app;
+}
+
+/** Server spans and `memmesh_gateway_request*` metrics, labelled with the region that answered. */
+function gatewayHttpTelemetry(metrics: GatewayMetrics, tracer: Tracer): MiddlewareHandler {
+  return httpTelemetry({
+    tracer,
+    onAnswered({ route, method, status, durationSeconds, response }) {
+      const servingRegion = response.headers.get('x-memmesh-region') ?? NO_SERVING_REGION;
+      metrics.requests.inc({ route, method, status: String(status), serving_region: servingRegion });
+      metrics.requestDurationSeconds.observe({ route, method }, durationSeconds);
+    },
+  });
 }
 
 /** A `?wait=true` write also waits for the home index, so its attempt may last longer. */

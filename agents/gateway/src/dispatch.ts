@@ -17,9 +17,18 @@
  */
 import { backoffDelayMs, ErrorCode, MeshError, type RetryPolicy, sleep } from '@memmesh/core';
 import type { Logger } from '@memmesh/region-agent';
+import {
+  createMetrics,
+  type GatewayMetrics,
+  injectTraceContext,
+  SpanKind,
+  type Tracer,
+  tracerOf,
+  withSpan,
+} from '@memmesh/telemetry';
 import type { GatewayConfig } from './config.ts';
 import type { Probes } from './probes.ts';
-import { type Answer, type Forward, forward, type Outcome } from './proxy.ts';
+import { type Answer, type Forward, forward as forwardOnce, type Outcome } from './proxy.ts';
 
 export interface Dispatcher {
   /** The home's answer, or a MeshError (503/504) when the home could not be asked. */
@@ -39,8 +48,38 @@ const REFUSED_WRITE_RETRY: Omit<RetryPolicy, 'attemptsMax'> = {
 /** The home answers a minVersion it lacks this long before the gateway's own timeout fires. */
 const HOME_WAIT_MARGIN_MS = 100;
 
-export function createDispatcher(config: GatewayConfig, probes: Probes, log: Logger): Dispatcher {
+export interface DispatchTelemetry {
+  metrics: GatewayMetrics;
+  tracer: Tracer;
+}
+
+export function createDispatcher(
+  config: GatewayConfig,
+  probes: Probes,
+  log: Logger,
+  telemetry: DispatchTelemetry = {
+    metrics: createMetrics({ region: 'global', service: 'gateway', defaultMetrics: false }),
+    tracer: tracerOf(),
+  },
+): Dispatcher {
+  const { metrics, tracer } = telemetry;
   const endpointOf = (region: string) => probes.state(region)?.endpoint;
+  metrics.hedges.inc({ outcome: 'won' }, 0);
+  metrics.hedges.inc({ outcome: 'lost' }, 0);
+
+  /** One attempt at one region, in a client span whose context the region continues. */
+  const forward = (region: string, endpoint: string, request: Forward, signal?: AbortSignal) => {
+    const attributes = { 'memmesh.region': region, 'http.request.method': request.method };
+    return withSpan(tracer, `proxy ${region}`, { kind: SpanKind.CLIENT, attributes }, async (span, ctx) => {
+      const headers = { ...request.headers };
+      injectTraceContext(headers, ctx);
+      const outcome = await forwardOnce(region, endpoint, { ...request, headers }, signal);
+      const status = outcome.kind === 'answer' ? outcome.status : outcome.answer?.status;
+      if (status !== undefined) span.setAttribute('http.response.status_code', status);
+      if (outcome.kind === 'failure') span.setAttribute('memmesh.failure', outcome.failure);
+      return outcome;
+    });
+  };
 
   async function write(home: string, request: Forward, signal?: AbortSignal): Promise<Answer> {
     const endpoint = endpointOf(home);
@@ -68,6 +107,8 @@ export function createDispatcher(config: GatewayConfig, probes: Probes, log: Log
     const controllers: AbortController[] = [];
     const inflight = new Map<number, Promise<[number, Outcome]>>();
     const failures: Outcome[] = [];
+    const hedged = new Set<number>();
+    let winner: number | undefined;
     const launch = () => {
       const index = controllers.length;
       const region = targets[index] as string;
@@ -89,20 +130,29 @@ export function createDispatcher(config: GatewayConfig, probes: Probes, log: Log
         const first = await Promise.race([...inflight.values(), ...(hedge ? [hedge.done] : [])]);
         hedge?.cancel();
         if (first === HEDGE) {
+          hedged.add(controllers.length);
           launch();
           continue;
         }
         const [index, outcome] = first;
         inflight.delete(index);
-        if (outcome.kind === 'answer') return outcome;
+        if (outcome.kind === 'answer') {
+          winner = index;
+          return outcome;
+        }
         noteReadFailure(outcome);
         failures.push(outcome);
         // A client that left needs no further attempts.
         if (signal?.aborted) break;
-        if (controllers.length < targets.length) launch();
+        if (controllers.length < targets.length) {
+          const next = targets[controllers.length] as string;
+          metrics.failovers.inc({ from_region: outcome.region, to_region: next });
+          launch();
+        }
       }
     } finally {
       for (const controller of controllers) controller.abort();
+      for (const index of hedged) metrics.hedges.inc({ outcome: index === winner ? 'won' : 'lost' });
     }
     return bestFailure(failures, request.timeoutMs);
   }

@@ -15,6 +15,7 @@ import {
   seedRoutingTable,
   withReadCache,
 } from '@memmesh/routing';
+import { createMetrics, type GatewayMetrics, type TracerProvider, tracerOf } from '@memmesh/telemetry';
 import type { Hono } from 'hono';
 import { createGatewayApp } from './app.ts';
 import type { GatewayConfig } from './config.ts';
@@ -29,8 +30,20 @@ export interface Gateway {
   readonly ready: boolean;
   /** Re-reads regions, endpoints and statuses from the routing table (done periodically too). */
   refreshRegions(): Promise<void>;
+  /** The gateway's own registry (served at /metrics). */
+  readonly metrics: GatewayMetrics;
   close(): Promise<void>;
 }
+
+export interface GatewayTelemetryOptions {
+  /** Where spans go (main.ts builds it from OTEL_*; tests use an in-memory exporter). Default: none. */
+  tracerProvider?: TracerProvider;
+  /** The `region` label of the gateway's metrics: where it runs. Default `global`. */
+  region?: string;
+}
+
+/** The `region` label of a gateway that does not say where it runs. */
+export const GATEWAY_METRICS_REGION_DEFAULT = 'global';
 
 /** How often the region list is re-read when routingCacheTtlMs is 0 (no cache). */
 const REGION_REFRESH_MS_DEFAULT = 5_000;
@@ -44,7 +57,12 @@ export async function startGateway(
   config: GatewayConfig,
   log: Logger,
   routingOverride?: RoutingTable,
+  telemetry: GatewayTelemetryOptions = {},
 ): Promise<Gateway> {
+  const metrics = createMetrics({
+    region: telemetry.region ?? GATEWAY_METRICS_REGION_DEFAULT,
+    service: 'gateway',
+  });
   const routing = withReadCache(routingOverride ?? (await openTable(config)), {
     ttlMs: config.routingCacheTtlMs,
     onRefreshError: (err) => log.warn('routing refresh failed; serving the last known value', { err }),
@@ -76,11 +94,22 @@ export async function startGateway(
   await probes.probeNow();
   const timer = setInterval(() => void refresh(), config.routingCacheTtlMs || REGION_REFRESH_MS_DEFAULT);
   timer.unref();
-  const app = createGatewayApp({ config, routing, probes, log, ready: () => ready });
+  metrics.onScrape(() => {
+    // Reset first: a region that left the routing table leaves the gauges too.
+    metrics.regionProbeRttSeconds.reset();
+    metrics.regionUp.reset();
+    for (const state of probes.all()) {
+      metrics.regionProbeRttSeconds.set({ target_region: state.region }, state.rttMs / 1000);
+      metrics.regionUp.set({ target_region: state.region }, state.healthy ? 1 : 0);
+    }
+  });
+  const tracer = tracerOf(telemetry.tracerProvider);
+  const app = createGatewayApp({ config, routing, probes, log, ready: () => ready, metrics, tracer });
   return {
     app,
     probes,
     routing,
+    metrics,
     get ready() {
       return ready;
     },

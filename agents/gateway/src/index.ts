@@ -2,7 +2,7 @@
  * @module @memmesh/gateway
  * The gateway as a library, for tests, the local mesh and the bench.
  */
-export { createGatewayApp, type GatewayAppOptions } from './app.ts';
+export { createGatewayApp, type GatewayAppOptions, NO_SERVING_REGION } from './app.ts';
 export {
   DEFAULT_GATEWAY_CONFIG,
   GATEWAY_ENV_NAMES,
@@ -11,8 +11,18 @@ export {
   gatewayConfigFromEnv,
   resolveGatewayConfig,
 } from './config.ts';
-export { createDispatcher, type Dispatcher, UNAVAILABLE_RETRY_AFTER_MS } from './dispatch.ts';
-export { type Gateway, startGateway } from './gateway.ts';
+export {
+  createDispatcher,
+  type Dispatcher,
+  type DispatchTelemetry,
+  UNAVAILABLE_RETRY_AFTER_MS,
+} from './dispatch.ts';
+export {
+  GATEWAY_METRICS_REGION_DEFAULT,
+  type Gateway,
+  type GatewayTelemetryOptions,
+  startGateway,
+} from './gateway.ts';
 export {
   distanceGuessMs,
   type ProbeOptions,

@@ -7,13 +7,16 @@
 import { serve } from '@hono/node-server';
 import { isMeshError } from '@memmesh/core';
 import { createLogger } from '@memmesh/region-agent';
+import { startTracing, type TracingConfig, tracingConfigFromEnv } from '@memmesh/telemetry';
 import { type GatewayConfig, gatewayConfigFromEnv } from './config.ts';
 import { startGateway } from './gateway.ts';
 
 async function main(): Promise<void> {
   let config: GatewayConfig;
+  let tracing: TracingConfig;
   try {
     config = gatewayConfigFromEnv(process.env);
+    tracing = tracingConfigFromEnv(process.env, 'memmesh-gateway');
   } catch (err) {
     process.stderr.write(`memmesh gateway: ${isMeshError(err) ? err.message : String(err)}\n`);
     process.exit(2);
@@ -22,12 +25,14 @@ async function main(): Promise<void> {
     { service: 'gateway' },
     (process.env.MEMMESH_LOG_LEVEL as Parameters<typeof createLogger>[1]) ?? 'info',
   );
-  const gateway = await startGateway(config, log);
+  const tracerProvider = startTracing(tracing);
+  const gateway = await startGateway(config, log, undefined, tracerProvider ? { tracerProvider } : {});
   const server = serve({ fetch: gateway.app.fetch, hostname: config.host, port: config.port }, (info) => {
     log.info('listening', {
       url: `http://${config.host}:${info.port}`,
       regions: gateway.probes.all().map((r) => ({ region: r.region, endpoint: r.endpoint })),
       ready: gateway.ready,
+      tracing: tracing.enabled,
     });
   });
 
@@ -43,6 +48,7 @@ async function main(): Promise<void> {
     // close() stops accepting and resolves once the requests in flight have been answered.
     await new Promise((resolve) => server.close(resolve));
     await gateway.close();
+    await tracerProvider?.shutdown().catch(() => undefined);
     clearTimeout(timer);
     log.info('stopped');
     process.exit(0);

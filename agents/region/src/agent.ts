@@ -16,6 +16,7 @@ import {
   seedRoutingTable,
   withReadCache,
 } from '@memmesh/routing';
+import { type AgentMetrics, createMetrics, type TracerProvider, tracerOf } from '@memmesh/telemetry';
 import type { Hono } from 'hono';
 import { createApp } from './app.ts';
 import { type RegionAgentConfig, type ResolvedRegionAgentConfig, withBackends } from './config.ts';
@@ -27,6 +28,8 @@ export interface RegionAgent {
   readonly region: Region;
   readonly routing: RoutingTable;
   readonly app: Hono<{ Variables: { tenant: string } }>;
+  /** The agent's own registry (served at /metrics). */
+  readonly metrics: AgentMetrics;
   close(): Promise<void>;
 }
 
@@ -34,6 +37,8 @@ export interface RegionAgentOverrides {
   parts?: RegionParts;
   /** A routing table shared with others (tests, a gateway in the same process). */
   routing?: RoutingTable;
+  /** Where spans go (main.ts builds it from OTEL_*; tests use an in-memory exporter). Default: none. */
+  tracerProvider?: TracerProvider;
 }
 
 /** The embedded defaults: no server besides nats-server is needed. */
@@ -136,13 +141,17 @@ export async function startRegionAgent(
   const { routing, config } = overrides.routing
     ? await withSharedRouting(baseConfig, overrides.routing)
     : await routingFor(baseConfig);
-  const region = await openRegion(config, overrides.parts ?? (await partsFor(config, log)), routing, log);
+  const metrics = createMetrics({ region: config.region, service: 'region-agent' });
+  const telemetry = { metrics, tracer: tracerOf(overrides.tracerProvider) };
+  const parts = overrides.parts ?? (await partsFor(config, log));
+  const region = await openRegion(config, parts, routing, log, telemetry);
   const app = createApp({
     region,
     routing,
     tenantRequestsPerSecond: config.tenantRequestsPerSecond,
     tenantBurst: config.tenantBurst,
     log,
+    telemetry,
   });
-  return { config, region, routing, app, close: () => region.close() };
+  return { config, region, routing, app, metrics, close: () => region.close() };
 }

@@ -16,11 +16,13 @@ import {
   SearchInputSchema,
 } from '@memmesh/core';
 import type { RoutingTable } from '@memmesh/routing';
+import { createMetrics, metricsHandler, tracerOf } from '@memmesh/telemetry';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
 import { createRateLimiter, tenantOfAuthorization } from './auth.ts';
+import { agentHttpTelemetry, type RegionTelemetry } from './instrument.ts';
 import type { Logger } from './log.ts';
 import { openApiDocument } from './openapi.ts';
 import type { Region } from './region.ts';
@@ -31,6 +33,8 @@ export interface AppOptions {
   tenantRequestsPerSecond: number;
   tenantBurst: number;
   log: Logger;
+  /** Metrics served at /metrics and the tracer of the server spans; fresh ones when omitted. */
+  telemetry?: RegionTelemetry;
 }
 
 type Env = { Variables: { tenant: string } };
@@ -40,7 +44,12 @@ export function createApp(options: AppOptions): Hono<Env> {
   const limiter = createRateLimiter(options.tenantRequestsPerSecond, options.tenantBurst);
   const app = new Hono<Env>();
   const openapi = JSON.stringify(openApiDocument());
+  const telemetry = options.telemetry ?? {
+    metrics: createMetrics({ region: region.region, service: 'region-agent' }),
+    tracer: tracerOf(),
+  };
 
+  app.use('*', agentHttpTelemetry(telemetry));
   app.onError((err, c) => errorResponse(c, err, log));
   app.notFound((c) =>
     errorResponse(c, new MeshError(ErrorCode.NotFound, `no route ${c.req.method} ${c.req.path}`), log),
@@ -51,6 +60,8 @@ export function createApp(options: AppOptions): Hono<Env> {
     region.ready ? c.json({ status: 'ready' }) : c.json({ status: 'not ready' }, 503),
   );
   app.get('/openapi.json', (c) => c.body(openapi, 200, { 'content-type': 'application/json' }));
+  // Unauthenticated, like /healthz: labels carry no tenant data, and scrapers hold no API keys.
+  app.get('/metrics', metricsHandler(telemetry.metrics.registry));
 
   app.use('/v1/*', async (c, next) => {
     const tenant = await tenantOfAuthorization(options.routing, c.req.header('authorization'));

@@ -20,6 +20,8 @@ export interface RegionParts {
   cache: Cache;
   /** Opens (or restores from `dir`) the view of one shard of one origin region. */
   openIndex: (origin: string, shard: string, dir: string | undefined) => Promise<VectorIndex>;
+  /** The index backend's name in metrics (`embedded`, `milvus`); `embedded` when omitted. */
+  indexBackend?: string;
 }
 
 export interface Context {

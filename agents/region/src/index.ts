@@ -21,6 +21,16 @@ export {
   type RegionAgentConfig,
   resolveConfig,
 } from './config.ts';
+export {
+  DEFAULT_INDEX_BACKEND,
+  embedderRetryCounter,
+  instrumentCache,
+  instrumentEmbedder,
+  instrumentIndex,
+  instrumentParts,
+  instrumentPublisher,
+  type RegionTelemetry,
+} from './instrument.ts';
 export { createLogger, type Logger, silentLogger } from './log.ts';
 export { openApiDocument } from './openapi.ts';
 export { openRegion, type Region, type RegionParts, type SearchOptions } from './region.ts';

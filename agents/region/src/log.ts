@@ -1,8 +1,9 @@
 /**
  * @module log
  * Structured JSON logs, one object per line on stdout: what operators ship to their log
- * store without a parser.
+ * store without a parser. A line written inside a span carries its `trace_id` and `span_id`.
  */
+import { activeTraceIds } from '@memmesh/telemetry';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -18,7 +19,7 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 export function createLogger(base: Record<string, unknown>, level: LogLevel = 'info'): Logger {
   const emit = (at: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (RANK[at] < RANK[level]) return;
-    const line = { time: new Date().toISOString(), level: at, msg, ...base, ...fields };
+    const line = { time: new Date().toISOString(), level: at, msg, ...base, ...activeTraceIds(), ...fields };
     process.stdout.write(`${JSON.stringify(line, errorReplacer)}\n`);
   };
   return {

@@ -21,6 +21,12 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { RegionAgentConfig } from './config.ts';
 import type { Context, RegionParts } from './context.ts';
+import {
+  instrumentParts,
+  instrumentPublisher,
+  type RegionTelemetry,
+  trackConsumerLag,
+} from './instrument.ts';
 import type { Logger } from './log.ts';
 import { getMemory, search } from './reads.ts';
 import { openViews } from './views.ts';
@@ -65,10 +71,12 @@ export async function openRegion(
   parts: RegionParts,
   routing: RoutingTable,
   log: Logger,
+  telemetry?: RegionTelemetry,
 ): Promise<Region> {
   const nc = await connectBus({ servers: config.natsUrl, name: config.agentId });
   try {
-    return await wireRegion(nc, config, parts, routing, log);
+    const measured = telemetry ? instrumentParts(parts, telemetry) : parts;
+    return await wireRegion(nc, config, measured, routing, log, telemetry);
   } catch (err) {
     await nc.close();
     throw err;
@@ -81,6 +89,7 @@ async function wireRegion(
   parts: RegionParts,
   routing: RoutingTable,
   log: Logger,
+  telemetry: RegionTelemetry | undefined,
 ): Promise<Region> {
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
@@ -110,8 +119,11 @@ async function wireRegion(
       fatal = err;
       log.error('shard consumer stopped', { err });
     },
+    telemetry,
   });
-  const publisher = createPublisher(js, jsm, { stream });
+  const published = createPublisher(js, jsm, { stream });
+  const publisher = telemetry ? instrumentPublisher(published, telemetry) : published;
+  const stopLag = telemetry ? trackConsumerLag(telemetry.metrics, views, log) : () => undefined;
   const ctx: Context = {
     config,
     parts,
@@ -180,6 +192,7 @@ async function wireRegion(
     },
     async close() {
       for (const timer of timers) clearInterval(timer);
+      stopLag();
       await views.close();
       await tenantVersions.flush();
       await nc.drain().catch(() => undefined);

@@ -39,6 +39,7 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { z } from 'zod';
+import { instrumentApply, type RegionTelemetry } from './instrument.ts';
 import type { Logger } from './log.ts';
 
 /** What a shard query carries over NATS. */
@@ -74,6 +75,8 @@ export interface ShardHostOptions {
   /** Called with (tenant, version) after a document version is applied. */
   onApplied: (tenant: string, version: number) => void;
   onFatal: (err: unknown) => void;
+  /** Apply metrics, and the tracer of the apply and query spans. */
+  telemetry?: RegionTelemetry | undefined;
 }
 
 export interface ShardHost {
@@ -88,7 +91,8 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 export async function startShardHost(options: ShardHostOptions): Promise<ShardHost> {
-  const { region, origin, shard, index, log } = options;
+  const { region, origin, shard, index, log, telemetry } = options;
+  const apply = (applied: AppliedEvent) => applyEvent(index, options.modelId, applied, options.onApplied);
   const consumer = await startShardConsumer(options.js, options.jsm, {
     stream: streamName(region),
     deadLetterStream: deadLetterStreamName(region),
@@ -96,14 +100,20 @@ export async function startShardHost(options: ShardHostOptions): Promise<ShardHo
     filterSubject: shardFilter(origin, shard),
     consumerName: `${options.agentId}_${origin}_${shard}`,
     appliedSeq: index.appliedSeq,
-    apply: (applied) => applyEvent(index, options.modelId, applied, options.onApplied),
+    apply: telemetry ? instrumentApply(telemetry.metrics, origin, shard, apply) : apply,
     onPosition: (seq) => index.markApplied(seq),
-    onDeadLetter: (letter: DeadLetter) => log.warn('event dead-lettered', { origin, shard, ...letter }),
+    onDeadLetter: (letter: DeadLetter) => {
+      telemetry?.metrics.deadLetters.inc({ origin, shard });
+      log.warn('event dead-lettered', { origin, shard, ...letter });
+    },
     onFatal: options.onFatal,
+    tracer: telemetry?.tracer,
   });
   const subject = querySubject(region, origin, shard);
-  const subscription: Subscription = serveQueries(options.nc, { subject, queue: subject }, (data) =>
-    answerQuery(options, consumer, data),
+  const subscription: Subscription = serveQueries(
+    options.nc,
+    { subject, queue: subject, tracer: telemetry?.tracer },
+    (data) => answerQuery(options, consumer, data),
   );
   return {
     origin,

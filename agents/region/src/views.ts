@@ -12,6 +12,7 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { RegionAgentConfig } from './config.ts';
 import type { RegionParts } from './context.ts';
+import type { RegionTelemetry } from './instrument.ts';
 import type { Logger } from './log.ts';
 import { type ShardHost, startShardHost } from './shard-host.ts';
 
@@ -44,6 +45,8 @@ export interface ViewsOptions {
   placementCluster: string | undefined;
   onApplied: (tenant: string, version: number) => void;
   onFatal: (err: unknown) => void;
+  /** Handed to every shard host. */
+  telemetry?: RegionTelemetry | undefined;
 }
 
 export async function openViews(options: ViewsOptions): Promise<Views> {

@@ -31,6 +31,7 @@ export {
 } from './queries.ts';
 export {
   type AppliedEvent,
+  type ConsumerLag,
   DEFAULT_SHARD_CONSUMER_OPTIONS,
   type DeadLetter,
   type ShardConsumer,

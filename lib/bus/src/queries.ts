@@ -1,10 +1,19 @@
 /**
  * @module queries
  * Request-reply for shard queries: `q.<region>.<shard>` with one queue group per shard, so
- * NATS spreads the queries of a shard over the replicas that host it.
+ * NATS spreads the queries of a shard over the replicas that host it. Requests carry the
+ * caller's trace context (`traceparent` header) and each is answered in a server span.
  */
 import { ErrorCode, isMeshError, MeshError } from '@memmesh/core';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import {
+  extractTraceContext,
+  injectTraceContext,
+  SpanKind,
+  type Tracer,
+  tracerOf,
+  withSpan,
+} from '@memmesh/telemetry';
+import { type NatsConnection, headers as natsHeaders, type Subscription } from '@nats-io/transport-node';
 import { toMeshError } from './errors.ts';
 
 export type QueryHandler = (request: Uint8Array) => Promise<Uint8Array>;
@@ -14,6 +23,8 @@ export interface ServeQueriesOptions {
   queue: string;
   /** Queries handled at once by this subscriber; more are answered `unavailable`. */
   inFlightMax?: number;
+  /** Makes the `query` spans; the global tracer (a no-op unless registered) when omitted. */
+  tracer?: Tracer;
 }
 
 export const DEFAULT_QUERY_IN_FLIGHT_MAX = 256;
@@ -28,6 +39,8 @@ export function serveQueries(
   handler: QueryHandler,
 ): Subscription {
   const inFlightMax = options.inFlightMax ?? DEFAULT_QUERY_IN_FLIGHT_MAX;
+  const tracer = options.tracer ?? tracerOf();
+  const attributes = { 'messaging.system': 'nats', 'messaging.destination.name': options.subject };
   let inFlight = 0;
   return nc.subscribe(options.subject, {
     queue: options.queue,
@@ -40,7 +53,14 @@ export function serveQueries(
         return;
       }
       inFlight++;
-      handler(msg.data)
+      const parent = extractTraceContext(msg.headers);
+      withSpan(
+        tracer,
+        `query ${options.subject}`,
+        { kind: SpanKind.SERVER, attributes },
+        () => handler(msg.data),
+        parent,
+      )
         .then(
           (reply) => msg.respond(reply),
           (error: unknown) => msg.respond(errorReply(error)),
@@ -66,7 +86,9 @@ export async function requestQuery(
 ): Promise<unknown> {
   let data: Uint8Array;
   try {
-    data = (await nc.request(subject, request, { timeout: timeoutMs })).data;
+    const headers = natsHeaders();
+    injectTraceContext(headers);
+    data = (await nc.request(subject, request, { timeout: timeoutMs, headers })).data;
   } catch (err) {
     throw toMeshError(err, `query ${subject}`);
   }

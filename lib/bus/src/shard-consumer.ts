@@ -14,15 +14,22 @@
  * other apply failure is retried `applyAttemptsMax` times with backoff and then
  * dead-lettered, so one poison event cannot block a shard.
  *
+ * Traces: each event is applied in an `apply` span whose parent is the context its publisher
+ * put in the message headers (`traceparent`), so one trace shows request → publish → apply.
+ *
  * Why the server's MaxDeliver is unlimited: a server-side limit would silently stop
  * redelivering messages that timed out while the shard waited on a down backend, and the
  * view would skip them. Poison detection is therefore done here, by counting attempts.
  */
 import { backoffDelayMs, isMeshError, type MemoryEvent, type RetryPolicy, sleep } from '@memmesh/core';
+import { extractTraceContext, SpanKind, type Tracer, tracerOf, withSpan } from '@memmesh/telemetry';
 import {
   AckPolicy,
+  type Consumer,
   type ConsumerMessages,
   DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -88,10 +95,12 @@ export interface ShardConsumerOptions {
   applyRetry?: RetryPolicy;
   /** An abandoned replica's consumer is removed by the server after this long. */
   inactiveThresholdMs?: number;
+  /** Makes the `apply` spans; the global tracer (a no-op unless registered) when omitted. */
+  tracer?: Tracer;
 }
 
-type ShardConsumerConfig = Required<Omit<ShardConsumerOptions, 'onPosition' | 'onDeadLetter' | 'onFatal'>> &
-  Pick<ShardConsumerOptions, 'onPosition' | 'onDeadLetter' | 'onFatal'>;
+type Hooks = 'onPosition' | 'onDeadLetter' | 'onFatal' | 'tracer';
+type ShardConsumerConfig = Required<Omit<ShardConsumerOptions, Hooks>> & Pick<ShardConsumerOptions, Hooks>;
 
 export const DEFAULT_SHARD_CONSUMER_OPTIONS = {
   ackWaitMs: 30_000,
@@ -103,6 +112,14 @@ export const DEFAULT_SHARD_CONSUMER_OPTIONS = {
   inactiveThresholdMs: 24 * 3_600_000,
 } satisfies Partial<ShardConsumerOptions>;
 
+/** How far a view is behind its stream. */
+export interface ConsumerLag {
+  /** Messages of the shard not yet applied (pending delivery, or delivered and not yet done). */
+  messages: number;
+  /** Age of the oldest unapplied message, by its stream timestamp; 0 when caught up. */
+  seconds: number;
+}
+
 export interface ShardConsumer {
   readonly appliedSeq: number;
   /** True once the shard has applied everything that was pending when it started. */
@@ -110,6 +127,8 @@ export interface ShardConsumer {
   /** Resolves true when the position reaches `seq`, false after `timeoutMs`. */
   waitApplied(seq: number, timeoutMs: number): Promise<boolean>;
   waitCaughtUp(timeoutMs: number): Promise<boolean>;
+  /** Asks the server how far behind the view is: two JetStream API requests. */
+  lag(): Promise<ConsumerLag>;
   stop(): Promise<void>;
 }
 
@@ -126,7 +145,7 @@ export async function startShardConsumer(
     max_messages: config.batchSizeMax,
     expires: config.pullExpiresMs,
   });
-  return new ShardLoop(js, config, messages, pending === 0).start();
+  return new ShardLoop(js, jsm, consumer, config, messages, pending === 0).start();
 }
 
 async function recreateConsumer(jsm: JetStreamManager, config: ShardConsumerConfig) {
@@ -161,17 +180,25 @@ class ShardLoop implements ShardConsumer {
   #waiters: Waiter[] = [];
   #caughtUpWaiters: (() => void)[] = [];
   readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #consumer: Consumer;
   readonly #config: ShardConsumerConfig;
   readonly #messages: ConsumerMessages;
+  readonly #tracer: Tracer;
 
   constructor(
     js: JetStreamClient,
+    jsm: JetStreamManager,
+    consumer: Consumer,
     config: ShardConsumerConfig,
     messages: ConsumerMessages,
     caughtUp: boolean,
   ) {
     this.#js = js;
+    this.#jsm = jsm;
+    this.#consumer = consumer;
     this.#config = config;
+    this.#tracer = config.tracer ?? tracerOf();
     this.#messages = messages;
     this.#position = config.appliedSeq;
     this.#caughtUp = caughtUp;
@@ -217,6 +244,24 @@ class ShardLoop implements ShardConsumer {
     });
   }
 
+  async lag(): Promise<ConsumerLag> {
+    // Delivered but unacknowledged messages sit in the pull buffer or are being applied.
+    const info = await this.#consumer.info(false);
+    const messages = info.num_pending + info.num_ack_pending;
+    if (messages === 0) return { messages: 0, seconds: 0 };
+    const next = await this.#jsm.streams
+      .getMessage(this.#config.stream, {
+        seq: this.#position + 1,
+        next_by_subj: this.#config.filterSubject,
+      } as never)
+      .catch((err: unknown) => {
+        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.NoMessageFound) return null;
+        throw err;
+      });
+    const seconds = next ? Math.max(0, (Date.now() - next.time.getTime()) / 1000) : 0;
+    return { messages, seconds };
+  }
+
   async stop(): Promise<void> {
     this.#stopping = true;
     await this.#messages.close();
@@ -241,7 +286,26 @@ class ShardLoop implements ShardConsumer {
     }
   }
 
-  async #handle(msg: JsMsg): Promise<void> {
+  #handle(msg: JsMsg): Promise<void> {
+    const attributes = {
+      'messaging.system': 'nats',
+      'messaging.operation.type': 'process',
+      'messaging.destination.name': this.#config.filterSubject,
+      'messaging.consumer.group.name': this.#config.consumerName,
+      'memmesh.seq': msg.seq,
+    };
+    // The publisher's context (traceparent header) is the parent: request → publish → apply.
+    const parent = extractTraceContext(msg.headers);
+    return withSpan(
+      this.#tracer,
+      'apply',
+      { kind: SpanKind.CONSUMER, attributes },
+      () => this.#process(msg),
+      parent,
+    );
+  }
+
+  async #process(msg: JsMsg): Promise<void> {
     const decoded = decodeEvent(msg.data, msg.subject);
     if (!decoded.ok) {
       await this.#deadLetter(msg, `invalid event: ${decoded.reason}`);

@@ -1,0 +1,283 @@
+/**
+ * @module instrument
+ * Metrics and spans for the region agent's parts, as decorators: an instrumented index,
+ * embedder, cache or publisher is the same interface around the same object, so every
+ * backend (embedded or production) is measured the same way without a line of its own.
+ * Also the per-shard apply wrapper, consumer lag on scrape, and the HTTP middleware.
+ */
+import type { AppliedEvent, ConsumerLag, Publisher } from '@memmesh/bus';
+import type { Cache } from '@memmesh/cache';
+import { isMeshError } from '@memmesh/core';
+import type { Embedder } from '@memmesh/embed';
+import type { VectorIndex } from '@memmesh/index';
+import {
+  type AgentMetrics,
+  httpTelemetry,
+  injectTraceContext,
+  SpanKind,
+  type Tracer,
+  withSpan,
+} from '@memmesh/telemetry';
+import type { MiddlewareHandler } from 'hono';
+import type { RegionParts } from './context.ts';
+import type { Logger } from './log.ts';
+import type { Views } from './views.ts';
+
+/** What the agent measures with and traces with. */
+export interface RegionTelemetry {
+  metrics: AgentMetrics;
+  tracer: Tracer;
+}
+
+/** The index backend label when the parts do not name one. */
+export const DEFAULT_INDEX_BACKEND = 'embedded';
+
+const secondsSince = (started: number) => (performance.now() - started) / 1000;
+
+/** Query latency and write outcomes of one backend; everything else passes through. */
+export function instrumentIndex(index: VectorIndex, backend: string, metrics: AgentMetrics): VectorIndex {
+  const labels = { backend };
+  metrics.vectorStoreWrites.inc(labels, 0);
+  metrics.vectorStoreWriteErrors.inc(labels, 0);
+  const write = async (op: () => Promise<boolean>) => {
+    metrics.vectorStoreWrites.inc(labels);
+    try {
+      return await op();
+    } catch (err) {
+      metrics.vectorStoreWriteErrors.inc(labels);
+      throw err;
+    }
+  };
+  return {
+    get dimensions() {
+      return index.dimensions;
+    },
+    get appliedSeq() {
+      return index.appliedSeq;
+    },
+    upsert: (doc) => write(() => index.upsert(doc)),
+    delete: (tenant, id, version) => write(() => index.delete(tenant, id, version)),
+    markApplied: (seq) => index.markApplied(seq),
+    get: (tenant, id) => index.get(tenant, id),
+    async search(query) {
+      const started = performance.now();
+      const hits = await index.search(query);
+      metrics.vectorStoreQueryDurationSeconds.observe(labels, secondsSince(started));
+      return hits;
+    },
+    stats: (tenant) => index.stats(tenant),
+    snapshot: () => index.snapshot(),
+    close: () => index.close(),
+  };
+}
+
+/**
+ * Counts the retries of an embedder that retries by itself: pass the result as its
+ * `onRetry` option (the OpenAI embedder's), labelled with the embedder's model id.
+ */
+export function embedderRetryCounter(metrics: AgentMetrics, modelId: string): () => void {
+  metrics.embedderRetries.inc({ model: modelId }, 0);
+  return () => metrics.embedderRetries.inc({ model: modelId });
+}
+
+/** Latency and failures of each embed call (one batch), in an `embed` span. */
+export function instrumentEmbedder(embedder: Embedder, metrics: AgentMetrics, tracer: Tracer): Embedder {
+  const labels = { model: embedder.modelId };
+  metrics.embedderErrors.inc(labels, 0);
+  return {
+    get modelId() {
+      return embedder.modelId;
+    },
+    get dimensions() {
+      return embedder.dimensions;
+    },
+    get batchSizeMax() {
+      return embedder.batchSizeMax;
+    },
+    embed(texts) {
+      const attributes = { 'memmesh.embed.model': embedder.modelId, 'memmesh.embed.texts': texts.length };
+      return withSpan(tracer, 'embed', { kind: SpanKind.CLIENT, attributes }, async () => {
+        const started = performance.now();
+        try {
+          const vectors = await embedder.embed(texts);
+          metrics.embedderDurationSeconds.observe(labels, secondsSince(started));
+          return vectors;
+        } catch (err) {
+          metrics.embedderErrors.inc(labels);
+          throw err;
+        }
+      });
+    },
+    close: () => embedder.close(),
+  };
+}
+
+/**
+ * Which cache a key belongs to, by the prefix of its kind (lib/cache keys.ts): `r:` result,
+ * `e:` embedding. Anything else is `other`, so the label stays bounded.
+ */
+function cacheOfKey(key: string): string {
+  if (key.startsWith('r:')) return 'result';
+  if (key.startsWith('e:')) return 'embedding';
+  return 'other';
+}
+
+/** Hits, misses and failed calls (an outage: the caller goes on uncached). */
+export function instrumentCache(cache: Cache, metrics: AgentMetrics): Cache {
+  const backend = cache.kind;
+  metrics.cacheErrors.inc({ backend }, 0);
+  const guard = async <T>(call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call();
+    } catch (err) {
+      metrics.cacheErrors.inc({ backend });
+      throw err;
+    }
+  };
+  return {
+    get kind() {
+      return cache.kind;
+    },
+    async get(key) {
+      const value = await guard(() => cache.get(key));
+      const counter = value === undefined ? metrics.cacheMisses : metrics.cacheHits;
+      counter.inc({ cache: cacheOfKey(key), backend });
+      return value;
+    },
+    set: (key, value, ttlMs) => guard(() => cache.set(key, value, ttlMs)),
+    delete: (key) => guard(() => cache.delete(key)),
+    close: () => cache.close(),
+  };
+}
+
+/** The parts with every one of them instrumented; `indexBackend` labels the index metrics. */
+export function instrumentParts(parts: RegionParts, telemetry: RegionTelemetry): RegionParts {
+  const { metrics, tracer } = telemetry;
+  const backend = parts.indexBackend ?? DEFAULT_INDEX_BACKEND;
+  return {
+    ...parts,
+    embedder: instrumentEmbedder(parts.embedder, metrics, tracer),
+    cache: instrumentCache(parts.cache, metrics),
+    openIndex: async (origin, shard, dir) =>
+      instrumentIndex(await parts.openIndex(origin, shard, dir), backend, metrics),
+  };
+}
+
+/**
+ * Publish latency and errors, in a `publish` span whose context travels in the message
+ * headers, so that the shard consumers' `apply` spans are its children.
+ */
+export function instrumentPublisher(publisher: Publisher, telemetry: RegionTelemetry): Publisher {
+  const { metrics, tracer } = telemetry;
+  const attributes = { 'messaging.system': 'nats', 'messaging.operation.type': 'send' };
+  return {
+    get inFlight() {
+      return publisher.inFlight;
+    },
+    publish(request) {
+      return withSpan(tracer, 'publish', { kind: SpanKind.PRODUCER, attributes }, async (span, ctx) => {
+        const headers = { ...request.headers };
+        injectTraceContext(headers, ctx);
+        const started = performance.now();
+        try {
+          const result = await publisher.publish({ ...request, headers });
+          metrics.publishDurationSeconds.observe(secondsSince(started));
+          span.setAttribute('memmesh.version', result.seq);
+          span.setAttribute('memmesh.duplicate', result.duplicate);
+          return result;
+        } catch (err) {
+          metrics.publishErrors.inc({ code: isMeshError(err) ? err.code : 'internal' });
+          throw err;
+        }
+      });
+    },
+  };
+}
+
+/**
+ * Counts and times the applies of one shard view. A retryable failure (a backend that is
+ * down) is `transient`; any other is `poison` (it is retried a few times, then dead-lettered).
+ */
+export function instrumentApply(
+  metrics: AgentMetrics,
+  origin: string,
+  shard: string,
+  apply: (applied: AppliedEvent) => Promise<void>,
+): (applied: AppliedEvent) => Promise<void> {
+  const labels = { origin, shard };
+  // Zero series from the start, so rates and alerts see the shard before its first event.
+  metrics.eventsApplied.inc(labels, 0);
+  metrics.deadLetters.inc(labels, 0);
+  metrics.applyErrors.inc({ ...labels, kind: 'transient' }, 0);
+  metrics.applyErrors.inc({ ...labels, kind: 'poison' }, 0);
+  metrics.consumerLagMessages.set(labels, 0);
+  metrics.consumerLagSeconds.set(labels, 0);
+  return async (applied) => {
+    const started = performance.now();
+    try {
+      await apply(applied);
+    } catch (err) {
+      const kind = isMeshError(err) && err.retryable ? 'transient' : 'poison';
+      metrics.applyErrors.inc({ ...labels, kind });
+      throw err;
+    }
+    metrics.applyDurationSeconds.observe(labels, secondsSince(started));
+    metrics.eventsApplied.inc(labels);
+  };
+}
+
+/** Lag is asked of the server at most this often, however often Prometheus scrapes. */
+export const LAG_REFRESH_MS_MIN = 1_000;
+/** A scrape waits at most this long for lag figures; late ones keep their last values. */
+export const LAG_TIMEOUT_MS = 2_000;
+/** Shards asked at once: each asks the server two questions. */
+const LAG_CONCURRENCY_MAX = 16;
+
+/**
+ * Refreshes the consumer lag gauges of every hosted view before a scrape (two JetStream API
+ * requests per view, at most once per LAG_REFRESH_MS_MIN). Returns the removal of the hook.
+ */
+export function trackConsumerLag(metrics: AgentMetrics, views: Views, log: Logger): () => void {
+  let refreshedAt = Number.NEGATIVE_INFINITY;
+  let warned = false;
+  return metrics.onScrape(async () => {
+    if (performance.now() - refreshedAt < LAG_REFRESH_MS_MIN) return;
+    refreshedAt = performance.now();
+    const hosts = views.all();
+    for (let at = 0; at < hosts.length; at += LAG_CONCURRENCY_MAX) {
+      await Promise.all(
+        hosts.slice(at, at + LAG_CONCURRENCY_MAX).map(async (host) => {
+          const lag = await withTimeout(host.consumer.lag(), LAG_TIMEOUT_MS).catch((err: unknown) => {
+            if (!warned) log.warn('consumer lag unavailable; keeping the last values', { err });
+            warned = true;
+            return undefined;
+          });
+          if (!lag) return;
+          const labels = { origin: host.origin, shard: host.shard };
+          metrics.consumerLagMessages.set(labels, lag.messages);
+          metrics.consumerLagSeconds.set(labels, lag.seconds);
+        }),
+      );
+    }
+  });
+}
+
+function withTimeout(promise: Promise<ConsumerLag>, timeoutMs: number): Promise<ConsumerLag | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), timeoutMs);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/** Server spans and `memmesh_http_*` metrics for every request of the agent's app. */
+export function agentHttpTelemetry(telemetry: RegionTelemetry): MiddlewareHandler {
+  const { metrics } = telemetry;
+  return httpTelemetry({
+    tracer: telemetry.tracer,
+    onAnswered({ route, method, status, durationSeconds }) {
+      metrics.httpRequests.inc({ route, method, status: String(status) });
+      metrics.httpRequestDurationSeconds.observe({ route, method }, durationSeconds);
+    },
+  });
+}
