@@ -10,6 +10,7 @@ export default defineConfig({
       'agents/*/src/**/*.test.ts',
       'agents/*/tests/**/*.test.ts',
       'scripts/**/*.test.ts',
+      'deploy/**/*.test.ts',
     ],
     testTimeout: 60_000,
     hookTimeout: 60_000,

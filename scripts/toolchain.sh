@@ -122,6 +122,11 @@ if [[ ${MEMMESH_WITH_TEST_SERVERS:-0} == 1 ]]; then
   ensure_redis_server
   MEMMESH_REDIS_SERVER_BIN="$(command -v redis-server)"
   export MEMMESH_REDIS_SERVER_BIN
+  # helm and kubernetes-validate for the chart tests (deploy/helm/tests).
+  source "$ROOT/scripts/deploy/install-tools.sh"
+  ensure_deploy_tools
+  export MEMMESH_HELM_BIN="$TOOLS/bin/helm"
+  export MEMMESH_KUBERNETES_VALIDATE_BIN="$TOOLS/deploy-venv/bin/kubernetes-validate"
 fi
 export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 
