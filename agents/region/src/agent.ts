@@ -6,7 +6,12 @@
  */
 import { createLruCache, createRedisCache } from '@memmesh/cache';
 import { ErrorCode, MeshError } from '@memmesh/core';
-import { createLocalEmbedder } from '@memmesh/embed';
+import {
+  createLocalEmbedder,
+  createMiniLmEmbedder,
+  createOpenAiEmbedder,
+  type Embedder,
+} from '@memmesh/embed';
 import { createEmbeddedIndex } from '@memmesh/index';
 import {
   createMemoryRoutingTable,
@@ -20,6 +25,7 @@ import { type AgentMetrics, createMetrics, type TracerProvider, tracerOf } from 
 import type { Hono } from 'hono';
 import { createApp } from './app.ts';
 import { type RegionAgentConfig, type ResolvedRegionAgentConfig, withBackends } from './config.ts';
+import { embedderRetryCounter } from './instrument.ts';
 import type { Logger } from './log.ts';
 import { openRegion, type Region, type RegionParts } from './region.ts';
 
@@ -51,8 +57,16 @@ export function embeddedParts(config: RegionAgentConfig): RegionParts {
 }
 
 /** The parts the configuration asks for: embedded defaults, with production backends swapped in. */
-export async function partsFor(config: ResolvedRegionAgentConfig, log: Logger): Promise<RegionParts> {
+export async function partsFor(
+  config: ResolvedRegionAgentConfig,
+  log: Logger,
+  metrics?: AgentMetrics,
+): Promise<RegionParts> {
   const parts = embeddedParts(config);
+  parts.embedder = await embedderFor(config, metrics);
+  // The index holds the embedder's vectors, whatever MEMMESH_EMBED_DIMENSIONS says.
+  const dimensions = parts.embedder.dimensions;
+  parts.openIndex = (_origin, _shard, dir) => createEmbeddedIndex({ dimensions, dir });
   if (config.cache === 'redis') {
     parts.cache = await createRedisCache({
       url: config.redisUrl as string,
@@ -61,6 +75,28 @@ export async function partsFor(config: ResolvedRegionAgentConfig, log: Logger): 
     });
   }
   return parts;
+}
+
+/** The region's embedder; a production one is never replaced by the local one in silence. */
+async function embedderFor(
+  config: ResolvedRegionAgentConfig,
+  metrics: AgentMetrics | undefined,
+): Promise<Embedder> {
+  switch (config.embedder) {
+    case 'local':
+      return createLocalEmbedder({ dimensions: config.embedDimensions });
+    case 'minilm':
+      return createMiniLmEmbedder({ modelDir: config.minilmDir as string });
+    case 'openai':
+      return createOpenAiEmbedder({
+        // A compatible server without authentication (openaiBaseUrl set) still needs a value.
+        apiKey: config.openaiApiKey ?? 'none',
+        model: config.openaiModel,
+        dimensions: config.embedDimensions,
+        ...(config.openaiBaseUrl ? { baseURL: config.openaiBaseUrl } : {}),
+        ...(metrics ? { onRetry: embedderRetryCounter(metrics, config.openaiModel) } : {}),
+      });
+  }
 }
 
 /**
@@ -143,7 +179,7 @@ export async function startRegionAgent(
     : await routingFor(baseConfig);
   const metrics = createMetrics({ region: config.region, service: 'region-agent' });
   const telemetry = { metrics, tracer: tracerOf(overrides.tracerProvider) };
-  const parts = overrides.parts ?? (await partsFor(config, log));
+  const parts = overrides.parts ?? (await partsFor(config, log, metrics));
   const region = await openRegion(config, parts, routing, log, telemetry);
   const app = createApp({
     region,

@@ -160,6 +160,9 @@ function versionParam(value: string | undefined, name: string): number | undefin
   return n;
 }
 
+/** Retry-After of a 503 or 429 whose cause did not say. */
+const DEFAULT_RETRY_AFTER_MS = 1_000;
+
 function errorResponse(c: Context, err: unknown, log: Logger): Response {
   const mesh =
     err instanceof MeshError ? err : new MeshError(ErrorCode.Internal, 'internal error', { cause: err });
@@ -169,8 +172,11 @@ function errorResponse(c: Context, err: unknown, log: Logger): Response {
     log.error('request failed', { method: c.req.method, path: c.req.path, err: mesh.cause ?? mesh });
   }
   const headers: Record<string, string> = {};
-  if (mesh.retryAfterMs !== undefined)
-    headers['retry-after'] = String(Math.max(1, Math.ceil(mesh.retryAfterMs / 1000)));
+  // Every 503 and 429 says when to come back (DESIGN §6), also when the cause named no time.
+  const retryAfterMs =
+    mesh.retryAfterMs ?? (status === 503 || status === 429 ? DEFAULT_RETRY_AFTER_MS : undefined);
+  if (retryAfterMs !== undefined)
+    headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
   if (mesh.code === ErrorCode.Unauthorized) headers['www-authenticate'] = 'Bearer';
   const body = {
     error: { code: mesh.code, message: mesh.message, ...(mesh.details ? { details: mesh.details } : {}) },

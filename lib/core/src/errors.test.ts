@@ -55,6 +55,7 @@ describe('MeshError', () => {
       Timeout: 'timeout',
       InvalidEvent: 'invalid_event',
       Config: 'config',
+      Upstream: 'upstream',
       Internal: 'internal',
     });
   });
@@ -102,6 +103,7 @@ describe('httpStatusOf', () => {
       timeout: 504,
       invalid_event: 400,
       config: 500,
+      upstream: 502,
       internal: 500,
     });
   });

@@ -18,6 +18,8 @@ export const ErrorCode = {
   Timeout: 'timeout',
   InvalidEvent: 'invalid_event',
   Config: 'config',
+  /** A dependency answered, but wrongly: refused our credentials, sent a malformed body. */
+  Upstream: 'upstream',
   Internal: 'internal',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -73,5 +75,6 @@ export const httpStatusOf: Readonly<Record<ErrorCode, number>> = {
   timeout: 504,
   invalid_event: 400,
   config: 500,
+  upstream: 502,
   internal: 500,
 };

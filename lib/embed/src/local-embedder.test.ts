@@ -1,6 +1,7 @@
 import { dot, ErrorCode, isMeshError } from '@memmesh/core';
 import { seededRandom } from '@memmesh/testkit';
 import { describe, expect, it } from 'vitest';
+import { describeEmbedderConformance } from './conformance.ts';
 import { createLocalEmbedder, DEFAULT_LOCAL_EMBEDDER_OPTIONS, LOCAL_EMBEDDER_MODEL } from './index.ts';
 
 const SYLLABLES = [
@@ -56,6 +57,8 @@ function makeCorpus(count: number): { docs: string[]; distinctive: string[] } {
 function norm(vector: Float32Array): number {
   return Math.sqrt(dot(vector, vector));
 }
+
+describeEmbedderConformance('local', async () => createLocalEmbedder());
 
 describe('local embedder', () => {
   it('local embedder - has the default model id, dimensions and batch limit', () => {

@@ -36,6 +36,7 @@ export {
   startSupercluster,
   TOPOLOGY_SERVERS_MAX,
 } from './nats-topology.ts';
+export { type OpenAiServer, type OpenAiServerOptions, startOpenAiServer } from './openai-server.ts';
 export { seededRandom } from './random.ts';
 export {
   DEFAULT_REDIS_START_TIMEOUT_MS,
