@@ -131,6 +131,9 @@ if [[ ${MEMMESH_WITH_TEST_SERVERS:-0} == 1 ]]; then
   ensure_deploy_tools
   export MEMMESH_HELM_BIN="$TOOLS/bin/helm"
   export MEMMESH_KUBERNETES_VALIDATE_BIN="$TOOLS/deploy-venv/bin/kubernetes-validate"
+  # Milvus Lite, the Milvus VectorIndex's test server, in its own virtualenv (pinned pip install).
+  MEMMESH_MILVUS_LITE_BIN="$(bash "$ROOT/scripts/milvus/install.sh")"
+  export MEMMESH_MILVUS_LITE_BIN
 fi
 export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 

@@ -1,64 +1,25 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Metadata, Scope } from '@memmesh/core';
+import type { Metadata } from '@memmesh/core';
 import { isMeshError } from '@memmesh/core';
 import { createLocalEmbedder } from '@memmesh/embed';
 import { seededRandom as rng } from '@memmesh/testkit';
 import { afterEach, describe, expect, test } from 'vitest';
+import {
+  cosine,
+  describeVectorIndexConformance,
+  doc,
+  bruteForce as expected,
+  unitVector as sharedUnitVector,
+} from './conformance.ts';
 import { createEmbeddedIndex } from './embedded-index.ts';
 import type { EmbeddedIndexOptions } from './options.ts';
-import type { UpsertDoc, VectorIndex } from './types.ts';
+import type { VectorIndex } from './types.ts';
 
 const DIM = 32;
 
-function unitVector(random: () => number, dim = DIM): Float32Array {
-  const v = new Float32Array(dim);
-  let sum = 0;
-  for (let i = 0; i < dim; i++) {
-    const x = random() * 2 - 1;
-    v[i] = x;
-    sum += x * x;
-  }
-  const norm = Math.sqrt(sum);
-  for (let i = 0; i < dim; i++) v[i] = (v[i] as number) / norm;
-  return v;
-}
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += (a[i] as number) * (b[i] as number);
-    na += (a[i] as number) ** 2;
-    nb += (b[i] as number) ** 2;
-  }
-  return dot / Math.sqrt(na * nb);
-}
-
-interface DocSpec {
-  tenant?: string;
-  id: string;
-  version: number;
-  vectors: Float32Array[];
-  text?: string;
-  metadata?: Metadata;
-  scope?: Scope;
-}
-
-function doc(spec: DocSpec): UpsertDoc {
-  const text = spec.text ?? `text of ${spec.id} v${spec.version}`;
-  return {
-    tenant: spec.tenant ?? 'acme',
-    id: spec.id,
-    version: spec.version,
-    text,
-    metadata: spec.metadata ?? {},
-    scope: spec.scope ?? {},
-    chunks: spec.vectors.map((vector) => ({ start: 0, end: text.length, vector })),
-  };
-}
+const unitVector = (random: () => number, dim = DIM): Float32Array => sharedUnitVector(random, dim);
 
 const opened: VectorIndex[] = [];
 const dirs: string[] = [];
@@ -80,160 +41,30 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
+/** Where each index of the conformance suite keeps its snapshots, to reopen it there. */
+const dirOf = new WeakMap<VectorIndex, string>();
+
+describeVectorIndexConformance(
+  'embedded',
+  async () => {
+    const dir = await tempDir();
+    const index = await createEmbeddedIndex({ dimensions: DIM, dir });
+    dirOf.set(index, dir);
+    return index;
+  },
+  {
+    reopen: async (closed) => {
+      const dir = dirOf.get(closed);
+      if (dir === undefined) throw new Error('the conformance suite reopened an index it did not open');
+      const index = await createEmbeddedIndex({ dimensions: DIM, dir });
+      dirOf.set(index, dir);
+      return index;
+    },
+  },
+);
+
 describe('embedded index', () => {
-  test('upsert - get returns the document and search ranks it first for its own vector', async () => {
-    const index = await open();
-    const random = rng(1);
-    const vectors = Array.from({ length: 50 }, () => unitVector(random));
-    for (const [i, vector] of vectors.entries()) {
-      expect(
-        await index.upsert(doc({ id: `d${i}`, version: i + 1, vectors: [vector], metadata: { n: i } })),
-      ).toBe(true);
-    }
-    const got = await index.get('acme', 'd7');
-    expect(got).toEqual({
-      tenant: 'acme',
-      id: 'd7',
-      version: 8,
-      text: 'text of d7 v8',
-      metadata: { n: 7 },
-      scope: {},
-      chunkCount: 1,
-    });
-    for (const [i, vector] of vectors.entries()) {
-      const [top] = await index.search({ tenant: 'acme', vector, topK: 1 });
-      expect(top?.id).toBe(`d${i}`);
-      expect(top?.score).toBeCloseTo(1, 5);
-    }
-    expect(index.stats()).toEqual({ docs: 50, chunks: 50, tombstones: 0, version: 50 });
-  });
-
-  test('search - returns topK documents sorted by score, one hit per document', async () => {
-    const index = await open();
-    const random = rng(2);
-    const query = unitVector(random);
-    for (let i = 0; i < 30; i++) {
-      await index.upsert(
-        doc({ id: `d${i}`, version: i + 1, vectors: [unitVector(random), unitVector(random)] }),
-      );
-    }
-    const hits = await index.search({ tenant: 'acme', vector: query, topK: 5 });
-    expect(hits).toHaveLength(5);
-    expect(new Set(hits.map((h) => h.id)).size).toBe(5);
-    const scores = hits.map((h) => h.score);
-    expect(scores).toEqual([...scores].sort((a, b) => b - a));
-  });
-
-  test('tenant isolation - the same vectors in two tenants never cross', async () => {
-    const index = await open();
-    const random = rng(3);
-    const vectors = Array.from({ length: 200 }, () => unitVector(random));
-    for (const [i, vector] of vectors.entries()) {
-      await index.upsert(doc({ tenant: 'a', id: `a${i}`, version: i + 1, vectors: [vector] }));
-      await index.upsert(doc({ tenant: 'b', id: `b${i}`, version: i + 1, vectors: [vector] }));
-    }
-    // topK 10 goes through the graph, topK 200 through the exact scan: neither crosses.
-    for (const topK of [10, 200]) {
-      for (const [i, vector] of vectors.slice(0, 10).entries()) {
-        const hitsA = await index.search({ tenant: 'a', vector, topK });
-        const hitsB = await index.search({ tenant: 'b', vector, topK });
-        expect(hitsA).toHaveLength(topK);
-        expect(hitsA[0]?.id).toBe(`a${i}`);
-        expect(hitsA.every((h) => h.id.startsWith('a'))).toBe(true);
-        expect(hitsB.every((h) => h.id.startsWith('b'))).toBe(true);
-      }
-    }
-    expect(await index.get('b', 'a1')).toBeUndefined();
-    expect(await index.search({ tenant: 'c', vector: vectors[0]!, topK: 5 })).toEqual([]);
-    expect(index.stats('a')).toEqual({ docs: 200, chunks: 200, tombstones: 0, version: 200 });
-  });
-
-  test('update - a newer version replaces every old chunk', async () => {
-    const index = await open();
-    const random = rng(4);
-    const old = [unitVector(random), unitVector(random), unitVector(random)];
-    const fresh = [unitVector(random)];
-    const other = unitVector(random);
-    await index.upsert(doc({ id: 'x', version: 1, vectors: old, text: 'old text' }));
-    await index.upsert(doc({ id: 'y', version: 2, vectors: [other] }));
-    expect(index.stats('acme').chunks).toBe(4);
-    expect(await index.upsert(doc({ id: 'x', version: 3, vectors: fresh, text: 'new text' }))).toBe(true);
-    expect(index.stats('acme')).toEqual({ docs: 2, chunks: 2, tombstones: 0, version: 3 });
-    for (const vector of old) {
-      const hits = await index.search({ tenant: 'acme', vector, topK: 2 });
-      expect(hits.map((h) => h.text)).not.toContain('old text');
-      const x = hits.find((h) => h.id === 'x');
-      expect(x?.score).toBeCloseTo(cosine(vector, fresh[0]!), 5);
-    }
-    const [top] = await index.search({ tenant: 'acme', vector: fresh[0]!, topK: 1 });
-    expect(top).toMatchObject({ id: 'x', version: 3, text: 'new text' });
-  });
-
-  test('delete - removes the document from get and search', async () => {
-    const index = await open();
-    const random = rng(5);
-    const vectors = Array.from({ length: 10 }, () => unitVector(random));
-    for (const [i, vector] of vectors.entries())
-      await index.upsert(doc({ id: `d${i}`, version: i + 1, vectors: [vector] }));
-    expect(await index.delete('acme', 'd3', 20)).toBe(true);
-    expect(await index.get('acme', 'd3')).toBeUndefined();
-    const hits = await index.search({ tenant: 'acme', vector: vectors[3]!, topK: 10 });
-    expect(hits.map((h) => h.id)).not.toContain('d3');
-    expect(hits).toHaveLength(9);
-    expect(index.stats('acme')).toEqual({ docs: 9, chunks: 9, tombstones: 1, version: 20 });
-  });
-
-  test('idempotency - a version already held, or older, changes nothing', async () => {
-    const index = await open();
-    const random = rng(6);
-    const v1 = unitVector(random);
-    const v2 = unitVector(random);
-    expect(await index.upsert(doc({ id: 'x', version: 5, vectors: [v1], text: 'five' }))).toBe(true);
-    expect(await index.upsert(doc({ id: 'x', version: 5, vectors: [v2], text: 'five again' }))).toBe(false);
-    expect(await index.upsert(doc({ id: 'x', version: 4, vectors: [v2], text: 'four' }))).toBe(false);
-    expect((await index.get('acme', 'x'))?.text).toBe('five');
-    expect(index.stats()).toEqual({ docs: 1, chunks: 1, tombstones: 0, version: 5 });
-    expect(await index.delete('acme', 'x', 5)).toBe(false);
-    expect(await index.delete('acme', 'x', 3)).toBe(false);
-    expect((await index.get('acme', 'x'))?.version).toBe(5);
-
-    expect(await index.delete('acme', 'x', 9)).toBe(true);
-    expect(await index.delete('acme', 'x', 9)).toBe(false);
-    expect(await index.upsert(doc({ id: 'x', version: 7, vectors: [v1] }))).toBe(false);
-    expect(await index.get('acme', 'x')).toBeUndefined();
-    expect(await index.search({ tenant: 'acme', vector: v1, topK: 3 })).toEqual([]);
-    expect(index.stats()).toEqual({ docs: 0, chunks: 0, tombstones: 1, version: 9 });
-
-    // A delete for an id never seen still blocks the older upsert that may arrive after it.
-    expect(await index.delete('acme', 'ghost', 12)).toBe(true);
-    expect(await index.upsert(doc({ id: 'ghost', version: 11, vectors: [v1] }))).toBe(false);
-    expect(await index.upsert(doc({ id: 'x', version: 10, vectors: [v2], text: 'revived' }))).toBe(true);
-    expect(index.stats()).toEqual({ docs: 1, chunks: 1, tombstones: 1, version: 12 });
-  });
-
-  test('markApplied - keeps the maximum; upserts and deletes leave it alone', async () => {
-    const index = await open();
-    expect(index.appliedSeq).toBe(0);
-    await index.upsert(doc({ id: 'x', version: 5, vectors: [unitVector(rng(7))] }));
-    expect(index.appliedSeq).toBe(0);
-    index.markApplied(5);
-    index.markApplied(3);
-    expect(index.appliedSeq).toBe(5);
-    await index.delete('acme', 'x', 6);
-    expect(index.appliedSeq).toBe(5);
-  });
-
-  test('validation - wrong vector length and bad arguments throw RangeError', async () => {
-    const index = await open();
-    const wrong = new Float32Array(DIM + 1);
-    await expect(index.upsert(doc({ id: 'x', version: 1, vectors: [wrong] }))).rejects.toThrow(RangeError);
-    await expect(index.search({ tenant: 'acme', vector: wrong, topK: 1 })).rejects.toThrow(RangeError);
-    const ok = unitVector(rng(8));
-    await expect(index.search({ tenant: 'acme', vector: ok, topK: 0 })).rejects.toThrow(RangeError);
-    await expect(index.upsert(doc({ id: 'x', version: -1, vectors: [ok] }))).rejects.toThrow(RangeError);
-    const nan = new Float32Array(DIM).fill(Number.NaN);
-    await expect(index.upsert(doc({ id: 'x', version: 1, vectors: [nan] }))).rejects.toThrow(RangeError);
-    expect(index.stats()).toEqual({ docs: 0, chunks: 0, tombstones: 0, version: 0 });
+  test('validation - bad options fail with a config error', async () => {
     await expect(createEmbeddedIndex({ dimensions: 0 })).rejects.toSatisfy((err) =>
       isMeshError(err, 'config'),
     );
@@ -264,59 +95,6 @@ describe('embedded index filters', () => {
     }
     return { index, vectors, random };
   }
-
-  function expected(
-    vectors: Float32Array[],
-    query: Float32Array,
-    topK: number,
-    keep: (i: number) => boolean,
-  ): string[] {
-    return vectors
-      .map((v, i) => ({ id: `d${i}`, score: cosine(query, v), i }))
-      .filter(({ i }) => keep(i))
-      .sort((a, b) => b.score - a.score)
-      .slice(0, topK)
-      .map((h) => h.id);
-  }
-
-  test('filter - metadata and scope equality, all keys must match', async () => {
-    const { index, vectors, random } = await filled();
-    const query = unitVector(random);
-    const hits = await index.search({
-      tenant: 'acme',
-      vector: query,
-      topK: 10,
-      filter: { metadata: { color: 'red' }, scope: { agentId: 'agent-0' } },
-    });
-    expect(hits).toHaveLength(10);
-    for (const hit of hits) {
-      expect(hit.metadata.color).toBe('red');
-      expect(hit.scope.agentId).toBe('agent-0');
-    }
-    expect(hits.map((h) => h.id)).toEqual(expected(vectors, query, 10, (i) => i % 4 === 0));
-    const none = await index.search({
-      tenant: 'acme',
-      vector: query,
-      topK: 10,
-      filter: { metadata: { color: 'red' }, scope: { agentId: 'agent-1' } },
-    });
-    expect(none).toEqual([]);
-    const missingKey = await index.search({
-      tenant: 'acme',
-      vector: query,
-      topK: 10,
-      filter: { metadata: { size: 1 } },
-    });
-    expect(missingKey).toEqual([]);
-    // An undefined field is no constraint (it comes from spreading optional fields).
-    const unconstrained = await index.search({
-      tenant: 'acme',
-      vector: query,
-      topK: 10,
-      filter: { scope: { userId: undefined } },
-    });
-    expect(unconstrained.map((h) => h.id)).toEqual(expected(vectors, query, 10, () => true));
-  });
 
   test('filter - a selective filter returns every match (3 of 2000) via the exact scan', async () => {
     // exactScanChunksMax 0 leaves selectivity alone to route the query to the exact scan.

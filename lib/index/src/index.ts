@@ -1,9 +1,23 @@
 /**
  * @module @memmesh/index
- * The `VectorIndex` interface every shard view implements, and the embedded implementation:
- * a usearch HNSW graph per tenant, kept in memory and snapshotted atomically to disk.
+ * The `VectorIndex` interface every shard view implements, and its two implementations: the
+ * embedded one (a usearch HNSW graph per tenant, kept in memory and snapshotted atomically to
+ * disk) and Milvus (a collection per origin region and embedding model).
  */
 export { createEmbeddedIndex } from './embedded-index.ts';
+export {
+  createMilvusIndex,
+  DEFAULT_MILVUS_CALL_TIMEOUT_MS,
+  DEFAULT_MILVUS_COLLECTION_PREFIX,
+  DEFAULT_MILVUS_HNSW_EF,
+  DEFAULT_MILVUS_HNSW_EF_CONSTRUCTION,
+  DEFAULT_MILVUS_HNSW_M,
+  DEFAULT_MILVUS_PARTITION_COUNT,
+  DEFAULT_MILVUS_SCAN_PAGE_ROWS_MAX,
+  DEFAULT_MILVUS_VIEW_DOCS_MAX,
+  DEFAULT_MILVUS_WRITE_BATCH_ROWS_MAX,
+  type MilvusIndexOptions,
+} from './milvus-index.ts';
 export {
   DEFAULT_CONNECTIVITY,
   DEFAULT_EXACT_SCAN_CHUNKS_MAX,

@@ -12,6 +12,13 @@ export {
   startDynamoDbLocal,
 } from './dynamodb-local.ts';
 export {
+  DEFAULT_MILVUS_LITE_START_TIMEOUT_MS,
+  type MilvusLite,
+  type MilvusLiteOptions,
+  milvusLiteBin,
+  startMilvusLite,
+} from './milvus-lite.ts';
+export {
   DEFAULT_START_TIMEOUT_MS,
   type NatsServer,
   type NatsServerClusterOptions,
