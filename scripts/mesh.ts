@@ -4,11 +4,13 @@
  * regions/ (one NATS cluster each, JetStream on, joined by gateways into a supercluster, all
  * on loopback with stores under .memmesh/), one region agent per region in multi-region
  * mode, and the gateway on MEMMESH_PORT (default 8080); the agents take the next ports.
+ * Once the toolchain has provisioned all-MiniLM-L6-v2 (MEMMESH_MINILM_DIR), the regions run
+ * with it instead of the hashing embedder, so that search finds meaning, not only words.
  * It prints what it started and stops everything cleanly on Ctrl-C, or when anything fails
  * to start.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { loadTopology } from '@memmesh/routing';
 import { type Supercluster, startSupercluster } from '@memmesh/testkit';
@@ -39,7 +41,8 @@ async function stop(code: number): Promise<never> {
 async function main(): Promise<void> {
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
-  const topology = await loadTopology(REGIONS_DIR);
+  const regionsDir = await localRegionsDir();
+  const topology = await loadTopology(regionsDir);
   const regions = [...topology.regions].sort((a, b) => rank(a.id) - rank(b.id));
   await mkdir(`${ROOT}.memmesh/nats`, { recursive: true });
   console.log(
@@ -56,7 +59,7 @@ async function main(): Promise<void> {
       MEMMESH_REGION: region.id,
       MEMMESH_AGENT_ID: `${region.id}-a0`,
       MEMMESH_NATS_URL: nats.regions[region.nats.cluster]?.urls.join(',') ?? '',
-      MEMMESH_REGIONS_DIR: REGIONS_DIR,
+      MEMMESH_REGIONS_DIR: regionsDir,
       MEMMESH_HOST: HOST,
       MEMMESH_PORT: String(FIRST_PORT + 1 + i),
       MEMMESH_DATA_DIR: `${ROOT}.memmesh/agents`,
@@ -67,7 +70,7 @@ async function main(): Promise<void> {
   const gatewayUrl = await startService('gateway', 'agents/gateway/src/main.ts', FIRST_PORT, {
     MEMMESH_GATEWAY_HOST: HOST,
     MEMMESH_GATEWAY_PORT: String(FIRST_PORT),
-    MEMMESH_REGIONS_DIR: REGIONS_DIR,
+    MEMMESH_REGIONS_DIR: regionsDir,
     MEMMESH_REGION_ENDPOINTS: regions.map((r, i) => `${r.id}=${urls[i]}`).join(','),
     MEMMESH_GATEWAY_ADMIN_KEY: process.env.MEMMESH_GATEWAY_ADMIN_KEY ?? 'admin-dev-key-local',
   });
@@ -87,6 +90,41 @@ ${tenants.join('\n')}
        -H 'content-type: application/json' -d '{"query":"where is the runbook?"}'
 
   Press Ctrl-C to stop.`);
+}
+
+/**
+ * The region files the local mesh runs on: regions/ itself, or — once MiniLM is provisioned —
+ * a copy under .memmesh/regions whose regions embed with it. Stored memories were embedded by
+ * the embedder of their time, and a view never mixes models, so when the embedder changes the
+ * local stores are cleared (and it says so) rather than dead-lettering every old event.
+ */
+async function localRegionsDir(): Promise<string> {
+  const minilmDir = process.env.MEMMESH_MINILM_DIR;
+  const embedder = minilmDir ? 'minilm' : 'local';
+  const marker = `${ROOT}.memmesh/embedder`;
+  const previous = await readFile(marker, 'utf8').catch(() => undefined);
+  if (previous !== undefined && previous !== embedder) {
+    console.log(
+      `memmesh: the local embedder changed from ${previous} to ${embedder}; clearing .memmesh (its memories were embedded by ${previous})`,
+    );
+    await rm(`${ROOT}.memmesh/nats`, { recursive: true, force: true });
+    await rm(`${ROOT}.memmesh/agents`, { recursive: true, force: true });
+  }
+  await mkdir(`${ROOT}.memmesh`, { recursive: true });
+  await writeFile(marker, embedder);
+  if (!minilmDir) return REGIONS_DIR;
+  const dir = `${ROOT}.memmesh/regions`;
+  await rm(dir, { recursive: true, force: true });
+  await cp(REGIONS_DIR, dir, { recursive: true });
+  const topology = await loadTopology(REGIONS_DIR);
+  for (const region of topology.regions) {
+    const file = `${dir}/${region.id}/region.json`;
+    const config = JSON.parse(await readFile(file, 'utf8')) as { backends: { embedder: string } };
+    config.backends.embedder = 'minilm';
+    await writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
+  }
+  console.log(`memmesh: regions embed with all-MiniLM-L6-v2 from ${minilmDir}`);
+  return dir;
 }
 
 /** Spawns a service (main.ts of an agent or the gateway) and waits for its 'listening' log line. */

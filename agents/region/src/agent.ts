@@ -12,7 +12,7 @@ import {
   createOpenAiEmbedder,
   type Embedder,
 } from '@memmesh/embed';
-import { createEmbeddedIndex } from '@memmesh/index';
+import { createEmbeddedIndex, createMilvusIndex } from '@memmesh/index';
 import {
   createMemoryRoutingTable,
   loadTopology,
@@ -65,8 +65,22 @@ export async function partsFor(
   const parts = embeddedParts(config);
   parts.embedder = await embedderFor(config, metrics);
   // The index holds the embedder's vectors, whatever MEMMESH_EMBED_DIMENSIONS says.
-  const dimensions = parts.embedder.dimensions;
-  parts.openIndex = (_origin, _shard, dir) => createEmbeddedIndex({ dimensions, dir });
+  const { dimensions, modelId } = parts.embedder;
+  parts.indexBackend = config.index;
+  parts.openIndex =
+    config.index === 'milvus'
+      ? // Milvus keeps the view and its position itself: no snapshot directory.
+        (origin, shard) =>
+          createMilvusIndex({
+            address: config.milvusAddress as string,
+            token: config.milvusToken,
+            collectionPrefix: config.milvusCollectionPrefix,
+            region: origin,
+            shard,
+            modelId,
+            dimensions,
+          })
+      : (_origin, _shard, dir) => createEmbeddedIndex({ dimensions, dir });
   if (config.cache === 'redis') {
     parts.cache = await createRedisCache({
       url: config.redisUrl as string,

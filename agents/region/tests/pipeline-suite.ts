@@ -12,7 +12,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACME, distinctiveSentence, GLOBEX, type Harness } from './harness.ts';
 
 /** Runs the pipeline suite on the agent `start` returns (closed by the suite). */
-export function describePipeline(backends: string, start: () => Promise<Harness>): void {
+export interface PipelineSuiteOptions {
+  /** Documents of the ingest-then-find-each test, a multiple of 4 (four batches). */
+  docs?: number;
+}
+
+export function describePipeline(
+  backends: string,
+  start: () => Promise<Harness>,
+  options: PipelineSuiteOptions = {},
+): void {
+  const docs = options.docs ?? 200;
   let h: Harness;
 
   beforeAll(async () => {
@@ -24,7 +34,7 @@ export function describePipeline(backends: string, start: () => Promise<Harness>
   });
 
   describe(`pipeline on ${backends}`, () => {
-    definePipelineTests(() => h);
+    definePipelineTests(() => h, docs);
   });
   describe(`tenant isolation on ${backends}`, () => {
     defineIsolationTests(() => h);
@@ -34,17 +44,18 @@ export function describePipeline(backends: string, start: () => Promise<Harness>
 const fillerText = (i: number) =>
   `${distinctiveSentence(i)} Agents write what they learn and read back what is relevant from the nearest region.`;
 
-function definePipelineTests(harness: () => Harness): void {
+function definePipelineTests(harness: () => Harness, docs: number): void {
+  const batch = docs / 4;
   let h: Harness;
   beforeAll(() => {
     h = harness();
   });
 
-  it('pipeline - 200 ingested documents are each the top result for their own sentence', async () => {
+  it(`pipeline - ${docs} ingested documents are each the top result for their own sentence`, async () => {
     const ids: string[] = [];
-    for (let batch = 0; batch < 4; batch++) {
-      const memories = Array.from({ length: 50 }, (_, j) => {
-        const i = batch * 50 + j;
+    for (let b = 0; b < 4; b++) {
+      const memories = Array.from({ length: batch }, (_, j) => {
+        const i = b * batch + j;
         return { id: `doc-${i}`, text: fillerText(i), metadata: { i } };
       });
       const res = await h.call('POST', '/v1/memories/batch?wait=true', { memories });
@@ -54,8 +65,8 @@ function definePipelineTests(harness: () => Harness): void {
         ids.push(r.id);
       }
     }
-    expect(ids).toHaveLength(200);
-    for (let i = 0; i < 200; i++) {
+    expect(ids).toHaveLength(docs);
+    for (let i = 0; i < docs; i++) {
       const res = await h.call('POST', '/v1/search', { query: distinctiveSentence(i), topK: 3 });
       expect(res.status).toBe(200);
       expect(res.body.results[0].id).toBe(`doc-${i}`);

@@ -438,13 +438,23 @@ async function ensureCollection(calls: MilvusCalls, spec: CollectionSpec): Promi
         }),
       )
       .catch((err: unknown) => {
-        if (!/already exist/i.test((err as Error).message)) throw err;
+        if (!mentions(err, /already exist/i)) throw err;
       });
   }
   await verifySchema(calls, spec);
   await ensureVectorIndex(calls, spec);
   await calls.run('loadCollection', () => client.loadCollection({ collection_name: spec.name }));
   await waitLoaded(calls, spec.name);
+}
+
+/** Whether the error, or a cause of it (Milvus puts its text in `reason`), matches. */
+function mentions(err: unknown, pattern: RegExp): boolean {
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    const { message, reason, cause } = e as { message?: unknown; reason?: unknown; cause?: unknown };
+    if (pattern.test(String(message ?? '')) || pattern.test(String(reason ?? ''))) return true;
+    e = cause;
+  }
+  return false;
 }
 
 async function verifySchema(calls: MilvusCalls, spec: CollectionSpec): Promise<void> {
@@ -499,7 +509,7 @@ async function verifySchema(calls: MilvusCalls, spec: CollectionSpec): Promise<v
   }
 }
 
-async function ensureVectorIndex(calls: MilvusCalls, spec: CollectionSpec): Promise<void> {
+async function ensureVectorIndex(calls: MilvusCalls, spec: CollectionSpec, racing = true): Promise<void> {
   const { client } = calls;
   const described = await calls
     .run('describeIndex', () =>
@@ -518,16 +528,26 @@ async function ensureVectorIndex(calls: MilvusCalls, spec: CollectionSpec): Prom
     });
   const existing = described?.index_descriptions?.find((d) => d.field_name === spec.vectorField);
   if (existing === undefined) {
-    await calls.run('createIndex', () =>
-      client.createIndex({
-        collection_name: spec.name,
-        field_name: spec.vectorField,
-        index_name: spec.vectorField,
-        index_type: spec.indexParams.index_type,
-        metric_type: spec.indexParams.metric_type,
-        params: spec.indexParams.params,
-      }),
-    );
+    const created = await calls
+      .run('createIndex', () =>
+        client.createIndex({
+          collection_name: spec.name,
+          field_name: spec.vectorField,
+          index_name: spec.vectorField,
+          index_type: spec.indexParams.index_type,
+          metric_type: spec.indexParams.metric_type,
+          params: spec.indexParams.params,
+        }),
+      )
+      .then(
+        () => true,
+        (err: unknown) => {
+          // Another agent built it between our describe and create: verify theirs instead.
+          if (racing && mentions(err, /already exist/i)) return false;
+          throw err;
+        },
+      );
+    if (!created) await ensureVectorIndex(calls, spec, false);
     return;
   }
   const params = new Map(existing.params.map((p) => [String(p.key), String(p.value)]));
