@@ -79,6 +79,9 @@ export async function partsFor(
             shard,
             modelId,
             dimensions,
+            hnswM: config.milvusHnswM,
+            hnswEfConstruction: config.milvusHnswEfConstruction,
+            hnswEf: config.milvusHnswEf,
           })
       : (_origin, _shard, dir) => createEmbeddedIndex({ dimensions, dir });
   if (config.cache === 'redis') {

@@ -64,6 +64,10 @@ export const RegionAgentConfigSchema = z
       .optional(),
     /** Milvus token (`user:password` or an API key); a secret. */
     milvusToken: z.string().min(1).optional(),
+    /** HNSW of Milvus collections: links per node (M) and build candidates, fixed when built; search candidates (ef). */
+    milvusHnswM: z.number().int().min(2).max(2_048).optional(),
+    milvusHnswEfConstruction: z.number().int().min(1).max(32_768).optional(),
+    milvusHnswEf: z.number().int().min(1).max(32_768).optional(),
     /** Collections are named `<prefix>_<region>_<model>_<dimensions>`. */
     milvusCollectionPrefix: z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,31}$/),
     /** The folder holding all-MiniLM-L6-v2 (model.onnx, vocab), provisioned by scripts/models. */
@@ -172,6 +176,9 @@ export const ENV_NAMES = {
   milvusAddress: 'MEMMESH_MILVUS_ADDRESS',
   milvusToken: 'MEMMESH_MILVUS_TOKEN',
   milvusCollectionPrefix: 'MEMMESH_MILVUS_COLLECTION_PREFIX',
+  milvusHnswM: 'MEMMESH_MILVUS_HNSW_M',
+  milvusHnswEfConstruction: 'MEMMESH_MILVUS_HNSW_EF_CONSTRUCTION',
+  milvusHnswEf: 'MEMMESH_MILVUS_HNSW_EF',
   minilmDir: 'MEMMESH_MINILM_DIR',
   openaiBaseUrl: 'MEMMESH_OPENAI_BASE_URL',
   openaiApiKey: 'MEMMESH_OPENAI_API_KEY',
@@ -198,6 +205,9 @@ export const ENV_NAMES = {
 
 const NUMERIC_FIELDS = new Set<string>([
   'port',
+  'milvusHnswM',
+  'milvusHnswEfConstruction',
+  'milvusHnswEf',
   'shardCount',
   'streamReplicas',
   'embedDimensions',
