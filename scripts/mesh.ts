@@ -10,7 +10,7 @@
  * to start.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { loadTopology } from '@memmesh/routing';
 import { type Supercluster, startSupercluster } from '@memmesh/testkit';
@@ -102,7 +102,13 @@ async function localRegionsDir(): Promise<string> {
   const minilmDir = process.env.MEMMESH_MINILM_DIR;
   const embedder = minilmDir ? 'minilm' : 'local';
   const marker = `${ROOT}.memmesh/embedder`;
-  const previous = await readFile(marker, 'utf8').catch(() => undefined);
+  // Stores from before this marker existed were all written with the hashing embedder.
+  const hadStores = await stat(`${ROOT}.memmesh/nats`).then(
+    () => true,
+    () => false,
+  );
+  const previous =
+    (await readFile(marker, 'utf8').catch(() => undefined)) ?? (hadStores ? 'local' : undefined);
   if (previous !== undefined && previous !== embedder) {
     console.log(
       `memmesh: the local embedder changed from ${previous} to ${embedder}; clearing .memmesh (its memories were embedded by ${previous})`,
