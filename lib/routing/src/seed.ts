@@ -4,7 +4,7 @@
  * (`regions/tenants.json`), validates them, and seeds a routing table with them. A bad file
  * stops start-up with a message that names the file and the field.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, MeshError, parseConfig } from '@memmesh/core';
 import { checkPlacement } from './placement.ts';
@@ -16,17 +16,33 @@ export interface Topology {
   tenants: TenantsFile['tenants'];
 }
 
+/**
+ * The region folders of `regionsDir`, sorted: folders and links to folders (a Kubernetes
+ * ConfigMap or Secret volume shows its content through links), skipping names that start
+ * with a dot (the volume's own `..data` and timestamped folders, editors' and VCS folders).
+ */
+async function regionFolders(regionsDir: string): Promise<string[]> {
+  const names: string[] = [];
+  for (const entry of await readdir(regionsDir, { withFileTypes: true })) {
+    if (entry.name.startsWith('.')) continue;
+    const isFolder = entry.isSymbolicLink()
+      ? await stat(join(regionsDir, entry.name)).then(
+          (s) => s.isDirectory(),
+          () => false,
+        )
+      : entry.isDirectory();
+    if (isFolder) names.push(entry.name);
+  }
+  return names.sort((a, b) => a.localeCompare(b));
+}
+
 export async function loadTopology(regionsDir: string): Promise<Topology> {
-  const entries = await readdir(regionsDir, { withFileTypes: true });
   const regions: RegionConfig[] = [];
-  for (const entry of entries.filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
-    const file = join(regionsDir, entry.name, 'region.json');
+  for (const name of await regionFolders(regionsDir)) {
+    const file = join(regionsDir, name, 'region.json');
     const region = await parseFile(file, RegionConfigSchema);
-    if (region.id !== entry.name) {
-      throw new MeshError(
-        ErrorCode.Config,
-        `${file}: id ${region.id} does not match its folder ${entry.name}`,
-      );
+    if (region.id !== name) {
+      throw new MeshError(ErrorCode.Config, `${file}: id ${region.id} does not match its folder ${name}`);
     }
     regions.push(region);
   }
