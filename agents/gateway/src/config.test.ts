@@ -42,5 +42,11 @@ describe('config', () => {
       'MEMMESH_REGION_ENDPOINTS',
     );
     expect(configError({ MEMMESH_GATEWAY_ATTEMPTS_MAX: '0' })).toContain('MEMMESH_GATEWAY_ATTEMPTS_MAX');
+    expect(configError({ MEMMESH_GATEWAY_REGION: 'Frankfurt' })).toContain('MEMMESH_GATEWAY_REGION');
+  });
+
+  it('config - the region of the metrics label is optional and read from MEMMESH_GATEWAY_REGION', () => {
+    expect(gatewayConfigFromEnv({}).region).toBeUndefined();
+    expect(gatewayConfigFromEnv({ MEMMESH_GATEWAY_REGION: 'eu-central-1' }).region).toBe('eu-central-1');
   });
 });

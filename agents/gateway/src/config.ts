@@ -3,7 +3,7 @@
  * The gateway's configuration: typed, with named defaults, read from the environment in one
  * place (`gatewayConfigFromEnv`, called only by main.ts) and validated once at start-up.
  */
-import { LIMITS, parseConfig, parsePairs } from '@memmesh/core';
+import { LIMITS, parseConfig, parsePairs, REGION_PATTERN } from '@memmesh/core';
 import { z } from 'zod';
 
 export const GatewayConfigSchema = z.strictObject({
@@ -16,6 +16,8 @@ export const GatewayConfigSchema = z.strictObject({
   dynamodbEndpoint: z.url().optional(),
   /** Region → base URL of its agents; overrides the endpoint stored in the routing table. */
   endpoints: z.record(z.string(), z.url()),
+  /** The region the gateway runs in, as the `region` label of its metrics; unset = `global`. */
+  region: z.string().regex(REGION_PATTERN, 'region must look like us-east-1').optional(),
   /** Where the gateway runs: before a region has answered a probe, distance is the RTT guess. */
   location: z.strictObject({
     latitude: z.number().min(-90).max(90),
@@ -80,7 +82,7 @@ export const DEFAULT_GATEWAY_CONFIG = {
   bodyBytesMax: LIMITS.batchBodyBytesMax,
   clientRegionHeader: 'X-Client-Region',
   shutdownTimeoutMs: 10_000,
-} as const satisfies Omit<GatewayConfig, 'dynamodbEndpoint' | 'adminKey'>;
+} as const satisfies Omit<GatewayConfig, 'dynamodbEndpoint' | 'adminKey' | 'region'>;
 
 /** Environment variable of each field, documented in the README. */
 export const GATEWAY_ENV_NAMES = {
@@ -91,6 +93,7 @@ export const GATEWAY_ENV_NAMES = {
   dynamodbTable: 'MEMMESH_DYNAMODB_TABLE',
   dynamodbEndpoint: 'MEMMESH_DYNAMODB_ENDPOINT',
   endpoints: 'MEMMESH_REGION_ENDPOINTS',
+  region: 'MEMMESH_GATEWAY_REGION',
   location: 'MEMMESH_GATEWAY_LOCATION',
   probeIntervalMs: 'MEMMESH_PROBE_INTERVAL_MS',
   probeTimeoutMs: 'MEMMESH_PROBE_TIMEOUT_MS',
@@ -111,6 +114,7 @@ export const GATEWAY_ENV_NAMES = {
 
 const STRING_FIELDS = new Set<string>([
   'host',
+  'region',
   'regionsDir',
   'routing',
   'dynamodbTable',

@@ -26,7 +26,10 @@ async function main(): Promise<void> {
     (process.env.MEMMESH_LOG_LEVEL as Parameters<typeof createLogger>[1]) ?? 'info',
   );
   const tracerProvider = startTracing(tracing);
-  const gateway = await startGateway(config, log, undefined, tracerProvider ? { tracerProvider } : {});
+  const gateway = await startGateway(config, log, undefined, {
+    ...(tracerProvider ? { tracerProvider } : {}),
+    ...(config.region ? { region: config.region } : {}),
+  });
   const server = serve({ fetch: gateway.app.fetch, hostname: config.host, port: config.port }, (info) => {
     log.info('listening', {
       url: `http://${config.host}:${info.port}`,
