@@ -25,6 +25,7 @@ import { type AgentMetrics, createMetrics, type TracerProvider, tracerOf } from 
 import type { Hono } from 'hono';
 import { createApp } from './app.ts';
 import { type RegionAgentConfig, type ResolvedRegionAgentConfig, withBackends } from './config.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { embedderRetryCounter } from './instrument.ts';
 import type { Logger } from './log.ts';
 import { openRegion, type Region, type RegionParts } from './region.ts';
@@ -196,8 +197,15 @@ export async function startRegionAgent(
     : await routingFor(baseConfig);
   const metrics = createMetrics({ region: config.region, service: 'region-agent' });
   const telemetry = { metrics, tracer: tracerOf(overrides.tracerProvider) };
-  const parts = overrides.parts ?? (await partsFor(config, log, metrics));
-  const region = await openRegion(config, parts, routing, log, telemetry);
+  const lock = config.dataDir ? await lockDataDir(config.dataDir, config.region, config.agentId) : undefined;
+  let region: Region;
+  try {
+    const parts = overrides.parts ?? (await partsFor(config, log, metrics));
+    region = await openRegion(config, parts, routing, log, telemetry);
+  } catch (err) {
+    await lock?.release();
+    throw err;
+  }
   const app = createApp({
     region,
     routing,
@@ -206,5 +214,15 @@ export async function startRegionAgent(
     log,
     telemetry,
   });
-  return { config, region, routing, app, metrics, close: () => region.close() };
+  return {
+    config,
+    region,
+    routing,
+    app,
+    metrics,
+    async close() {
+      await region.close();
+      await lock?.release();
+    },
+  };
 }
