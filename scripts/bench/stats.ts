@@ -60,6 +60,8 @@ export async function measureLatency(
           // Outside the timed region: other work runs here, not inside a measured call.
           await new Promise<void>((resolve) => setImmediate(resolve));
           yielded = performance.now();
+          // Other workers may have taken the last calls while this one yielded.
+          if (next >= count) break;
         }
         const i = next++;
         const t0 = performance.now();
