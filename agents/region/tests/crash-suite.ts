@@ -130,6 +130,17 @@ async function waitFor(predicate: () => Promise<boolean>, what: () => string): P
 
 type Agent = Awaited<ReturnType<typeof spawnAgent>>;
 
+/** Attempts of one check search: a 503 says "busy, come back", as a client would hear it. */
+const SEARCH_ATTEMPTS_MAX = 5;
+
+async function searchRetrying503(url: string, body: unknown): Promise<{ status: number; body: any }> {
+  for (let attempt = 1; ; attempt++) {
+    const res = await post(url, '/v1/search', body);
+    if (res.status !== 503 || attempt === SEARCH_ATTEMPTS_MAX) return res;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 async function crashAndRecover(
   startAgent: () => Promise<Agent>,
   docs: number,
@@ -215,7 +226,7 @@ async function crashAndRecover(
   await Promise.all(
     Array.from({ length: searchConcurrency }, async () => {
       for (let i = ids.shift(); i !== undefined; i = ids.shift()) {
-        const res = await post(agent.url, '/v1/search', {
+        const res = await searchRetrying503(agent.url, {
           query: distinctiveSentence(i),
           topK: 5,
           filter: { metadata: { n: i } },

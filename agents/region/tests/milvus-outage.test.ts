@@ -1,7 +1,11 @@
 /**
- * Milvus killed during an ingest: writes are still accepted into the log, the shard
+ * Milvus goes down during an ingest: writes are still accepted into the log, the shard
  * consumers stop acknowledging (the view cannot be written, so the events stay in the log),
  * and once Milvus is back every event is applied — nothing is lost or applied twice.
+ *
+ * Milvus Lite is taken down with its graceful shutdown, not kill -9: Lite loses the writes
+ * still in its in-memory memtable on kill -9 (seen here: 5 of 20 acknowledged documents),
+ * where Milvus keeps every acknowledged write in its WAL. What is tested is memmesh's side.
  */
 import { type MilvusLite, startMilvusLite } from '@memmesh/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -53,7 +57,7 @@ describe('milvus outage', () => {
     expect(docsInView()).toBe(BEFORE);
     const floorBefore = await ackFloor();
 
-    await milvus.kill();
+    await milvus.shutdown();
     const during = await h.call('POST', '/v1/memories/batch', {
       memories: Array.from({ length: DURING }, (_, i) => memory(BEFORE + i)),
     });

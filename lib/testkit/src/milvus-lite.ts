@@ -37,6 +37,13 @@ export interface MilvusLite {
   stop(): Promise<void>;
   /** kill -9, as a crash: the data directory is kept for restart(). */
   kill(): Promise<void>;
+  /**
+   * Takes the server down with its graceful shutdown (SIGINT), keeping the data for restart().
+   * Milvus Lite keeps recent writes in an in-memory memtable that a kill -9 loses, where
+   * Milvus persists every acknowledged write in its WAL; tests of what memmesh does while
+   * Milvus is down use this, so that they test memmesh and not Lite's durability.
+   */
+  shutdown(): Promise<void>;
   /** Starts again on the same port and data directory (after kill or stop of the process). */
   restart(): Promise<void>;
 }
@@ -94,6 +101,9 @@ function handle(
     },
     async kill() {
       await terminate(child, 'SIGKILL');
+    },
+    async shutdown() {
+      await terminate(child, 'SIGINT');
     },
     async restart() {
       await terminate(child, 'SIGKILL');
