@@ -9,9 +9,7 @@
  * Unlike env.ts's agent (always the embedded parts), this one builds its parts from its
  * configuration, as main.ts does, so that `cache: 'redis'` and `embedder: 'minilm'` apply.
  */
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { sleep } from '@memmesh/core';
 import type { Embedder } from '@memmesh/embed';
 import { startNatsServer, startRedisServer } from '@memmesh/testkit';
 import {
@@ -25,12 +23,10 @@ import { rateCells, type Section, times } from './backends-report.ts';
 import type { IngestResult, SearchResult } from './client.ts';
 import { runClient } from './client-process.ts';
 import { makeCorpus, makeQueries } from './corpus.ts';
-import { closeServer, listen, type Teardown } from './env.ts';
+import { closeServer, serveWhenReady, type Teardown } from './env.ts';
 import { fmt, ms } from './report.ts';
 import type { Scopes } from './scopes.ts';
 
-const READY_WAIT_MS_MAX = 60_000;
-const READY_POLL_MS = 10;
 /** Ingest as the main bench sends it: batches of 100, four in flight, from a client process. */
 const INGEST_BATCH_SIZE = 100;
 const INGEST_CONCURRENCY = 4;
@@ -59,18 +55,7 @@ interface BackendAgent {
 /** Starts a region agent whose parts follow its configuration, served on a loopback port. */
 async function startBackendAgent(config: RegionAgentConfig): Promise<BackendAgent> {
   const agent = await startRegionAgent(config, silentLogger);
-  let server: Server;
-  try {
-    server = await listen(agent.app.fetch);
-    const deadline = Date.now() + READY_WAIT_MS_MAX;
-    while (!agent.region.ready) {
-      if (Date.now() > deadline) throw new Error('the region agent did not become ready in time');
-      await sleep(READY_POLL_MS);
-    }
-  } catch (err) {
-    await agent.close();
-    throw err;
-  }
+  const server = await serveWhenReady(agent);
   let closed: Promise<void> | undefined;
   return {
     agent,

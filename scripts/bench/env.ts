@@ -69,18 +69,7 @@ export async function startServedAgent(config: RegionAgentConfig): Promise<Serve
     return index;
   };
   const agent = await startRegionAgent(config, silentLogger, { parts: { ...parts, openIndex } });
-  let server: Server;
-  try {
-    server = await listen(agent.app.fetch);
-    const deadline = Date.now() + READY_WAIT_MS_MAX;
-    while (!agent.region.ready) {
-      if (Date.now() > deadline) throw new Error('the region agent did not become ready in time');
-      await sleep(READY_POLL_MS);
-    }
-  } catch (err) {
-    await agent.close();
-    throw err;
-  }
+  const server = await serveWhenReady(agent);
   const readyMs = performance.now() - started;
   let closed: Promise<void> | undefined;
   return {
@@ -96,6 +85,28 @@ export async function startServedAgent(config: RegionAgentConfig): Promise<Serve
       return closed;
     },
   };
+}
+
+/**
+ * Serves the agent's app on a loopback port and waits (bounded) until the agent is ready;
+ * on failure the agent is closed.
+ */
+export async function serveWhenReady(agent: RegionAgent): Promise<Server> {
+  try {
+    const server = await listen(agent.app.fetch);
+    const deadline = Date.now() + READY_WAIT_MS_MAX;
+    while (!agent.region.ready) {
+      if (Date.now() > deadline) {
+        await closeServer(server);
+        throw new Error('the region agent did not become ready in time');
+      }
+      await sleep(READY_POLL_MS);
+    }
+    return server;
+  } catch (err) {
+    await agent.close();
+    throw err;
+  }
 }
 
 /** Serves a fetch handler with @hono/node-server on 127.0.0.1 and a port the OS picks. */

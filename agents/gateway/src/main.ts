@@ -6,7 +6,7 @@
  */
 import { serve } from '@hono/node-server';
 import { isMeshError } from '@memmesh/core';
-import { createLogger } from '@memmesh/region-agent';
+import { createLogger, shutDownOnSignals } from '@memmesh/region-agent';
 import { startTracing, type TracingConfig, tracingConfigFromEnv } from '@memmesh/telemetry';
 import { type GatewayConfig, gatewayConfigFromEnv } from './config.ts';
 import { startGateway } from './gateway.ts';
@@ -39,25 +39,16 @@ async function main(): Promise<void> {
     });
   });
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('shutting down', { signal });
-    const timer = setTimeout(() => {
-      log.error('shutdown timed out; exiting', { timeoutMs: config.shutdownTimeoutMs });
-      process.exit(1);
-    }, config.shutdownTimeoutMs);
-    // close() stops accepting and resolves once the requests in flight have been answered.
-    await new Promise((resolve) => server.close(resolve));
-    await gateway.close();
-    await tracerProvider?.shutdown().catch(() => undefined);
-    clearTimeout(timer);
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  shutDownOnSignals({
+    log,
+    timeoutMs: config.shutdownTimeoutMs,
+    async stop() {
+      // close() stops accepting and resolves once the requests in flight have been answered.
+      await new Promise((resolve) => server.close(resolve));
+      await gateway.close();
+    },
+    flushTraces: tracerProvider ? () => tracerProvider.shutdown() : undefined,
+  });
 }
 
 main().catch((err: unknown) => {

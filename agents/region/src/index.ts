@@ -34,3 +34,4 @@ export {
 export { createLogger, type Logger, silentLogger } from './log.ts';
 export { openApiDocument } from './openapi.ts';
 export { openRegion, type Region, type RegionParts, type SearchOptions } from './region.ts';
+export { type ShutdownOptions, shutDownOnSignals } from './shutdown.ts';

@@ -11,6 +11,7 @@ import { startTracing, type TracingConfig, tracingConfigFromEnv } from '@memmesh
 import { startRegionAgent } from './agent.ts';
 import { configFromEnv } from './config.ts';
 import { createLogger, type LogLevel } from './log.ts';
+import { shutDownOnSignals } from './shutdown.ts';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof configFromEnv>;
@@ -40,24 +41,15 @@ async function main(): Promise<void> {
     });
   });
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('shutting down', { signal });
-    const timer = setTimeout(() => {
-      log.error('shutdown timed out; exiting', { timeoutMs: config.shutdownTimeoutMs });
-      process.exit(1);
-    }, config.shutdownTimeoutMs);
-    server.close();
-    await agent.close();
-    await tracerProvider?.shutdown().catch(() => undefined);
-    clearTimeout(timer);
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  shutDownOnSignals({
+    log,
+    timeoutMs: config.shutdownTimeoutMs,
+    async stop() {
+      server.close();
+      await agent.close();
+    },
+    flushTraces: tracerProvider ? () => tracerProvider.shutdown() : undefined,
+  });
 }
 
 main().catch((err: unknown) => {
