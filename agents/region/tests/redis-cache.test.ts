@@ -11,6 +11,7 @@ import { type RegionAgent, resolveConfig, silentLogger, startRegionAgent } from 
 import { ACME, type Harness, startHarness } from './harness.ts';
 
 const POLL_MS = 20;
+const SETTLE_ATTEMPTS_MAX = 50;
 const APPLY_WAIT_MS_MAX = 10_000;
 
 let redis: RedisServer;
@@ -51,16 +52,15 @@ describe('redis cache', () => {
 
 describe('redis cache shared by replicas', () => {
   it('redis cache - a replica serves what another replica cached, and a write applied by both hides it', async () => {
-    const replica = await startRegionAgent(
-      resolveConfig({
-        natsUrl: h.nats.url,
-        agentId: 'us-east-1-a1',
-        port: 0,
-        cache: 'redis',
-        redisUrl: redis.url,
-      }),
-      silentLogger,
-    );
+    // Two fresh replicas: the harness's agent may still be reconnecting to the Redis that the
+    // previous test restarted (its client backs off up to 2 s), and would then cache nothing.
+    const replicaOf = (agentId: string) =>
+      startRegionAgent(
+        resolveConfig({ natsUrl: h.nats.url, agentId, port: 0, cache: 'redis', redisUrl: redis.url }),
+        silentLogger,
+      );
+    const primary = await replicaOf('us-east-1-a2');
+    const replica = await replicaOf('us-east-1-a1');
     const probe = await createRedisCache({ url: redis.url });
     try {
       const search = async (agent: RegionAgent, query: string) => {
@@ -80,13 +80,23 @@ describe('redis cache shared by replicas', () => {
       );
       expect(write.status).toBe(202);
       await appliedBy(replica, write.body.version);
+      await appliedBy(primary, write.body.version);
       const query = 'saffron lanterns over the lagoon';
-      const first = await search(h.agent, query);
-      expect(first.results[0]?.id).toBe('shared-1');
+      // The replica, just started, replays the log and replaces acme's token as it applies;
+      // its last replacement may land after a search. Search until the token holds still
+      // around a search, so that what follows starts from one cached entry.
+      let token: string | undefined;
+      for (let attempt = 0; attempt < SETTLE_ATTEMPTS_MAX; attempt++) {
+        const before = await probe.get('v:us-east-1:acme');
+        const first = await search(primary, query);
+        expect(first.results[0]?.id).toBe('shared-1');
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+        token = await probe.get('v:us-east-1:acme');
+        if (before !== undefined && token === before) break;
+      }
 
       // The entry the first agent cached sits under a key the replica also asks for: replace
       // it with a marker and the replica answers with the marker.
-      const token = await probe.get('v:us-east-1:acme');
       expect(token).toBeDefined();
       const key = resultCacheKey({
         tenant: 'acme',
@@ -113,7 +123,8 @@ describe('redis cache shared by replicas', () => {
       );
       expect(update.status).toBe(202);
       await appliedBy(replica, update.body.version);
-      for (const agent of [h.agent, replica]) {
+      await appliedBy(primary, update.body.version);
+      for (const agent of [primary, replica]) {
         const ids = (await search(agent, query)).results.map((r) => r.id);
         expect(ids).not.toContain('marker');
         expect(ids).toEqual(expect.arrayContaining(['shared-1', 'shared-2']));
@@ -121,6 +132,7 @@ describe('redis cache shared by replicas', () => {
     } finally {
       await probe.close();
       await replica.close();
+      await primary.close();
     }
   });
 });
