@@ -5,6 +5,7 @@
  */
 import {
   ErrorCode,
+  LIMITS,
   MeshError,
   parseConfig,
   parsePairs,
@@ -94,7 +95,7 @@ export const RegionAgentConfigSchema = z
       z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/),
     ),
     streamReplicas: z.number().int().min(1).max(5),
-    embedDimensions: z.number().int().min(8).max(4096),
+    embedDimensions: z.number().int().min(8).max(LIMITS.dimensionsMax),
     chunkChars: z.number().int().min(100).max(8_000),
     chunkOverlapChars: z.number().int().min(0).max(2_000),
     snapshotIntervalMs: z.number().int().min(100),
@@ -111,6 +112,12 @@ export const RegionAgentConfigSchema = z
   .refine((c) => c.chunkOverlapChars < c.chunkChars, {
     path: ['chunkOverlapChars'],
     message: 'must be smaller than chunkChars',
+  })
+  // Below this step the longest text would need more than LIMITS.chunksPerDocMax chunks, and
+  // the last one would take the remainder: a chunk far longer than the embedder's window.
+  .refine((c) => c.chunkChars - c.chunkOverlapChars >= LIMITS.chunkStrideCharsMin, {
+    path: ['chunkOverlapChars'],
+    message: `chunkChars minus chunkOverlapChars must be at least ${LIMITS.chunkStrideCharsMin}`,
   })
   // A configured production backend is never replaced by an embedded one in silence.
   .refine((c) => c.cache !== 'redis' || c.redisUrl !== undefined, {

@@ -1,11 +1,15 @@
 /**
  * @module limits
  * Named maxima for everything a request can make memmesh hold or do. They bound memory,
- * message sizes and work per request; the API documents each of them.
- *
- * The sizes are chosen so that the worst shard reply (topKMax hits, each carrying its text
- * and metadata) stays under NATS's default 1 MiB max_payload.
+ * message sizes and work per request; the API documents each of them. This is the one source
+ * of every limit that more than one package relies on: the schemas, the embedders, the
+ * indexes, the shard protocol and the services' configuration all read them from here, and
+ * `limits.test.ts` checks the relations between them that the comments claim.
  */
+
+/** NATS's default `max_payload`: the largest message a default server accepts. */
+const NATS_PAYLOAD_BYTES_DEFAULT = 1024 * 1024;
+
 export const LIMITS = {
   /** A memory's text, in UTF-8 bytes. Longer documents are split into several memories. */
   textBytesMax: 16 * 1024,
@@ -19,6 +23,8 @@ export const LIMITS = {
   metadataKeysMax: 32,
   /** A metadata key or scope value, in characters. */
   labelLengthMax: 128,
+  /** A metadata string value, in characters. */
+  metadataValueLengthMax: 128 * 8,
   /** Results of one search. */
   topKMax: 50,
   topKDefault: 10,
@@ -28,6 +34,18 @@ export const LIMITS = {
   bodyBytesMax: 64 * 1024,
   /** HTTP body of a batch write, in bytes. */
   batchBodyBytesMax: 2 * 1024 * 1024,
-  /** Chunks one memory may be split into (textBytesMax over the smallest chunk size). */
+  /** Chunks one memory may be split into. */
   chunksPerDocMax: 64,
+  /**
+   * The smallest step between the starts of two chunks (chunk size minus overlap), in
+   * characters: at this step a text of textBytesMax characters fits in chunksPerDocMax
+   * chunks, so no chunk is ever longer than the configured size.
+   */
+  chunkStrideCharsMin: 256,
+  /** Length of an embedding vector: what events, indexes and embedders accept. */
+  dimensionsMax: 4096,
+  /** The payload NATS servers are expected to accept (their default max_payload). */
+  natsPayloadBytesMax: NATS_PAYLOAD_BYTES_DEFAULT,
+  /** A shard's reply to a query: under natsPayloadBytesMax, with room for headers. */
+  shardReplyBytesMax: 960 * 1024,
 } as const;

@@ -21,7 +21,7 @@ export const TenantSchema = z.string().regex(TENANT_PATTERN, 'tenant must match 
 
 /** Metadata values are scalars so that filters are plain equality tests. */
 export const MetadataSchema = z
-  .record(label, z.union([z.string().max(LIMITS.labelLengthMax * 8), z.number(), z.boolean()]))
+  .record(label, z.union([z.string().max(LIMITS.metadataValueLengthMax), z.number(), z.boolean()]))
   .refine((m) => Object.keys(m).length <= LIMITS.metadataKeysMax, {
     message: `metadata has more than ${LIMITS.metadataKeysMax} keys`,
   })
@@ -156,7 +156,7 @@ export const UpsertEventSchema = z.strictObject({
   chunks: z.array(ChunkSchema).min(1).max(LIMITS.chunksPerDocMax),
   metadata: MetadataSchema,
   scope: ScopeSchema,
-  model: z.strictObject({ id: z.string().min(1), dim: z.number().int().min(1).max(4096) }),
+  model: z.strictObject({ id: z.string().min(1), dim: z.number().int().min(1).max(LIMITS.dimensionsMax) }),
   ts: z.number().int(),
   source: EventSourceSchema,
 });

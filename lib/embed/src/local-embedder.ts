@@ -5,7 +5,7 @@
  * run the same vectors everywhere. It matches shared words, not meaning: a paraphrase that
  * reuses words ranks high, a synonym does not. Production uses a learned model instead.
  */
-import { ErrorCode, MeshError } from '@memmesh/core';
+import { ErrorCode, LIMITS, MeshError } from '@memmesh/core';
 import { fmix32, fnv1a32, pairHash } from './hash.ts';
 import { STOP_WORDS, tokenize } from './tokenize.ts';
 import type { Embedder } from './types.ts';
@@ -27,7 +27,8 @@ export const LOCAL_EMBEDDER_MODEL = 'local-hash-v1';
 
 /** Below this, collisions swamp the signal; above it, the vectors are mostly zeros. */
 const DIMENSIONS_MIN = 16;
-const DIMENSIONS_MAX = 4096;
+/** What an event may carry (lib/core limits). */
+const DIMENSIONS_MAX = LIMITS.dimensionsMax;
 /** A batch is embedded synchronously, so this bounds how long one call holds the event loop. */
 const BATCH_SIZE_MAX_LIMIT = 4096;
 

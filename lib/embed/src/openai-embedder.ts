@@ -6,7 +6,7 @@
  * checking every response against the configured dimension and count, and turning failures
  * into `MeshError`s whose `retryable` flag tells ingestion whether to answer 503.
  */
-import { ErrorCode, MeshError, type RetryPolicy, withRetry } from '@memmesh/core';
+import { ErrorCode, LIMITS, MeshError, type RetryPolicy, withRetry } from '@memmesh/core';
 import OpenAI from 'openai';
 import type { Embedder } from './types.ts';
 
@@ -92,7 +92,11 @@ export const DEFAULT_OPENAI_EMBEDDER_OPTIONS = {
 } as const;
 
 const TIMEOUT_MS_MAX = 600_000;
-const DIMENSIONS_MAX = 16_384;
+/**
+ * What an event may carry (lib/core limits): an embedder accepted at more dimensions would
+ * make events that the schema refuses, so the limit is checked at start-up instead.
+ */
+const DIMENSIONS_MAX = LIMITS.dimensionsMax;
 
 type ResolvedOptions = Required<Omit<OpenAiEmbedderOptions, 'retry' | 'onRetry' | 'onRequest'>> & {
   retry: RetryPolicy;
