@@ -3,7 +3,8 @@
  * The gateway's configuration: typed, with named defaults, read from the environment in one
  * place (`gatewayConfigFromEnv`, called only by main.ts) and validated once at start-up.
  */
-import { LIMITS, parseConfig, parsePairs, REGION_PATTERN } from '@memmesh/core';
+import { type EnvParser, LIMITS, parseConfig, REGION_PATTERN, readEnv } from '@memmesh/core';
+import { LogLevelSchema } from '@memmesh/telemetry';
 import { z } from 'zod';
 
 export const GatewayConfigSchema = z.strictObject({
@@ -52,6 +53,7 @@ export const GatewayConfigSchema = z.strictObject({
   shutdownTimeoutMs: z.number().int().min(100),
   /** Bearer key of the admin API (tenant policies); unset = the admin API is off. */
   adminKey: z.string().min(12, 'the admin key must be at least 12 characters').optional(),
+  logLevel: LogLevelSchema,
 });
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
 
@@ -82,6 +84,7 @@ export const DEFAULT_GATEWAY_CONFIG = {
   bodyBytesMax: LIMITS.batchBodyBytesMax,
   clientRegionHeader: 'X-Client-Region',
   shutdownTimeoutMs: 10_000,
+  logLevel: 'info',
 } as const satisfies Omit<GatewayConfig, 'dynamodbEndpoint' | 'adminKey' | 'region'>;
 
 /** Environment variable of each field, documented in the README. */
@@ -110,18 +113,28 @@ export const GATEWAY_ENV_NAMES = {
   clientRegionHeader: 'MEMMESH_CLIENT_REGION_HEADER',
   shutdownTimeoutMs: 'MEMMESH_SHUTDOWN_TIMEOUT_MS',
   adminKey: 'MEMMESH_GATEWAY_ADMIN_KEY',
+  logLevel: 'MEMMESH_LOG_LEVEL',
 } as const satisfies Record<keyof GatewayConfig, string>;
 
-const STRING_FIELDS = new Set<string>([
-  'host',
-  'region',
-  'regionsDir',
-  'routing',
-  'dynamodbTable',
-  'dynamodbEndpoint',
-  'clientRegionHeader',
-  'adminKey',
-]);
+/** How each variable that is not a plain string is read. */
+const ENV_PARSERS: Partial<Record<keyof GatewayConfig, EnvParser>> = {
+  port: 'number',
+  endpoints: 'pairs',
+  location: parseLocation,
+  probeIntervalMs: 'number',
+  probeTimeoutMs: 'number',
+  ewmaAlpha: 'number',
+  probeFailuresMax: 'number',
+  readTimeoutMs: 'number',
+  writeTimeoutMs: 'number',
+  writeWaitTimeoutMs: 'number',
+  attemptsMax: 'number',
+  hedgeAfterMs: 'number',
+  replicaWaitMs: 'number',
+  routingCacheTtlMs: 'number',
+  bodyBytesMax: 'number',
+  shutdownTimeoutMs: 'number',
+};
 
 export function resolveGatewayConfig(overrides: Partial<GatewayConfig>): GatewayConfig {
   return parseConfig(GatewayConfigSchema, { ...DEFAULT_GATEWAY_CONFIG, ...overrides }, GATEWAY_ENV_NAMES);
@@ -129,17 +142,7 @@ export function resolveGatewayConfig(overrides: Partial<GatewayConfig>): Gateway
 
 /** Reads the MEMMESH_* variables of GATEWAY_ENV_NAMES; unset ones keep their defaults. */
 export function gatewayConfigFromEnv(env: Readonly<Record<string, string | undefined>>): GatewayConfig {
-  const overrides: Record<string, unknown> = {};
-  for (const [field, name] of Object.entries(GATEWAY_ENV_NAMES)) {
-    const value = env[name];
-    if (value === undefined || value === '') continue;
-    if (field === 'endpoints') overrides[field] = parsePairs(value);
-    else if (field === 'location') overrides[field] = parseLocation(value);
-    else if (STRING_FIELDS.has(field)) overrides[field] = value;
-    // Number('') and Number('2s') are 0 and NaN: the schema names the variable either way.
-    else overrides[field] = Number(value);
-  }
-  return resolveGatewayConfig(overrides as Partial<GatewayConfig>);
+  return resolveGatewayConfig(readEnv(env, GATEWAY_ENV_NAMES, ENV_PARSERS) as Partial<GatewayConfig>);
 }
 
 /** `lat,lon` in degrees; anything else becomes NaN and is refused by the schema. */

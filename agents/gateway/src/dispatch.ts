@@ -16,11 +16,11 @@
  * retry should send ids.
  */
 import { backoffDelayMs, ErrorCode, MeshError, type RetryPolicy, sleep } from '@memmesh/core';
-import type { Logger } from '@memmesh/region-agent';
 import {
   createMetrics,
   type GatewayMetrics,
   injectTraceContext,
+  type Logger,
   SpanKind,
   type Tracer,
   tracerOf,
@@ -62,38 +62,58 @@ export function createDispatcher(
     tracer: tracerOf(),
   },
 ): Dispatcher {
-  const { metrics, tracer } = telemetry;
-  const endpointOf = (region: string) => probes.state(region)?.endpoint;
-  metrics.hedges.inc({ outcome: 'won' }, 0);
-  metrics.hedges.inc({ outcome: 'lost' }, 0);
+  return new RegionDispatcher(config, probes, log, telemetry);
+}
+
+class RegionDispatcher implements Dispatcher {
+  readonly #config: GatewayConfig;
+  readonly #probes: Probes;
+  readonly #log: Logger;
+  readonly #telemetry: DispatchTelemetry;
+
+  constructor(config: GatewayConfig, probes: Probes, log: Logger, telemetry: DispatchTelemetry) {
+    this.#config = config;
+    this.#probes = probes;
+    this.#log = log;
+    this.#telemetry = telemetry;
+    telemetry.metrics.hedges.inc({ outcome: 'won' }, 0);
+    telemetry.metrics.hedges.inc({ outcome: 'lost' }, 0);
+  }
+
+  #endpointOf(region: string): string | undefined {
+    return this.#probes.state(region)?.endpoint;
+  }
 
   /** One attempt at one region, in a client span whose context the region continues. */
-  const forward = (region: string, endpoint: string, request: Forward, signal?: AbortSignal) => {
+  #forward(region: string, endpoint: string, request: Forward, signal?: AbortSignal): Promise<Outcome> {
     const attributes = { 'memmesh.region': region, 'http.request.method': request.method };
-    return withSpan(tracer, `proxy ${region}`, { kind: SpanKind.CLIENT, attributes }, async (span, ctx) => {
+    const span = { kind: SpanKind.CLIENT, attributes };
+    return withSpan(this.#telemetry.tracer, `proxy ${region}`, span, async (active, ctx) => {
       const headers = { ...request.headers };
       injectTraceContext(headers, ctx);
       const outcome = await forwardOnce(region, endpoint, { ...request, headers }, signal);
       const status = outcome.kind === 'answer' ? outcome.status : outcome.answer?.status;
-      if (status !== undefined) span.setAttribute('http.response.status_code', status);
-      if (outcome.kind === 'failure') span.setAttribute('memmesh.failure', outcome.failure);
+      if (status !== undefined) active.setAttribute('http.response.status_code', status);
+      if (outcome.kind === 'failure') active.setAttribute('memmesh.failure', outcome.failure);
       return outcome;
     });
-  };
+  }
 
-  async function write(home: string, request: Forward, signal?: AbortSignal): Promise<Answer> {
-    const endpoint = endpointOf(home);
+  async write(home: string, request: Forward, signal?: AbortSignal): Promise<Answer> {
+    const endpoint = this.#endpointOf(home);
     if (!endpoint) throw unavailable(`home region ${home} has no known endpoint; the write was not sent`);
+    const { attemptsMax } = this.#config;
+    // Bounded: at most attemptsMax sends.
     for (let attempt = 1; ; attempt++) {
-      const outcome = await forward(home, endpoint, request, signal);
+      const outcome = await this.#forward(home, endpoint, request, signal);
       if (outcome.kind === 'answer') return outcome;
       // The home's own error (503 while its NATS is down, 429, 421): relayed as it is.
       if (outcome.answer) return outcome.answer;
-      probes.reportFailure(home, outcome.failure, outcome.reason);
-      if (outcome.failure !== 'refused' || attempt >= config.attemptsMax) {
+      this.#probes.reportFailure(home, outcome.failure, outcome.reason);
+      if (outcome.failure !== 'refused' || attempt >= attemptsMax) {
         throw writeFailure(home, outcome.failure, request.timeoutMs);
       }
-      await sleep(backoffDelayMs({ ...REFUSED_WRITE_RETRY, attemptsMax: config.attemptsMax }, attempt));
+      await sleep(backoffDelayMs({ ...REFUSED_WRITE_RETRY, attemptsMax }, attempt));
     }
   }
 
@@ -101,58 +121,27 @@ export function createDispatcher(
    * Each failure starts the next candidate; with hedging, so does each `hedgeAfterMs` without
    * an answer. The first answer wins and every other attempt is aborted.
    */
-  async function read(home: string, order: string[], request: Forward, signal?: AbortSignal) {
-    const targets = order.filter((region) => endpointOf(region)).slice(0, config.attemptsMax);
+  async read(home: string, order: string[], request: Forward, signal?: AbortSignal): Promise<Answer> {
+    const targets = order.filter((region) => this.#endpointOf(region)).slice(0, this.#config.attemptsMax);
     if (targets.length === 0) throw unavailable(`no region holding the tenant has a known endpoint`);
-    const controllers: AbortController[] = [];
-    const inflight = new Map<number, Promise<[number, Outcome]>>();
+    const race = new ReadRace(targets, (region, abort) => {
+      const headers = {
+        ...request.headers,
+        'x-memmesh-wait-ms': String(this.#minVersionWaitMs(region === home)),
+      };
+      return this.#forward(region, this.#endpointOf(region) as string, { ...request, headers }, abort);
+    });
     const failures: Outcome[] = [];
-    const hedged = new Set<number>();
-    let winner: number | undefined;
-    const launch = () => {
-      const index = controllers.length;
-      const region = targets[index] as string;
-      const controller = new AbortController();
-      controllers.push(controller);
-      const abort = signal ? AbortSignal.any([controller.signal, signal]) : controller.signal;
-      const headers = { ...request.headers, 'x-memmesh-wait-ms': String(minVersionWaitMs(region === home)) };
-      const attempt = forward(region, endpointOf(region) as string, { ...request, headers }, abort);
-      inflight.set(
-        index,
-        attempt.then((outcome) => [index, outcome]),
-      );
-    };
     try {
-      launch();
-      while (inflight.size > 0) {
-        const canHedge = config.hedgeAfterMs > 0 && controllers.length < targets.length;
-        const hedge = canHedge ? delay(config.hedgeAfterMs) : undefined;
-        const first = await Promise.race([...inflight.values(), ...(hedge ? [hedge.done] : [])]);
-        hedge?.cancel();
-        if (first === HEDGE) {
-          hedged.add(controllers.length);
-          launch();
-          continue;
-        }
-        const [index, outcome] = first;
-        inflight.delete(index);
-        if (outcome.kind === 'answer') {
-          winner = index;
-          return outcome;
-        }
-        noteReadFailure(outcome);
-        failures.push(outcome);
-        // A client that left needs no further attempts.
-        if (signal?.aborted) break;
-        if (controllers.length < targets.length) {
-          const next = targets[controllers.length] as string;
-          metrics.failovers.inc({ from_region: outcome.region, to_region: next });
-          launch();
-        }
-      }
+      const answer = await race.run(this.#config.hedgeAfterMs, signal, (failed, next) => {
+        this.#noteReadFailure(failed);
+        failures.push(failed);
+        if (next) this.#telemetry.metrics.failovers.inc({ from_region: failed.region, to_region: next });
+      });
+      if (answer) return answer;
     } finally {
-      for (const controller of controllers) controller.abort();
-      for (const index of hedged) metrics.hedges.inc({ outcome: index === winner ? 'won' : 'lost' });
+      for (const won of race.hedgeOutcomes())
+        this.#telemetry.metrics.hedges.inc({ outcome: won ? 'won' : 'lost' });
     }
     return bestFailure(failures, request.timeoutMs);
   }
@@ -162,19 +151,91 @@ export function createDispatcher(
    * next region can answer; the home may wait nearly the whole attempt, since it is where
    * the version was made and will apply it shortly.
    */
-  const minVersionWaitMs = (isHome: boolean) =>
-    isHome
-      ? Math.max(config.replicaWaitMs, config.readTimeoutMs - HOME_WAIT_MARGIN_MS)
-      : config.replicaWaitMs;
+  #minVersionWaitMs(isHome: boolean): number {
+    const { replicaWaitMs, readTimeoutMs } = this.#config;
+    return isHome ? Math.max(replicaWaitMs, readTimeoutMs - HOME_WAIT_MARGIN_MS) : replicaWaitMs;
+  }
 
-  const noteReadFailure = (outcome: Outcome & { kind: 'failure' }) => {
-    probes.reportFailure(outcome.region, outcome.failure, outcome.reason);
+  #noteReadFailure(outcome: Outcome & { kind: 'failure' }): void {
+    this.#probes.reportFailure(outcome.region, outcome.failure, outcome.reason);
     if (outcome.failure !== 'aborted') {
-      log.debug('read failed over', { region: outcome.region, reason: outcome.reason });
+      this.#log.debug('read failed over', { region: outcome.region, reason: outcome.reason });
     }
-  };
+  }
+}
 
-  return { write, read };
+type Attempt = (region: string, signal: AbortSignal) => Promise<Outcome>;
+
+/**
+ * The attempts of one read: the first candidate at once, the next on each failure or (with
+ * hedging) each `hedgeAfterMs` without an answer; the first answer wins and aborts the rest.
+ */
+class ReadRace {
+  readonly #targets: string[];
+  readonly #attempt: Attempt;
+  readonly #controllers: AbortController[] = [];
+  readonly #inflight = new Map<number, Promise<[number, Outcome]>>();
+  readonly #hedged = new Set<number>();
+  #winner: number | undefined;
+
+  constructor(targets: string[], attempt: Attempt) {
+    this.#targets = targets;
+    this.#attempt = attempt;
+  }
+
+  #launch(signal: AbortSignal | undefined): void {
+    const index = this.#controllers.length;
+    const controller = new AbortController();
+    this.#controllers.push(controller);
+    const abort = signal ? AbortSignal.any([controller.signal, signal]) : controller.signal;
+    const attempt = this.#attempt(this.#targets[index] as string, abort);
+    this.#inflight.set(
+      index,
+      attempt.then((outcome) => [index, outcome]),
+    );
+  }
+
+  /** The winning answer, or undefined when every attempt failed (each told to `onFailure`). */
+  async run(
+    hedgeAfterMs: number,
+    signal: AbortSignal | undefined,
+    onFailure: (failed: Outcome & { kind: 'failure' }, next: string | undefined) => void,
+  ): Promise<Answer | undefined> {
+    try {
+      this.#launch(signal);
+      // Bounded: every round settles one attempt or launches one, and there are at most targets.length.
+      while (this.#inflight.size > 0) {
+        const canHedge = hedgeAfterMs > 0 && this.#controllers.length < this.#targets.length;
+        const hedge = canHedge ? delay(hedgeAfterMs) : undefined;
+        const first = await Promise.race([...this.#inflight.values(), ...(hedge ? [hedge.done] : [])]);
+        hedge?.cancel();
+        if (first === HEDGE) {
+          this.#hedged.add(this.#controllers.length);
+          this.#launch(signal);
+          continue;
+        }
+        const [index, outcome] = first;
+        this.#inflight.delete(index);
+        if (outcome.kind === 'answer') {
+          this.#winner = index;
+          return outcome;
+        }
+        const more = !signal?.aborted && this.#controllers.length < this.#targets.length;
+        onFailure(outcome, more ? this.#targets[this.#controllers.length] : undefined);
+        // A client that left needs no further attempts.
+        if (signal?.aborted) break;
+        if (more) this.#launch(signal);
+      }
+      return undefined;
+    } finally {
+      for (const controller of this.#controllers) controller.abort();
+    }
+  }
+
+  /** For each hedge launched: whether it won. */
+  hedgeOutcomes(): boolean[] {
+    return [...this.#hedged].map((index) => index === this.#winner);
+  }
 }
 
 /**

@@ -6,7 +6,6 @@
  * and statuses changed in the table reach the gateway without a restart; while the table is
  * unreachable the gateway keeps routing with what it last read.
  */
-import type { Logger } from '@memmesh/region-agent';
 import {
   createMemoryRoutingTable,
   loadTopology,
@@ -15,7 +14,13 @@ import {
   seedRoutingTable,
   withReadCache,
 } from '@memmesh/routing';
-import { createMetrics, type GatewayMetrics, type TracerProvider, tracerOf } from '@memmesh/telemetry';
+import {
+  createMetrics,
+  type GatewayMetrics,
+  type Logger,
+  type TracerProvider,
+  tracerOf,
+} from '@memmesh/telemetry';
 import type { Hono } from 'hono';
 import { createGatewayApp } from './app.ts';
 import type { GatewayConfig } from './config.ts';

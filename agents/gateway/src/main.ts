@@ -2,12 +2,12 @@
  * @module main
  * Entry point of the gateway: reads the environment (the only place that does), serves HTTP,
  * and shuts down gracefully on SIGTERM/SIGINT — stop accepting connections, let requests in
- * flight finish (bounded by shutdownTimeoutMs), stop the probes.
+ * flight finish (bounded by shutdownTimeoutMs), stop the probes. It loads nothing of the
+ * region agent (no index, embedder or Milvus SDK): a gateway only routes.
  */
-import { serve } from '@hono/node-server';
 import { isMeshError } from '@memmesh/core';
-import { createLogger, shutDownOnSignals } from '@memmesh/region-agent';
-import { startTracing, type TracingConfig, tracingConfigFromEnv } from '@memmesh/telemetry';
+import { serveApp, shutDownOnSignals } from '@memmesh/http';
+import { createLogger, startTracing, type TracingConfig, tracingConfigFromEnv } from '@memmesh/telemetry';
 import { type GatewayConfig, gatewayConfigFromEnv } from './config.ts';
 import { startGateway } from './gateway.ts';
 
@@ -21,30 +21,29 @@ async function main(): Promise<void> {
     process.stderr.write(`memmesh gateway: ${isMeshError(err) ? err.message : String(err)}\n`);
     process.exit(2);
   }
-  const log = createLogger(
-    { service: 'gateway' },
-    (process.env.MEMMESH_LOG_LEVEL as Parameters<typeof createLogger>[1]) ?? 'info',
-  );
+  const log = createLogger({ service: 'gateway' }, config.logLevel);
   const tracerProvider = startTracing(tracing);
   const gateway = await startGateway(config, log, undefined, {
     ...(tracerProvider ? { tracerProvider } : {}),
     ...(config.region ? { region: config.region } : {}),
   });
-  const server = serve({ fetch: gateway.app.fetch, hostname: config.host, port: config.port }, (info) => {
-    log.info('listening', {
-      url: `http://${config.host}:${info.port}`,
+  const served = serveApp({
+    fetch: gateway.app.fetch,
+    host: config.host,
+    port: config.port,
+    log,
+    fields: () => ({
       regions: gateway.probes.all().map((r) => ({ region: r.region, endpoint: r.endpoint })),
       ready: gateway.ready,
       tracing: tracing.enabled,
-    });
+    }),
   });
-
   shutDownOnSignals({
     log,
     timeoutMs: config.shutdownTimeoutMs,
     async stop() {
       // close() stops accepting and resolves once the requests in flight have been answered.
-      await new Promise((resolve) => server.close(resolve));
+      await served.close();
       await gateway.close();
     },
     flushTraces: tracerProvider ? () => tracerProvider.shutdown() : undefined,

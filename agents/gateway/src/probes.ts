@@ -6,8 +6,8 @@
  * requests already go somewhere sensible. Requests report their own connection failures
  * here, so a dead region is avoided from the next request on, not only after the next probe.
  */
-import type { Logger } from '@memmesh/region-agent';
 import type { RegionConfig, RegionStatus } from '@memmesh/routing';
+import type { Logger } from '@memmesh/telemetry';
 import { type FailureKind, failureOf } from './proxy.ts';
 
 export interface RegionState {
@@ -69,91 +69,107 @@ export function distanceGuessMs(from: ProbeOptions['location'], to: RegionConfig
 }
 
 export function startProbes(options: ProbeOptions): Probes {
-  const { log } = options;
-  const states = new Map<string, RegionState>();
-  let running: Promise<void> | undefined;
+  return new RegionProbes(options);
+}
 
-  const succeed = (state: RegionState, rttMs: number) => {
-    state.rttMs = state.probed ? options.ewmaAlpha * rttMs + (1 - options.ewmaAlpha) * state.rttMs : rttMs;
+class RegionProbes implements Probes {
+  readonly #options: ProbeOptions;
+  readonly #states = new Map<string, RegionState>();
+  readonly #timer: ReturnType<typeof setInterval>;
+  #running: Promise<void> | undefined;
+
+  constructor(options: ProbeOptions) {
+    this.#options = options;
+    this.#timer = setInterval(() => void this.probeNow(), options.intervalMs);
+    this.#timer.unref();
+  }
+
+  state(region: string): Readonly<RegionState> | undefined {
+    return this.#states.get(region);
+  }
+
+  all(): RegionState[] {
+    return [...this.#states.values()].map((s) => ({ ...s, rttMs: Math.round(s.rttMs * 100) / 100 }));
+  }
+
+  update(regions: RegionEntry[]): void {
+    const listed = new Set(regions.map((r) => r.config.id));
+    for (const id of this.#states.keys()) if (!listed.has(id)) this.#states.delete(id);
+    for (const { config, endpoint, status } of regions) {
+      // A new endpoint starts with a clean slate, as a new region does: usable until a
+      // probe or a request says otherwise. A region without one cannot be asked at all.
+      const fresh = { endpoint, healthy: endpoint !== undefined, consecutiveFailures: 0 };
+      const lastFailure = endpoint === undefined ? 'no endpoint' : undefined;
+      const existing = this.#states.get(config.id);
+      if (existing) {
+        existing.status = status;
+        if (existing.endpoint === endpoint) continue;
+        this.#options.log.info('region endpoint', { region: config.id, endpoint });
+        Object.assign(existing, fresh, { lastFailure });
+        continue;
+      }
+      this.#states.set(config.id, {
+        region: config.id,
+        status,
+        rttMs: distanceGuessMs(this.#options.location, config.location),
+        probed: false,
+        lastFailure,
+        ...fresh,
+      });
+    }
+  }
+
+  reportFailure(region: string, failure: FailureKind, reason: string): void {
+    const state = this.#states.get(region);
+    if (state) this.#fail(state, failure, reason);
+  }
+
+  probeNow(): Promise<void> {
+    // One round at a time: a slow round must not pile up behind the timer.
+    this.#running ??= Promise.all([...this.#states.values()].map((s) => this.#probeOne(s))).then(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#running;
+  }
+
+  #succeed(state: RegionState, rttMs: number): void {
+    const { ewmaAlpha, log } = this.#options;
+    state.rttMs = state.probed ? ewmaAlpha * rttMs + (1 - ewmaAlpha) * state.rttMs : rttMs;
     state.probed = true;
     state.consecutiveFailures = 0;
     if (!state.healthy) log.info('region healthy', { region: state.region, rttMs: Math.round(rttMs) });
     state.healthy = true;
-  };
+  }
 
   // A refused connection is certain (nothing listens there), so it marks the region at once;
   // a timeout or a reset may be one lost packet or one stale connection, so those count.
-  const fail = (state: RegionState, failure: FailureKind, reason: string) => {
+  #fail(state: RegionState, failure: FailureKind, reason: string): void {
     if (failure === 'aborted' || failure === 'status') return;
     state.consecutiveFailures++;
     state.lastFailure = reason;
-    const unhealthy = failure === 'refused' || state.consecutiveFailures >= options.failuresMax;
-    if (unhealthy && state.healthy) log.warn('region unhealthy', { region: state.region, reason });
+    const unhealthy = failure === 'refused' || state.consecutiveFailures >= this.#options.failuresMax;
+    if (unhealthy && state.healthy)
+      this.#options.log.warn('region unhealthy', { region: state.region, reason });
     if (unhealthy) state.healthy = false;
-  };
+  }
 
-  const probeOne = async (state: RegionState) => {
+  async #probeOne(state: RegionState): Promise<void> {
     if (!state.endpoint) return;
     const started = performance.now();
-    const timeout = AbortSignal.timeout(options.timeoutMs);
+    const timeout = AbortSignal.timeout(this.#options.timeoutMs);
     try {
       const res = await fetch(`${state.endpoint}/readyz`, { signal: timeout });
       await res.arrayBuffer();
-      if (res.status === 200) succeed(state, performance.now() - started);
-      else fail(state, 'network', `readyz answered ${res.status}`);
+      if (res.status === 200) this.#succeed(state, performance.now() - started);
+      else this.#fail(state, 'network', `readyz answered ${res.status}`);
     } catch (err) {
       const failure = failureOf(err, timeout);
-      fail(state, failure, `probe ${failure}`);
+      this.#fail(state, failure, `probe ${failure}`);
     }
-  };
-
-  const probeNow = () => {
-    // One round at a time: a slow round must not pile up behind the timer.
-    running ??= Promise.all([...states.values()].map(probeOne)).then(() => {
-      running = undefined;
-    });
-    return running;
-  };
-  const timer = setInterval(() => void probeNow(), options.intervalMs);
-  timer.unref();
-
-  return {
-    state: (region) => states.get(region),
-    all: () => [...states.values()].map((s) => ({ ...s, rttMs: Math.round(s.rttMs * 100) / 100 })),
-    update(regions) {
-      const listed = new Set(regions.map((r) => r.config.id));
-      for (const id of states.keys()) if (!listed.has(id)) states.delete(id);
-      for (const { config, endpoint, status } of regions) {
-        // A new endpoint starts with a clean slate, as a new region does: usable until a
-        // probe or a request says otherwise. A region without one cannot be asked at all.
-        const fresh = { endpoint, healthy: endpoint !== undefined, consecutiveFailures: 0 };
-        const lastFailure = endpoint === undefined ? 'no endpoint' : undefined;
-        const existing = states.get(config.id);
-        if (existing) {
-          existing.status = status;
-          if (existing.endpoint === endpoint) continue;
-          log.info('region endpoint', { region: config.id, endpoint });
-          Object.assign(existing, fresh, { lastFailure });
-          continue;
-        }
-        states.set(config.id, {
-          region: config.id,
-          status,
-          rttMs: distanceGuessMs(options.location, config.location),
-          probed: false,
-          lastFailure,
-          ...fresh,
-        });
-      }
-    },
-    reportFailure(region, failure, reason) {
-      const state = states.get(region);
-      if (state) fail(state, failure, reason);
-    },
-    probeNow,
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  }
 }

@@ -6,8 +6,8 @@
  * cached) is the table's failure, not the client's: 503, never 500.
  */
 import { ErrorCode, isMeshError, MeshError } from '@memmesh/core';
-import type { Logger } from '@memmesh/region-agent';
 import type { RoutingTable, TenantPolicy } from '@memmesh/routing';
+import type { Logger } from '@memmesh/telemetry';
 import { unavailable } from './dispatch.ts';
 
 export interface TenantLookups {

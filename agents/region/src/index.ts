@@ -3,16 +3,9 @@
  * The region agent as a library, for tests, the local mesh and the bench.
  */
 
-export {
-  embeddedParts,
-  embeddedRouting,
-  partsFor,
-  type RegionAgent,
-  type RegionAgentOverrides,
-  routingFor,
-  startRegionAgent,
-} from './agent.ts';
-export { type AppOptions, createApp } from './app.ts';
+// The logger lives in @memmesh/telemetry; re-exported until every suite imports it from there.
+export { createLogger, type Logger, silentLogger } from '@memmesh/telemetry';
+export { type RegionAgent, type RegionAgentOverrides, startRegionAgent } from './agent.ts';
 export {
   configFromEnv,
   DEFAULT_API_KEYS,
@@ -20,7 +13,11 @@ export {
   ENV_NAMES,
   type RegionAgentConfig,
   resolveConfig,
-} from './config.ts';
+} from './config/config.ts';
+export { embeddedRouting, routingFor, type SettledRouting } from './config/routing.ts';
+export { type AppOptions, createApp } from './http/app.ts';
+export type { AgentEnv } from './http/handlers.ts';
+export { type OpenRegionOptions, openRegion, type Region, type SearchOptions } from './ops/region.ts';
 export {
   DEFAULT_INDEX_BACKEND,
   embedderRetryCounter,
@@ -29,9 +26,6 @@ export {
   instrumentIndex,
   instrumentParts,
   instrumentPublisher,
-  type RegionTelemetry,
-} from './instrument.ts';
-export { createLogger, type Logger, silentLogger } from './log.ts';
-export { openApiDocument } from './openapi.ts';
-export { openRegion, type Region, type RegionParts, type SearchOptions } from './region.ts';
-export { type ShutdownOptions, shutDownOnSignals } from './shutdown.ts';
+} from './parts/instrument.ts';
+export { embeddedParts, partsFor } from './parts/parts.ts';
+export type { RegionParts, RegionTelemetry } from './parts/types.ts';

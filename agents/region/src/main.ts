@@ -5,16 +5,14 @@
  * accepting requests, stop consumers, write final snapshots, drain NATS, send the last spans.
  * Tracing follows the standard OTEL_* variables and is off unless they turn it on.
  */
-import { serve } from '@hono/node-server';
 import { isMeshError } from '@memmesh/core';
-import { startTracing, type TracingConfig, tracingConfigFromEnv } from '@memmesh/telemetry';
+import { serveApp, shutDownOnSignals } from '@memmesh/http';
+import { createLogger, startTracing, type TracingConfig, tracingConfigFromEnv } from '@memmesh/telemetry';
 import { startRegionAgent } from './agent.ts';
-import { configFromEnv } from './config.ts';
-import { createLogger, type LogLevel } from './log.ts';
-import { shutDownOnSignals } from './shutdown.ts';
+import { configFromEnv, type RegionAgentConfig } from './config/config.ts';
 
 async function main(): Promise<void> {
-  let config: ReturnType<typeof configFromEnv>;
+  let config: RegionAgentConfig;
   let tracing: TracingConfig;
   try {
     config = configFromEnv(process.env);
@@ -23,29 +21,27 @@ async function main(): Promise<void> {
     process.stderr.write(`memmesh region agent: ${isMeshError(err) ? err.message : String(err)}\n`);
     process.exit(2);
   }
-  const log = createLogger(
+  const logger = createLogger(
     { service: 'region-agent', region: config.region, agent: config.agentId },
-    (process.env.MEMMESH_LOG_LEVEL as LogLevel | undefined) ?? 'info',
+    config.logLevel,
   );
   const tracerProvider = startTracing(tracing, {
     'memmesh.region': config.region,
     'service.instance.id': config.agentId,
   });
-  const agent = await startRegionAgent(config, log, tracerProvider ? { tracerProvider } : {});
-  const server = serve({ fetch: agent.app.fetch, hostname: config.host, port: config.port }, (info) => {
-    log.info('listening', {
-      url: `http://${config.host}:${info.port}`,
-      shards: config.shardCount,
-      nats: config.natsUrl,
-      tracing: tracing.enabled,
-    });
+  const agent = await startRegionAgent(config, logger, tracerProvider ? { tracerProvider } : {});
+  const served = serveApp({
+    fetch: agent.app.fetch,
+    host: config.host,
+    port: config.port,
+    log: logger,
+    fields: () => ({ shards: config.shardCount, nats: config.natsUrl, tracing: tracing.enabled }),
   });
-
   shutDownOnSignals({
-    log,
+    log: logger,
     timeoutMs: config.shutdownTimeoutMs,
     async stop() {
-      server.close();
+      await served.close();
       await agent.close();
     },
     flushTraces: tracerProvider ? () => tracerProvider.shutdown() : undefined,

@@ -30,7 +30,13 @@ function apps(): Record<'agent' | 'gateway', Hono<any>> {
   const routing = createMemoryRoutingTable();
   // Only `region` and `ready` are read by the routes probed here; the rest is never called.
   const region = { region: 'us-east-1', ready: true } as never;
-  const agent = createApp({ region, routing, tenantRequestsPerSecond: 1, tenantBurst: 1, log: silentLogger });
+  const agent = createApp({
+    region,
+    routing,
+    tenantRequestsPerSecond: 1,
+    tenantBurst: 1,
+    logger: silentLogger,
+  });
   const probes = {
     all: () => [{ region: 'us-east-1', status: 'up', rttMs: 1, healthy: true, probed: true }],
   } as never;

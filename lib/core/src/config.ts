@@ -52,3 +52,31 @@ export function parsePairs(value: string): Record<string, string> {
   // fromEntries defines own properties, so even a key named __proto__ is kept as a key.
   return Object.fromEntries(pairs);
 }
+
+/** How one environment variable becomes a configuration value. */
+export type EnvParser = 'string' | 'number' | 'pairs' | ((value: string) => unknown);
+
+/**
+ * Reads the variables of `names` (config field → variable) from `env`; unset and empty ones
+ * are left out, so the defaults apply. Values are converted by `parsers` (strings when a field
+ * has none) but not validated: the service's schema does that once, through `parseConfig`,
+ * and names the variable of a bad value (`Number('2s')` is NaN, which the schema refuses).
+ * The one environment reader of every service.
+ */
+export function readEnv<F extends string>(
+  env: Readonly<Record<string, string | undefined>>,
+  names: Readonly<Record<F, string>>,
+  parsers: Readonly<Partial<Record<F, EnvParser>>> = {} as Partial<Record<F, EnvParser>>,
+): Partial<Record<F, unknown>> {
+  const values: Partial<Record<F, unknown>> = {};
+  for (const field of Object.keys(names) as F[]) {
+    const value = env[names[field]];
+    if (value === undefined || value === '') continue;
+    const parser = parsers[field] ?? 'string';
+    if (parser === 'string') values[field] = value;
+    else if (parser === 'number') values[field] = Number(value);
+    else if (parser === 'pairs') values[field] = parsePairs(value);
+    else values[field] = parser(value);
+  }
+  return values;
+}

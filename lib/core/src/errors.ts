@@ -9,6 +9,8 @@ export const ErrorCode = {
   BadRequest: 'bad_request',
   Unauthorized: 'unauthorized',
   NotFound: 'not_found',
+  /** The path exists, but not with this method (the answer's `Allow` lists those it has). */
+  MethodNotAllowed: 'method_not_allowed',
   VersionConflict: 'version_conflict',
   /** The request reached a region that does not hold (or is not the home of) the tenant. */
   WrongRegion: 'wrong_region',
@@ -67,6 +69,7 @@ export const httpStatusOf: Readonly<Record<ErrorCode, number>> = {
   bad_request: 400,
   unauthorized: 401,
   not_found: 404,
+  method_not_allowed: 405,
   version_conflict: 409,
   wrong_region: 421,
   payload_too_large: 413,

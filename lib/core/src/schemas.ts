@@ -125,6 +125,11 @@ export const SearchResponseSchema = z.object({
   results: z.array(SearchHitSchema),
   region: z.string(),
   tookMs: z.number(),
+  /**
+   * Present (true) when a shard had to leave hits out of its reply to stay under the NATS
+   * payload limit: only a topK of many near-maximal memories comes close.
+   */
+  truncated: z.literal(true).optional(),
 });
 export type SearchResponse = z.infer<typeof SearchResponseSchema>;
 

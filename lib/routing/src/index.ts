@@ -26,6 +26,7 @@ export {
   type RegionRecord,
   RegionRecordSchema,
   type RegionStatus,
+  RegionStatusSchema,
   ResidencySchema,
   type TenantPolicy,
   type TenantPolicyInput,

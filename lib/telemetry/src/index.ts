@@ -1,14 +1,23 @@
 /**
  * @module @memmesh/telemetry
- * Metrics and traces of memmesh: one Prometheus registry per process with the catalogue's
- * metrics, the `/metrics` handler and scrape helpers, OpenTelemetry tracing with W3C trace
- * context over HTTP and NATS headers, and the Hono middleware that ties both to requests.
+ * Logs, metrics and traces of memmesh: the structured JSON logger, one Prometheus registry
+ * per process with the catalogue's metrics and scrape helpers, and OpenTelemetry tracing with
+ * W3C trace context over HTTP and NATS headers. Nothing here knows HTTP frameworks: the Hono
+ * middleware that ties these to requests is `@memmesh/http`'s, so that `@memmesh/bus` can use
+ * this package without loading a web framework.
  */
 
-export { SpanKind } from '@opentelemetry/api';
+export { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 /** For tests: spans kept in memory, to be inspected. */
 export { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
-export { type AnsweredRequest, type HttpTelemetryOptions, httpTelemetry, UNMATCHED_ROUTE } from './http.ts';
+export {
+  createLogger,
+  DEFAULT_LOG_LEVEL,
+  type Logger,
+  type LogLevel,
+  LogLevelSchema,
+  silentLogger,
+} from './log.ts';
 export {
   AGENT_METRIC_NAMES,
   type AgentMetrics,
@@ -22,7 +31,7 @@ export {
   type ScrapeHook,
   type ServiceName,
 } from './metrics.ts';
-export { metricsHandler, parseMetricNames, SCRAPE_TIMEOUT_MS_DEFAULT, scrapeMetricNames } from './scrape.ts';
+export { parseMetricNames, SCRAPE_TIMEOUT_MS_DEFAULT, scrapeMetricNames } from './scrape.ts';
 export {
   activeTraceIds,
   type Context,

@@ -1,16 +1,9 @@
 /**
  * @module scrape
- * Serving and reading the Prometheus text format: the `GET /metrics` handler of agents and
- * gateways, and the helpers with which tests (and the Helm chart's tests) check that the
- * names their rules and dashboards use are what a live process exports.
+ * Reading the Prometheus text format: the helpers with which tests (and the Helm chart's
+ * tests) check that the names their rules and dashboards use are what a live process exports.
+ * Serving `/metrics` is the HTTP layer's (`@memmesh/http`).
  */
-import type { Context } from 'hono';
-import type { Registry } from 'prom-client';
-
-/** Answers a scrape from `registry`, in the text format, without authentication. */
-export function metricsHandler(registry: Registry): (c: Context) => Promise<Response> {
-  return async (c) => c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
-}
 
 /** Longest wait for a scrape; a live process answers in milliseconds. */
 export const SCRAPE_TIMEOUT_MS_DEFAULT = 5_000;

@@ -2,10 +2,16 @@
  * @module log
  * Structured JSON logs, one object per line on stdout: what operators ship to their log
  * store without a parser. A line written inside a span carries its `trace_id` and `span_id`.
+ * Every service logs through this one logger; its level comes from the service's validated
+ * configuration (`MEMMESH_LOG_LEVEL`).
  */
-import { activeTraceIds } from '@memmesh/telemetry';
+import { z } from 'zod';
+import { activeTraceIds } from './tracing.ts';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LogLevelSchema = z.enum(['debug', 'info', 'warn', 'error']);
+export type LogLevel = z.infer<typeof LogLevelSchema>;
+
+export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
@@ -16,7 +22,7 @@ export interface Logger {
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-export function createLogger(base: Record<string, unknown>, level: LogLevel = 'info'): Logger {
+export function createLogger(base: Record<string, unknown>, level: LogLevel = DEFAULT_LOG_LEVEL): Logger {
   const emit = (at: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (RANK[at] < RANK[level]) return;
     const line = { time: new Date().toISOString(), level: at, msg, ...base, ...activeTraceIds(), ...fields };

@@ -2,7 +2,7 @@
  * @module writes
  * Writes: chunk and embed at ingest, build the versioned event, publish it to the home
  * region's log with a content-hash Nats-Msg-Id, and optionally wait until the home index
- * applied it. Only the tenant's home region accepts writes.
+ * applied it. Only the tenant's home region accepts writes: the facade (region.ts) checks.
  */
 import { encodeEvent, toMeshError } from '@memmesh/bus';
 import {
@@ -20,8 +20,8 @@ import {
   shardOf,
   type WriteResult,
 } from '@memmesh/core';
-import { type Context, requireHome } from './context.ts';
-import { lastEvent } from './reads.ts';
+import type { RegionHandles } from './handles.ts';
+import { lastEvent } from './last-event.ts';
 
 export interface WriteOptions {
   wait: boolean;
@@ -42,10 +42,14 @@ interface PreparedWrite {
 }
 
 /** Chunks and embeds a batch of inputs, in embedder-sized batches, and builds their events. */
-async function prepareWrites(ctx: Context, tenant: string, inputs: MemoryInput[]): Promise<PreparedWrite[]> {
-  const { embedder } = ctx.parts;
-  const { region, shardCount, agentId } = ctx.config;
-  const spansPerDoc = inputs.map((input) => chunkText(input.text, ctx.chunkOptions));
+async function prepareWrites(
+  h: RegionHandles,
+  tenant: string,
+  inputs: MemoryInput[],
+): Promise<PreparedWrite[]> {
+  const { embedder } = h.parts;
+  const { region, shardCount, agentId } = h.config;
+  const spansPerDoc = inputs.map((input) => chunkText(input.text, h.chunkOptions));
   const texts = inputs.flatMap((input, i) =>
     (spansPerDoc[i] ?? []).map((s) => input.text.slice(s.start, s.end)),
   );
@@ -84,46 +88,44 @@ async function prepareWrites(ctx: Context, tenant: string, inputs: MemoryInput[]
 }
 
 async function publishPrepared(
-  ctx: Context,
+  h: RegionHandles,
   prepared: PreparedWrite,
   options: WriteOptions,
 ): Promise<WriteResult> {
-  const { seq } = await ctx.publisher.publish({
+  const { seq } = await h.publisher.publish({
     subject: prepared.subject,
     data: encodeEvent(prepared.event),
     msgId: prepared.msgId,
     expectLastSubjectSeq: prepared.ifVersion,
   });
-  const host = ctx.views.get(ctx.config.region)?.hosts.get(prepared.shard);
+  const host = h.views.get(h.config.region)?.hosts.get(prepared.shard);
   const applied =
-    options.wait && host ? await host.consumer.waitApplied(seq, ctx.config.waitAppliedMsMax) : false;
-  return { id: prepared.id, version: seq, region: ctx.config.region, shard: prepared.shard, applied };
+    options.wait && host ? await host.consumer.waitApplied(seq, h.config.waitAppliedMsMax) : false;
+  return { id: prepared.id, version: seq, region: h.config.region, shard: prepared.shard, applied };
 }
 
 export async function writeOne(
-  ctx: Context,
+  h: RegionHandles,
   tenant: string,
   input: MemoryInput,
   options: WriteOptions,
 ): Promise<WriteResult> {
-  await requireHome(ctx, tenant);
-  const [prepared] = await prepareWrites(ctx, tenant, [input]);
-  return publishPrepared(ctx, prepared as PreparedWrite, options);
+  const [prepared] = await prepareWrites(h, tenant, [input]);
+  return publishPrepared(h, prepared as PreparedWrite, options);
 }
 
 export async function writeBatch(
-  ctx: Context,
+  h: RegionHandles,
   tenant: string,
   inputs: MemoryInput[],
   options: WriteOptions,
 ): Promise<BatchItemResult[]> {
-  await requireHome(ctx, tenant);
   const ids = inputs.map((i) => i.id).filter((id): id is string => id !== undefined);
   if (new Set(ids).size !== ids.length) {
     throw new MeshError(ErrorCode.BadRequest, 'a batch must not name the same id twice');
   }
-  const prepared = await prepareWrites(ctx, tenant, inputs);
-  const settled = await Promise.allSettled(prepared.map((p) => publishPrepared(ctx, p, options)));
+  const prepared = await prepareWrites(h, tenant, inputs);
+  const settled = await Promise.allSettled(prepared.map((p) => publishPrepared(h, p, options)));
   const failures = settled.filter((s) => s.status === 'rejected');
   // When nothing was stored because the log is down, say so as a whole: 503, retry later.
   if (
@@ -140,14 +142,18 @@ export async function writeBatch(
 }
 
 export async function deleteMemory(
-  ctx: Context,
+  h: RegionHandles,
   tenant: string,
   id: string,
   options: WriteOptions & { ifVersion?: number | undefined },
 ): Promise<WriteResult> {
-  await requireHome(ctx, tenant);
   for (let attempt = 1; ; attempt++) {
-    const last = await lastEvent(ctx, ctx.config.region, ctx.config.shardCount, tenant, id);
+    const last = await lastEvent(h.jsm, h.stream, {
+      origin: h.config.region,
+      originShardCount: h.config.shardCount,
+      tenant,
+      id,
+    });
     if (!last.event || last.event.type === 'delete')
       throw new MeshError(ErrorCode.NotFound, `memory ${id} not found`);
     if (options.ifVersion !== undefined && options.ifVersion !== last.version) {
@@ -162,7 +168,7 @@ export async function deleteMemory(
       tenant,
       id,
       ts: Date.now(),
-      source: { region: ctx.config.region, agent: ctx.config.agentId },
+      source: { region: h.config.region, agent: h.config.agentId },
     };
     const prepared = {
       id,
@@ -174,7 +180,7 @@ export async function deleteMemory(
       ifVersion: last.version,
     };
     try {
-      return await publishPrepared(ctx, prepared, options);
+      return await publishPrepared(h, prepared, options);
     } catch (err) {
       const retry = isMeshError(err, ErrorCode.VersionConflict) && options.ifVersion === undefined;
       if (!retry || attempt >= DELETE_ATTEMPTS_MAX) throw err;

@@ -1,14 +1,14 @@
 /**
- * @module http
+ * @module telemetry
  * The Hono middleware that agents and the gateway put in front of every route: it continues
  * the caller's trace (W3C `traceparent`) in a server span, and reports each answered request
  * with its route template, so that metrics are labelled `/v1/memories/*`, never with a raw
  * path that carries a document id.
  */
-import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import { extractTraceContext, SpanKind, SpanStatusCode, type Tracer } from '@memmesh/telemetry';
 import type { Context, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
-import { extractTraceContext } from './tracing.ts';
+import type { Registry } from 'prom-client';
 
 /** Route label of a request that matched no route (a 404 from `notFound`). */
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -69,4 +69,9 @@ function routeTemplate(c: Context): string {
     if (route && route.method !== 'ALL') return route.path;
   }
   return UNMATCHED_ROUTE;
+}
+
+/** Answers a Prometheus scrape from `registry`, in the text format, without authentication. */
+export function metricsHandler(registry: Registry): (c: Context) => Promise<Response> {
+  return async (c) => c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
 }

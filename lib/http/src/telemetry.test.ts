@@ -1,8 +1,7 @@
-import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
+import { createTracerProvider, InMemorySpanExporter } from '@memmesh/telemetry';
 import { Hono } from 'hono';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type AnsweredRequest, httpTelemetry, UNMATCHED_ROUTE } from './http.ts';
-import { createTracerProvider } from './tracing.ts';
+import { type AnsweredRequest, httpTelemetry, UNMATCHED_ROUTE } from './telemetry.ts';
 
 const exporter = new InMemorySpanExporter();
 const provider = createTracerProvider({ serviceName: 'test', exporter, exportEachSpan: true });

@@ -4,7 +4,7 @@
  * main.ts): run `stop` once, bounded by `timeoutMs` (after which the process exits 1 rather
  * than hang a rolling update), flush the last spans, and exit 0.
  */
-import type { Logger } from './log.ts';
+import type { Logger } from '@memmesh/telemetry';
 
 export interface ShutdownOptions {
   log: Logger;

@@ -3,36 +3,19 @@
  * Metrics and spans for the region agent's parts, as decorators: an instrumented index,
  * embedder, cache or publisher is the same interface around the same object, so every
  * backend (embedded or production) is measured the same way without a line of its own.
- * Also the per-shard apply wrapper, consumer lag on scrape, and the HTTP middleware.
  */
-import type { AppliedEvent, ConsumerLag, Publisher } from '@memmesh/bus';
+import type { Publisher } from '@memmesh/bus';
 import type { Cache } from '@memmesh/cache';
 import { isMeshError } from '@memmesh/core';
 import type { Embedder } from '@memmesh/embed';
 import type { VectorIndex } from '@memmesh/index';
-import {
-  type AgentMetrics,
-  httpTelemetry,
-  injectTraceContext,
-  SpanKind,
-  type Tracer,
-  withSpan,
-} from '@memmesh/telemetry';
-import type { MiddlewareHandler } from 'hono';
-import type { RegionParts } from './context.ts';
-import type { Logger } from './log.ts';
-import type { Views } from './views.ts';
-
-/** What the agent measures with and traces with. */
-export interface RegionTelemetry {
-  metrics: AgentMetrics;
-  tracer: Tracer;
-}
+import { type AgentMetrics, injectTraceContext, SpanKind, type Tracer, withSpan } from '@memmesh/telemetry';
+import type { RegionParts, RegionTelemetry } from './types.ts';
 
 /** The index backend label when the parts do not name one. */
 export const DEFAULT_INDEX_BACKEND = 'embedded';
 
-const secondsSince = (started: number) => (performance.now() - started) / 1000;
+export const secondsSince = (started: number) => (performance.now() - started) / 1000;
 
 /** Query latency and write outcomes of one backend; everything else passes through. */
 export function instrumentIndex(index: VectorIndex, backend: string, metrics: AgentMetrics): VectorIndex {
@@ -192,92 +175,4 @@ export function instrumentPublisher(publisher: Publisher, telemetry: RegionTelem
       });
     },
   };
-}
-
-/**
- * Counts and times the applies of one shard view. A retryable failure (a backend that is
- * down) is `transient`; any other is `poison` (it is retried a few times, then dead-lettered).
- */
-export function instrumentApply(
-  metrics: AgentMetrics,
-  origin: string,
-  shard: string,
-  apply: (applied: AppliedEvent) => Promise<void>,
-): (applied: AppliedEvent) => Promise<void> {
-  const labels = { origin, shard };
-  // Zero series from the start, so rates and alerts see the shard before its first event.
-  metrics.eventsApplied.inc(labels, 0);
-  metrics.deadLetters.inc(labels, 0);
-  metrics.applyErrors.inc({ ...labels, kind: 'transient' }, 0);
-  metrics.applyErrors.inc({ ...labels, kind: 'poison' }, 0);
-  metrics.consumerLagMessages.set(labels, 0);
-  metrics.consumerLagSeconds.set(labels, 0);
-  return async (applied) => {
-    const started = performance.now();
-    try {
-      await apply(applied);
-    } catch (err) {
-      const kind = isMeshError(err) && err.retryable ? 'transient' : 'poison';
-      metrics.applyErrors.inc({ ...labels, kind });
-      throw err;
-    }
-    metrics.applyDurationSeconds.observe(labels, secondsSince(started));
-    metrics.eventsApplied.inc(labels);
-  };
-}
-
-/** Lag is asked of the server at most this often, however often Prometheus scrapes. */
-export const LAG_REFRESH_MS_MIN = 1_000;
-/** A scrape waits at most this long for lag figures; late ones keep their last values. */
-export const LAG_TIMEOUT_MS = 2_000;
-/** Shards asked at once: each asks the server two questions. */
-const LAG_CONCURRENCY_MAX = 16;
-
-/**
- * Refreshes the consumer lag gauges of every hosted view before a scrape (two JetStream API
- * requests per view, at most once per LAG_REFRESH_MS_MIN). Returns the removal of the hook.
- */
-export function trackConsumerLag(metrics: AgentMetrics, views: Views, log: Logger): () => void {
-  let refreshedAt = Number.NEGATIVE_INFINITY;
-  let warned = false;
-  return metrics.onScrape(async () => {
-    if (performance.now() - refreshedAt < LAG_REFRESH_MS_MIN) return;
-    refreshedAt = performance.now();
-    const hosts = views.all();
-    for (let at = 0; at < hosts.length; at += LAG_CONCURRENCY_MAX) {
-      await Promise.all(
-        hosts.slice(at, at + LAG_CONCURRENCY_MAX).map(async (host) => {
-          const lag = await withTimeout(host.consumer.lag(), LAG_TIMEOUT_MS).catch((err: unknown) => {
-            if (!warned) log.warn('consumer lag unavailable; keeping the last values', { err });
-            warned = true;
-            return undefined;
-          });
-          if (!lag) return;
-          const labels = { origin: host.origin, shard: host.shard };
-          metrics.consumerLagMessages.set(labels, lag.messages);
-          metrics.consumerLagSeconds.set(labels, lag.seconds);
-        }),
-      );
-    }
-  });
-}
-
-function withTimeout(promise: Promise<ConsumerLag>, timeoutMs: number): Promise<ConsumerLag | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), timeoutMs);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
-
-/** Server spans and `memmesh_http_*` metrics for every request of the agent's app. */
-export function agentHttpTelemetry(telemetry: RegionTelemetry): MiddlewareHandler {
-  const { metrics } = telemetry;
-  return httpTelemetry({
-    tracer: telemetry.tracer,
-    onAnswered({ route, method, status, durationSeconds }) {
-      metrics.httpRequests.inc({ route, method, status: String(status) });
-      metrics.httpRequestDurationSeconds.observe({ route, method }, durationSeconds);
-    },
-  });
 }

@@ -4,14 +4,17 @@
  * in one place (`configFromEnv`, called only by main.ts) and validated once at start-up.
  */
 import {
+  type EnvParser,
   ErrorCode,
   LIMITS,
   MeshError,
   parseConfig,
   parsePairs,
   REGION_PATTERN,
+  readEnv,
   SHARD_COUNT_MAX,
 } from '@memmesh/core';
+import { LogLevelSchema } from '@memmesh/telemetry';
 import { z } from 'zod';
 
 export const IndexBackendSchema = z.enum(['embedded', 'milvus']);
@@ -108,6 +111,7 @@ export const RegionAgentConfigSchema = z
     tenantRequestsPerSecond: z.number().min(1),
     tenantBurst: z.number().int().min(1),
     shutdownTimeoutMs: z.number().int().min(100),
+    logLevel: LogLevelSchema,
   })
   .refine((c) => c.chunkOverlapChars < c.chunkChars, {
     path: ['chunkOverlapChars'],
@@ -163,6 +167,7 @@ export const DEFAULT_REGION_AGENT_CONFIG = {
   tenantRequestsPerSecond: 2_000,
   tenantBurst: 4_000,
   shutdownTimeoutMs: 10_000,
+  logLevel: 'info',
 } as const satisfies Partial<RegionAgentConfig>;
 
 /** Environment variable of each field, documented in the README. */
@@ -208,29 +213,32 @@ export const ENV_NAMES = {
   tenantRequestsPerSecond: 'MEMMESH_TENANT_RPS',
   tenantBurst: 'MEMMESH_TENANT_BURST',
   shutdownTimeoutMs: 'MEMMESH_SHUTDOWN_TIMEOUT_MS',
+  logLevel: 'MEMMESH_LOG_LEVEL',
 } as const satisfies Record<keyof RegionAgentConfig, string>;
 
-const NUMERIC_FIELDS = new Set<string>([
-  'port',
-  'milvusHnswM',
-  'milvusHnswEfConstruction',
-  'milvusHnswEf',
-  'shardCount',
-  'streamReplicas',
-  'embedDimensions',
-  'chunkChars',
-  'chunkOverlapChars',
-  'snapshotIntervalMs',
-  'waitAppliedMsMax',
-  'shardQueryTimeoutMs',
-  'replicationReconcileMs',
-  'routingCacheTtlMs',
-  'resultCacheTtlMs',
-  'cacheEntriesMax',
-  'tenantRequestsPerSecond',
-  'tenantBurst',
-  'shutdownTimeoutMs',
-]);
+/** How each variable that is not a plain string is read. */
+const ENV_PARSERS: Partial<Record<keyof RegionAgentConfig, EnvParser>> = {
+  apiKeys: 'pairs',
+  port: 'number',
+  milvusHnswM: 'number',
+  milvusHnswEfConstruction: 'number',
+  milvusHnswEf: 'number',
+  shardCount: 'number',
+  streamReplicas: 'number',
+  embedDimensions: 'number',
+  chunkChars: 'number',
+  chunkOverlapChars: 'number',
+  snapshotIntervalMs: 'number',
+  waitAppliedMsMax: 'number',
+  shardQueryTimeoutMs: 'number',
+  replicationReconcileMs: 'number',
+  routingCacheTtlMs: 'number',
+  resultCacheTtlMs: 'number',
+  cacheEntriesMax: 'number',
+  tenantRequestsPerSecond: 'number',
+  tenantBurst: 'number',
+  shutdownTimeoutMs: 'number',
+};
 
 export function resolveConfig(overrides: Partial<RegionAgentConfig>): RegionAgentConfig {
   const merged = { ...DEFAULT_REGION_AGENT_CONFIG, ...overrides };
@@ -240,15 +248,7 @@ export function resolveConfig(overrides: Partial<RegionAgentConfig>): RegionAgen
 
 /** Reads MEMMESH_* variables; unset ones keep their defaults. */
 export function configFromEnv(env: Readonly<Record<string, string | undefined>>): RegionAgentConfig {
-  const overrides: Record<string, unknown> = {};
-  for (const [field, name] of Object.entries(ENV_NAMES)) {
-    const value = env[name];
-    if (value === undefined || value === '') continue;
-    if (field === 'apiKeys') overrides[field] = parsePairs(value);
-    else if (NUMERIC_FIELDS.has(field)) overrides[field] = Number(value);
-    else overrides[field] = value;
-  }
-  return resolveConfig(overrides as Partial<RegionAgentConfig>);
+  return resolveConfig(readEnv(env, ENV_NAMES, ENV_PARSERS) as Partial<RegionAgentConfig>);
 }
 
 /** A configuration whose backends are decided. */

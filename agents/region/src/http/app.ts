@@ -1,0 +1,86 @@
+/**
+ * @module app
+ * The Hono app of the region agent: the public API of DESIGN §6, mounted from the route
+ * table of `@memmesh/http`. Tenant routes are authenticated and rate-limited before their
+ * handler runs; one error answer turns every error into `{error: {code, message}}` with the
+ * status of its code, so bad input is a 4xx and never a 500. Every answer of a tenant route
+ * says which region gave it (`X-Memmesh-Region`), as it does through the gateway.
+ */
+import {
+  API,
+  answerErrors,
+  HEADERS,
+  httpTelemetry,
+  mountRoutes,
+  openApiDocument,
+  serviceHandlers,
+} from '@memmesh/http';
+import type { RoutingTable } from '@memmesh/routing';
+import { createMetrics, type Logger, tracerOf } from '@memmesh/telemetry';
+import { Hono, type MiddlewareHandler } from 'hono';
+import type { Region } from '../ops/region.ts';
+import type { RegionTelemetry } from '../parts/types.ts';
+import { createRateLimiter, tenantOfAuthorization } from './auth.ts';
+import { type AgentEnv, memoryHandlers } from './handlers.ts';
+
+export interface AppOptions {
+  region: Region;
+  routing: RoutingTable;
+  tenantRequestsPerSecond: number;
+  tenantBurst: number;
+  logger: Logger;
+  /** Metrics served at /metrics and the tracer of the server spans; fresh ones when omitted. */
+  telemetry?: RegionTelemetry;
+}
+
+export function createApp(options: AppOptions): Hono<AgentEnv> {
+  const { region, logger } = options;
+  const limiter = createRateLimiter(options.tenantRequestsPerSecond, options.tenantBurst);
+  const telemetry = options.telemetry ?? {
+    metrics: createMetrics({ region: region.region, service: 'region-agent' }),
+    tracer: tracerOf(),
+  };
+  const app = new Hono<AgentEnv>();
+  app.use('*', agentHttpTelemetry(telemetry));
+  app.use('/v1/*', servedBy(region.region));
+  answerErrors(app, logger);
+  mountRoutes(app, {
+    table: API,
+    service: 'agent',
+    handlers: {
+      ...serviceHandlers({
+        readiness: () => ({ ready: region.ready }),
+        registry: telemetry.metrics.registry,
+        openapi: openApiDocument(API, 'agent'),
+      }),
+      ...memoryHandlers(region),
+    },
+    async guard(c, route) {
+      if (route.auth !== 'tenant') return;
+      const tenant = await tenantOfAuthorization(options.routing, c.req.header('authorization'));
+      limiter.take(tenant);
+      c.set('tenant', tenant);
+    },
+  });
+  return app;
+}
+
+/** `X-Memmesh-Region` on every answer, errors included. */
+function servedBy(region: string): MiddlewareHandler {
+  return async (c, next) => {
+    await next();
+    c.res.headers.set(HEADERS.region, region);
+  };
+}
+
+/** Server spans and `memmesh_http_*` metrics for every request of the agent's app. */
+function agentHttpTelemetry(telemetry: RegionTelemetry): MiddlewareHandler {
+  const { metrics } = telemetry;
+  return httpTelemetry({
+    tracer: telemetry.tracer,
+    onAnswered({ route, method, status, durationSeconds }) {
+      metrics.httpRequests.inc({ route, method, status: String(status) });
+      metrics.httpRequestDurationSeconds.observe({ route, method }, durationSeconds);
+    },
+  });
+}

@@ -1,0 +1,57 @@
+/**
+ * @module handlers
+ * The handlers of the tenant routes the agent serves, one per operation of the route table:
+ * each takes its parameters and body (already bounded and validated) and calls the region.
+ */
+
+import type { BatchInput, MemoryInput, SearchInput } from '@memmesh/core';
+import { booleanParam, HEADERS, integerParam, memoryIdParam, type RouteHandler } from '@memmesh/http';
+import type { Context } from 'hono';
+import type { Region } from '../ops/region.ts';
+
+/** The Hono variables of the agent's app: the tenant of the request's API key. */
+export type AgentEnv = { Variables: { tenant: string } };
+
+type C = Context<AgentEnv>;
+
+const wait = (c: C) => booleanParam(c.req.query('wait'), 'wait');
+
+export interface MemoryHandlers {
+  writeMemory: RouteHandler<MemoryInput>;
+  writeBatch: RouteHandler<BatchInput>;
+  getMemory: RouteHandler<undefined>;
+  deleteMemory: RouteHandler<undefined>;
+  search: RouteHandler<SearchInput>;
+  stats: RouteHandler<undefined>;
+}
+
+export function memoryHandlers(region: Region): MemoryHandlers {
+  return {
+    async writeMemory(c: C, request) {
+      const input = await request.body();
+      return c.json(await region.write(c.get('tenant'), input, { wait: wait(c) }), 202);
+    },
+    async writeBatch(c: C, request) {
+      const { memories } = await request.body();
+      const results = await region.writeBatch(c.get('tenant'), memories, { wait: wait(c) });
+      return c.json({ results }, 202);
+    },
+    async getMemory(c: C) {
+      return c.json(await region.get(c.get('tenant'), memoryIdParam(c)));
+    },
+    async deleteMemory(c: C) {
+      const ifVersion = integerParam(c.req.query('ifVersion'), 'ifVersion');
+      const id = memoryIdParam(c);
+      return c.json(await region.delete(c.get('tenant'), id, { wait: wait(c), ifVersion }), 202);
+    },
+    async search(c: C, request) {
+      const input = await request.body();
+      // A gateway asks replicas for a short minVersion wait, so that it can fail over quickly.
+      const waitMs = integerParam(c.req.header(HEADERS.waitMs), 'X-Memmesh-Wait-Ms');
+      return c.json(await region.search(c.get('tenant'), input, { waitMs }));
+    },
+    async stats(c: C) {
+      return c.json(region.status(c.get('tenant')));
+    },
+  };
+}

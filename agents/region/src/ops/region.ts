@@ -1,0 +1,239 @@
+/**
+ * @module region
+ * The region service behind the HTTP API: the operations' facade. It owns the NATS
+ * connection, the hosted views and the parts (embedder, cache, indexes); each operation checks
+ * the connection and the tenant's placement here, once, and passes the policy down to writes
+ * (writes.ts), reads (reads.ts) and search (search.ts).
+ */
+import { connectBus, createPublisher, type Publisher, watchConnection } from '@memmesh/bus';
+import { createTenantVersions, type TenantVersions } from '@memmesh/cache';
+import {
+  LIMITS,
+  type Memory,
+  type MemoryInput,
+  type SearchInput,
+  type SearchResponse,
+  streamName,
+  type WriteResult,
+} from '@memmesh/core';
+import type { RoutingTable } from '@memmesh/routing';
+import type { Logger } from '@memmesh/telemetry';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { RegionAgentConfig } from '../config/config.ts';
+import { instrumentParts, instrumentPublisher } from '../parts/instrument.ts';
+import type { RegionParts, RegionTelemetry } from '../parts/types.ts';
+import { trackConsumerLag } from '../shards/lag.ts';
+import { openViews, type Views } from '../shards/views.ts';
+import type { RegionHandles } from './handles.ts';
+import { requireHome, requireReadable } from './policy.ts';
+import { getMemory } from './reads.ts';
+import { search } from './search.ts';
+import { type BatchItemResult, deleteMemory, type WriteOptions, writeBatch, writeOne } from './writes.ts';
+
+export type { BatchItemResult, WriteOptions } from './writes.ts';
+
+export interface ShardStatus {
+  origin: string;
+  shard: string;
+  appliedSeq: number;
+  caughtUp: boolean;
+  docs: number;
+  chunks: number;
+}
+
+export interface SearchOptions {
+  /** Longest wait for `minVersion`, capped by the configured maximum. */
+  waitMs?: number | undefined;
+}
+
+export interface Region {
+  readonly region: string;
+  write(tenant: string, input: MemoryInput, options: WriteOptions): Promise<WriteResult>;
+  writeBatch(tenant: string, inputs: MemoryInput[], options: WriteOptions): Promise<BatchItemResult[]>;
+  get(tenant: string, id: string): Promise<Memory>;
+  delete(
+    tenant: string,
+    id: string,
+    options: WriteOptions & { ifVersion?: number | undefined },
+  ): Promise<WriteResult>;
+  search(tenant: string, input: SearchInput, options?: SearchOptions): Promise<SearchResponse>;
+  status(tenant: string): { region: string; ready: boolean; shards: ShardStatus[] };
+  readonly ready: boolean;
+  /** Stops consumers, writes final snapshots and drains NATS. */
+  close(): Promise<void>;
+}
+
+export interface OpenRegionOptions {
+  config: RegionAgentConfig;
+  parts: RegionParts;
+  routing: RoutingTable;
+  logger: Logger;
+  telemetry?: RegionTelemetry | undefined;
+}
+
+export async function openRegion(options: OpenRegionOptions): Promise<Region> {
+  const nc = await connectBus({ servers: options.config.natsUrl, name: options.config.agentId });
+  try {
+    const parts = options.telemetry ? instrumentParts(options.parts, options.telemetry) : options.parts;
+    return await RegionService.open({ ...options, parts }, nc);
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
+}
+
+class RegionService implements Region {
+  readonly region: string;
+  readonly #options: OpenRegionOptions;
+  readonly #handles: RegionHandles;
+  readonly #tenantVersions: TenantVersions;
+  readonly #link: ReturnType<typeof watchConnection>;
+  readonly #timers: ReturnType<typeof setInterval>[];
+  readonly #stopLag: () => void;
+  #fatal: unknown;
+
+  static async open(options: OpenRegionOptions, nc: NatsConnection): Promise<RegionService> {
+    const { config, logger, telemetry } = options;
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    // Result-cache keys carry the tenant's token, kept in the cache itself so that replicas
+    // sharing a Redis share results; applying an event of a tenant replaces its token.
+    const tenantVersions = createTenantVersions(options.parts.cache, {
+      region: config.region,
+      onError: (err) =>
+        logger.warn('result cache invalidation failed; tenant answers uncached until it succeeds', { err }),
+    });
+    let service: RegionService | undefined;
+    const views = await openViews({
+      config,
+      parts: options.parts,
+      routing: options.routing,
+      // A server in a cluster (a region of the supercluster) gets the stream placed in it.
+      placementCluster: nc.info?.cluster,
+      hosts: {
+        region: config.region,
+        agentId: config.agentId,
+        modelId: options.parts.embedder.modelId,
+        nc,
+        js,
+        jsm,
+        logger,
+        onApplied: (tenant) => tenantVersions.bump(tenant),
+        onFatal: (err) => service?.fail(err),
+        telemetry,
+      },
+    });
+    const published = createPublisher(js, jsm, { stream: streamName(config.region) });
+    const publisher = telemetry ? instrumentPublisher(published, telemetry) : published;
+    service = new RegionService(options, { nc, jsm, views, publisher, tenantVersions });
+    return service;
+  }
+
+  private constructor(
+    options: OpenRegionOptions,
+    opened: {
+      nc: NatsConnection;
+      jsm: RegionHandles['jsm'];
+      views: Views;
+      publisher: Publisher;
+      tenantVersions: TenantVersions;
+    },
+  ) {
+    const { config, logger, telemetry } = options;
+    this.region = config.region;
+    this.#options = options;
+    this.#tenantVersions = opened.tenantVersions;
+    this.#link = watchConnection(opened.nc);
+    this.#handles = {
+      config,
+      parts: options.parts,
+      nc: opened.nc,
+      jsm: opened.jsm,
+      publisher: opened.publisher,
+      stream: streamName(config.region),
+      views: opened.views,
+      chunkOptions: {
+        chunkChars: config.chunkChars,
+        overlapChars: config.chunkOverlapChars,
+        chunksMax: LIMITS.chunksPerDocMax,
+      },
+      logger,
+    };
+    const { views } = opened;
+    this.#stopLag = telemetry
+      ? trackConsumerLag(telemetry.metrics, () => views.all(), logger)
+      : () => undefined;
+    this.#timers = [
+      setInterval(() => void views.snapshotAll(), config.snapshotIntervalMs),
+      setInterval(() => {
+        views.reconcile().catch((err: unknown) => logger.warn('replication reconcile failed', { err }));
+      }, config.replicationReconcileMs),
+    ];
+    for (const timer of this.#timers) timer.unref();
+  }
+
+  /** A shard consumer stopped for good: the agent is no longer ready. */
+  fail(err: unknown): void {
+    this.#fatal = err;
+    this.#options.logger.error('shard consumer stopped', { err });
+  }
+
+  get ready(): boolean {
+    return this.#fatal === undefined && this.#link.connected && this.#handles.views.caughtUp;
+  }
+
+  async write(tenant: string, input: MemoryInput, options: WriteOptions): Promise<WriteResult> {
+    this.#link.ensureConnected('write');
+    await requireHome(this.#options.routing, this.region, tenant);
+    return writeOne(this.#handles, tenant, input, options);
+  }
+
+  async writeBatch(tenant: string, inputs: MemoryInput[], options: WriteOptions): Promise<BatchItemResult[]> {
+    this.#link.ensureConnected('write');
+    await requireHome(this.#options.routing, this.region, tenant);
+    return writeBatch(this.#handles, tenant, inputs, options);
+  }
+
+  async get(tenant: string, id: string): Promise<Memory> {
+    this.#link.ensureConnected('read');
+    return getMemory(this.#handles, await requireReadable(this.#options.routing, this.region, tenant), id);
+  }
+
+  async delete(
+    tenant: string,
+    id: string,
+    options: WriteOptions & { ifVersion?: number | undefined },
+  ): Promise<WriteResult> {
+    this.#link.ensureConnected('delete');
+    await requireHome(this.#options.routing, this.region, tenant);
+    return deleteMemory(this.#handles, tenant, id, options);
+  }
+
+  async search(tenant: string, input: SearchInput, options: SearchOptions = {}): Promise<SearchResponse> {
+    this.#link.ensureConnected('search');
+    const policy = await requireReadable(this.#options.routing, this.region, tenant);
+    const { waitAppliedMsMax } = this.#handles.config;
+    const waitMs = Math.min(options.waitMs ?? waitAppliedMsMax, waitAppliedMsMax);
+    return search(this.#handles, policy, input, { tenantVersions: this.#tenantVersions, waitMs });
+  }
+
+  status(tenant: string): { region: string; ready: boolean; shards: ShardStatus[] } {
+    const shards = this.#handles.views.all().map((h) => {
+      const { docs, chunks } = h.index.stats(tenant);
+      const { appliedSeq, caughtUp } = h.consumer;
+      return { origin: h.origin, shard: h.shard, appliedSeq, caughtUp, docs, chunks };
+    });
+    return { region: this.region, ready: this.ready, shards };
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#stopLag();
+    await this.#handles.views.close();
+    await this.#tenantVersions.flush();
+    await this.#handles.nc.drain().catch(() => undefined);
+    await this.#handles.parts.embedder.close();
+    await this.#handles.parts.cache.close();
+  }
+}

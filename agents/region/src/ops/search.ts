@@ -1,0 +1,163 @@
+/**
+ * @module search
+ * Search by scatter/gather over the shard views of the tenant's home region. Replica regions
+ * answer from their copy; `minVersion` makes them wait (bounded) until the copy includes that
+ * version, or answer 503 so that the gateway asks another region. Results are cached under
+ * the tenant's token, which every applied event replaces.
+ */
+import { lastBySubject, nextBySubject, requestShard, type ShardReply, versionOf } from '@memmesh/bus';
+import { embeddingCacheKey, resultCacheKey, type TenantVersions } from '@memmesh/cache';
+import {
+  decodeVector,
+  ErrorCode,
+  encodeVector,
+  LIMITS,
+  MeshError,
+  type SearchInput,
+  type SearchResponse,
+  shardNames,
+  sleep,
+  streamName,
+  tenantFilter,
+} from '@memmesh/core';
+import type { TenantPolicy } from '@memmesh/routing';
+import type { RegionHandles } from './handles.ts';
+import { homeViews } from './reads.ts';
+
+/** Embedding cache entries live long: the same text always embeds the same way. */
+const EMBEDDING_CACHE_TTL_MS = 3_600_000;
+/** How often a replica re-checks whether a version has arrived from its home region. */
+const ARRIVAL_POLL_MS = 25;
+/** How soon a client may ask again when a version has not reached this replica in time. */
+const BEHIND_RETRY_AFTER_MS = 200;
+
+export interface SearchContext {
+  tenantVersions: TenantVersions;
+  /** Longest wait for `minVersion`, already capped by the configured maximum. */
+  waitMs: number;
+}
+
+export async function search(
+  h: RegionHandles,
+  policy: TenantPolicy,
+  input: SearchInput,
+  ctx: SearchContext,
+): Promise<SearchResponse> {
+  const started = performance.now();
+  const { tenant } = policy;
+  const topK = input.topK ?? LIMITS.topKDefault;
+  const key = await resultKey(h, tenant, input, topK, ctx.tenantVersions);
+  if (key) {
+    const cached = await h.parts.cache.get(key).catch(() => undefined);
+    if (cached) return { ...(JSON.parse(cached) as SearchResponse), tookMs: performance.now() - started };
+  }
+  if (input.minVersion !== undefined && policy.home !== h.config.region) {
+    await ensureArrived(h, policy.home, tenant, input.minVersion, ctx.waitMs);
+  }
+  const replies = await scatter(h, policy, input, topK, ctx.waitMs);
+  const results = replies
+    .flatMap((reply) => reply.hits)
+    .sort((a, b) => b.score - a.score)
+    .slice(0, topK)
+    .map(({ id, score, text, metadata, scope, version }) => ({ id, score, text, metadata, scope, version }));
+  // A shard that had to drop hits to fit its reply may have dropped some of the top k.
+  const truncated = replies.some((reply) => reply.truncated);
+  const response: SearchResponse = {
+    results,
+    region: h.config.region,
+    tookMs: performance.now() - started,
+    ...(truncated ? { truncated } : {}),
+  };
+  if (key) {
+    await h.parts.cache.set(key, JSON.stringify(response), h.config.resultCacheTtlMs).catch(() => undefined);
+  }
+  return response;
+}
+
+/** minVersion answers depend on waiting for the log, so they are never served from cache. */
+async function resultKey(
+  h: RegionHandles,
+  tenant: string,
+  input: SearchInput,
+  topK: number,
+  tenantVersions: TenantVersions,
+): Promise<string | undefined> {
+  if (input.minVersion !== undefined || h.config.resultCacheTtlMs <= 0) return undefined;
+  const tenantVersion = await tenantVersions.token(tenant);
+  // No token (the cache cannot be reached to read or replace it): answer uncached.
+  if (tenantVersion === undefined) return undefined;
+  return resultCacheKey({ tenant, tenantVersion, query: input.query, topK, filter: input.filter ?? {} });
+}
+
+/** One shard query to every shard of the tenant's home hosted here, in parallel. */
+async function scatter(
+  h: RegionHandles,
+  policy: TenantPolicy,
+  input: SearchInput,
+  topK: number,
+  waitMs: number,
+): Promise<ShardReply[]> {
+  const view = homeViews(h, policy);
+  const vector = encodeVector(await embedQuery(h, input.query));
+  const query = {
+    tenant: policy.tenant,
+    vector,
+    topK,
+    filter: input.filter,
+    minVersion: input.minVersion,
+    waitMs,
+  };
+  // A minVersion query may wait for its shard to catch up; others get the plain timeout.
+  const timeoutMs = h.config.shardQueryTimeoutMs + (input.minVersion === undefined ? 0 : waitMs);
+  return Promise.all(
+    shardNames(view.shardCount).map((shard) =>
+      requestShard(h.nc, { region: h.config.region, origin: view.origin, shard, query, timeoutMs }),
+    ),
+  );
+}
+
+async function embedQuery(h: RegionHandles, query: string): Promise<Float32Array> {
+  const { embedder, cache } = h.parts;
+  const key = embeddingCacheKey(embedder.modelId, query);
+  const cached = await cache.get(key).catch(() => undefined);
+  const decoded = cached ? decodeVector(cached, embedder.dimensions) : undefined;
+  if (decoded) return decoded;
+  const [vector] = await embedder.embed([query]);
+  await cache.set(key, encodeVector(vector as Float32Array), EMBEDDING_CACHE_TTL_MS).catch(() => undefined);
+  return vector as Float32Array;
+}
+
+/**
+ * On a replica: waits until every event of the tenant up to `minVersion` has arrived from
+ * the home stream. When the newest arrived event is older, the home stream is asked whether
+ * anything of the tenant lies between it and `minVersion`; if the home cannot be asked, the
+ * replica cannot prove it is current and answers 503.
+ */
+async function ensureArrived(
+  h: RegionHandles,
+  home: string,
+  tenant: string,
+  minVersion: number,
+  waitMs: number,
+) {
+  const deadline = Date.now() + waitMs;
+  const subject = tenantFilter(home, tenant);
+  // Bounded by the deadline: each round sleeps ARRIVAL_POLL_MS.
+  for (;;) {
+    const last = await lastBySubject(h.jsm, h.stream, subject);
+    const arrived = last ? versionOf(last) : 0;
+    if (arrived >= minVersion) return;
+    const pending = await nextBySubject(h.jsm, streamName(home), { seq: arrived + 1, subject });
+    if (!pending || pending.seq > minVersion) return;
+    if (Date.now() >= deadline) {
+      throw new MeshError(
+        ErrorCode.Unavailable,
+        `version ${minVersion} has not reached ${h.config.region} yet`,
+        {
+          retryAfterMs: BEHIND_RETRY_AFTER_MS,
+        },
+      );
+    }
+    await sleep(ARRIVAL_POLL_MS);
+  }
+}

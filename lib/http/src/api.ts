@@ -1,0 +1,323 @@
+/**
+ * @module api
+ * The memmesh HTTP API, every operation of both services, as one route table (DESIGN §6, §11).
+ * To add an endpoint: add its row here (and a named schema if its bodies are new), then a
+ * handler in the region agent's `http/handlers.ts` and/or the gateway's app; the type of each
+ * service's handler map makes a missing handler a compile error, the gateway proxies every
+ * tenant route that agents serve, and /openapi.json documents it with no further edit.
+ */
+import {
+  BatchInputSchema,
+  BatchResultSchema,
+  DOC_ID_PATTERN,
+  ErrorBodySchema,
+  LIMITS,
+  MemoryInputSchema,
+  MemorySchema,
+  SearchInputSchema,
+  SearchResponseSchema,
+  TENANT_PATTERN,
+  TenantSchema,
+  WriteResultSchema,
+} from '@memmesh/core';
+import { RegionStatusSchema, TenantPolicyInputSchema, TenantPolicySchema } from '@memmesh/routing';
+import { z } from 'zod';
+import type { HeaderSpec, ParamSpec, ResponseSpec, RouteSpec, RouteTable } from './route-table.ts';
+
+/** Headers of the API, by their wire names (lower case, as Headers gives them back). */
+export const HEADERS = {
+  retryAfter: 'retry-after',
+  region: 'x-memmesh-region',
+  clientRegion: 'x-client-region',
+  waitMs: 'x-memmesh-wait-ms',
+  allow: 'allow',
+  wwwAuthenticate: 'www-authenticate',
+  etag: 'etag',
+} as const;
+
+export const StatsResponseSchema = z.object({
+  region: z.string(),
+  ready: z.boolean(),
+  shards: z.array(
+    z.object({
+      origin: z.string(),
+      shard: z.string(),
+      appliedSeq: z.number().int().min(0),
+      caughtUp: z.boolean(),
+      docs: z.number().int().min(0),
+      chunks: z.number().int().min(0),
+    }),
+  ),
+});
+export type StatsResponse = z.infer<typeof StatsResponseSchema>;
+
+export const RegionsResponseSchema = z.object({
+  regions: z.array(
+    z.object({
+      region: z.string(),
+      status: RegionStatusSchema,
+      rttMs: z.number(),
+      healthy: z.boolean(),
+      probed: z.boolean(),
+    }),
+  ),
+});
+
+/** A policy as PUT by an operator: the tenant comes from the path. */
+export const TenantPolicyBodySchema = TenantPolicyInputSchema.omit({ tenant: true }).extend({
+  tenant: TenantSchema.optional(),
+});
+
+const HealthSchema = z.object({ status: z.literal('ok') });
+/** Readiness, with what each service adds (the gateway counts the regions it can reach). */
+const ReadinessSchema = z.looseObject({ status: z.enum(['ready', 'not ready']) });
+
+const SCHEMAS = {
+  MemoryInput: MemoryInputSchema,
+  BatchInput: BatchInputSchema,
+  SearchInput: SearchInputSchema,
+  WriteResult: WriteResultSchema,
+  BatchResult: BatchResultSchema,
+  Memory: MemorySchema,
+  SearchResponse: SearchResponseSchema,
+  StatsResponse: StatsResponseSchema,
+  RegionsResponse: RegionsResponseSchema,
+  TenantPolicy: TenantPolicySchema,
+  TenantPolicyBody: TenantPolicyBodySchema,
+  Health: HealthSchema,
+  Readiness: ReadinessSchema,
+  Error: ErrorBodySchema,
+};
+type SchemaName = keyof typeof SCHEMAS;
+
+const header = (name: string, description: string, schema: Record<string, unknown>): HeaderSpec => ({
+  name,
+  description,
+  schema,
+});
+const RETRY_AFTER = header('Retry-After', 'Seconds to wait before retrying.', {
+  type: 'integer',
+  minimum: 1,
+});
+const SERVING_REGION = header('X-Memmesh-Region', 'The region that answered.', { type: 'string' });
+const ALLOW = header('Allow', 'The methods this path has.', { type: 'string' });
+const WWW_AUTHENTICATE = header('WWW-Authenticate', 'How to authenticate: Bearer.', { type: 'string' });
+const ETAG = header('ETag', 'The policy version, for If-Match.', { type: 'string' });
+
+/** An error answer of `status`; retryable ones always say when to come back. */
+function failure(description: string, status: number): ResponseSpec<SchemaName> {
+  const retryable = status === 429 || status === 503 || status === 504;
+  const always = [...(retryable ? [RETRY_AFTER] : []), ...(status === 401 ? [WWW_AUTHENTICATE] : [])];
+  return { description, body: 'Error', headers: [...always, SERVING_REGION], requiredHeaders: always };
+}
+
+const ERRORS = {
+  400: failure('Bad input: the body, a parameter or the id does not match the schema.', 400),
+  401: failure('Missing or unknown API key.', 401),
+  404: failure('Not found.', 404),
+  409: failure('Version conflict: `ifVersion` or `If-Match` is not the current version.', 409),
+  413: failure('The request body is larger than the route allows.', 413),
+  421: failure('This region does not hold the tenant, or is not its home (writes).', 421),
+  429: failure('Over the tenant’s rate limit; see Retry-After.', 429),
+  502: failure('A dependency (the embedder) answered wrongly.', 502),
+  503: failure('A dependency is down or a replica is behind `minVersion`; see Retry-After.', 503),
+  504: failure('No region answered in time; a write may or may not be stored.', 504),
+} as const;
+type ErrorStatus = keyof typeof ERRORS;
+const errors = (...statuses: ErrorStatus[]) => Object.fromEntries(statuses.map((s) => [s, ERRORS[s]]));
+
+const ok = (description: string, body: SchemaName, headers: HeaderSpec[] = []): ResponseSpec<SchemaName> => ({
+  description,
+  body,
+  headers: [...headers, SERVING_REGION],
+});
+
+/** Errors every tenant route may give, through the gateway or from an agent. */
+const TENANT_ERRORS: ErrorStatus[] = [401, 421, 429, 503, 504];
+
+const MEMORY_ID: ParamSpec = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  rest: true,
+  description: 'The memory id, percent-encoded; it may contain `/`.',
+  schema: { type: 'string', pattern: DOC_ID_PATTERN.source, maxLength: LIMITS.idLengthMax },
+};
+const WAIT: ParamSpec = {
+  name: 'wait',
+  in: 'query',
+  required: false,
+  description: 'true: answer after the home index applied the write (bounded by the agent’s wait maximum).',
+  schema: { type: 'string', enum: ['true', 'false', '1', '0', ''] },
+};
+const CLIENT_REGION: ParamSpec = {
+  name: 'X-Client-Region',
+  in: 'header',
+  required: false,
+  description: 'The gateway asks this region first when it holds the tenant and is healthy.',
+  schema: { type: 'string' },
+};
+const TENANT: ParamSpec = {
+  name: 'tenant',
+  in: 'path',
+  required: true,
+  description: 'The tenant.',
+  schema: { type: 'string', pattern: TENANT_PATTERN.source },
+};
+
+const BOTH = ['agent', 'gateway'] as const;
+const GATEWAY = ['gateway'] as const;
+
+/** A route of tenants' data, served by the agents and proxied by the gateway. */
+function tenantRoute<const R extends Omit<RouteSpec<SchemaName>, 'auth' | 'servedBy'>>(route: R) {
+  return { auth: 'tenant', servedBy: BOTH, ...route } as const;
+}
+
+const ROUTES = {
+  writeMemory: tenantRoute({
+    method: 'post',
+    path: '/v1/memories',
+    kind: 'write',
+    summary: 'Store a memory (202: it is in the log; ?wait=true: also applied to the home index).',
+    body: 'MemoryInput',
+    bodyBytesMax: LIMITS.bodyBytesMax,
+    params: [WAIT],
+    responses: { 202: ok('Stored.', 'WriteResult'), ...errors(400, 409, 413, 502, ...TENANT_ERRORS) },
+  }),
+  writeBatch: tenantRoute({
+    method: 'post',
+    path: '/v1/memories/batch',
+    kind: 'write',
+    summary: `Store up to ${LIMITS.batchDocsMax} memories; each item gets its own result.`,
+    body: 'BatchInput',
+    bodyBytesMax: LIMITS.batchBodyBytesMax,
+    params: [WAIT],
+    responses: { 202: ok('Per-item results.', 'BatchResult'), ...errors(400, 413, 502, ...TENANT_ERRORS) },
+  }),
+  getMemory: tenantRoute({
+    method: 'get',
+    path: '/v1/memories/{id}',
+    kind: 'read',
+    summary: 'Read a memory: its newest version, from the log.',
+    params: [MEMORY_ID, CLIENT_REGION],
+    responses: { 200: ok('The memory.', 'Memory'), ...errors(400, 404, ...TENANT_ERRORS) },
+  }),
+  deleteMemory: tenantRoute({
+    method: 'delete',
+    path: '/v1/memories/{id}',
+    kind: 'write',
+    summary: 'Delete a memory (a tombstone in the log).',
+    params: [
+      MEMORY_ID,
+      WAIT,
+      {
+        name: 'ifVersion',
+        in: 'query',
+        required: false,
+        description: 'Delete only if this is the current version.',
+        schema: { type: 'string', pattern: '^\\d+$' },
+      },
+    ],
+    responses: { 202: ok('Deleted.', 'WriteResult'), ...errors(400, 404, 409, ...TENANT_ERRORS) },
+  }),
+  search: tenantRoute({
+    method: 'post',
+    path: '/v1/search',
+    kind: 'read',
+    summary: 'Search the tenant’s memories by meaning.',
+    body: 'SearchInput',
+    bodyBytesMax: LIMITS.bodyBytesMax,
+    params: [
+      CLIENT_REGION,
+      {
+        name: 'X-Memmesh-Wait-Ms',
+        in: 'header',
+        required: false,
+        description: 'Longest wait for `minVersion` (the gateway sets it short for replicas, to fail over).',
+        schema: { type: 'string', pattern: '^\\d+$' },
+      },
+    ],
+    responses: { 200: ok('Results.', 'SearchResponse'), ...errors(400, 413, 502, ...TENANT_ERRORS) },
+  }),
+  stats: tenantRoute({
+    method: 'get',
+    path: '/v1/stats',
+    kind: 'read',
+    summary: 'Per-shard document counts and positions for the tenant, in the region that answers.',
+    params: [CLIENT_REGION],
+    responses: { 200: ok('Stats.', 'StatsResponse'), ...errors(...TENANT_ERRORS) },
+  }),
+  listRegions: {
+    method: 'get',
+    path: '/v1/regions',
+    kind: 'read',
+    auth: 'tenant',
+    servedBy: GATEWAY,
+    summary: 'The regions as the gateway sees them: status, RTT and health (no internal addresses).',
+    responses: { 200: ok('Regions.', 'RegionsResponse'), ...errors(401, 503) },
+  },
+  getTenantPolicy: {
+    method: 'get',
+    path: '/v1/admin/tenants/{tenant}',
+    kind: 'admin',
+    auth: 'admin',
+    servedBy: GATEWAY,
+    summary: 'A tenant’s placement policy (admin key).',
+    params: [TENANT],
+    responses: {
+      200: ok('The policy; ETag is its version.', 'TenantPolicy', [ETAG]),
+      ...errors(400, 401, 404, 503),
+    },
+  },
+  putTenantPolicy: {
+    method: 'put',
+    path: '/v1/admin/tenants/{tenant}',
+    kind: 'admin',
+    auth: 'admin',
+    servedBy: GATEWAY,
+    summary: 'Create or change a tenant’s placement policy (admin key; If-Match: <version>, 0 to create).',
+    body: 'TenantPolicyBody',
+    bodyBytesMax: LIMITS.bodyBytesMax,
+    params: [
+      TENANT,
+      {
+        name: 'If-Match',
+        in: 'header',
+        required: true,
+        description: 'The version last read; 0 creates the tenant.',
+        schema: { type: 'string' },
+      },
+    ],
+    responses: {
+      200: ok('The stored policy; ETag is its version.', 'TenantPolicy', [ETAG]),
+      ...errors(400, 401, 404, 409, 413, 503),
+    },
+  },
+  health: opsRoute('/healthz', 'Liveness: the process answers.', { 200: ok('Alive.', 'Health') }),
+  ready: opsRoute('/readyz', 'Readiness: the service can answer (agent: NATS connected, shards caught up).', {
+    200: ok('Ready.', 'Readiness'),
+    503: { description: 'Not ready.', body: 'Readiness' },
+  }),
+  metrics: opsRoute('/metrics', 'Prometheus metrics (lib/telemetry/METRICS.md).', {
+    200: { description: 'The text exposition format.', body: { contentType: 'text/plain' } },
+  }),
+  openapi: opsRoute('/openapi.json', 'This document.', {
+    200: { description: 'OpenAPI 3.1.', body: { contentType: 'application/json' } },
+  }),
+} satisfies Record<string, RouteSpec<SchemaName>>;
+
+function opsRoute(
+  path: string,
+  summary: string,
+  responses: Record<number, ResponseSpec<SchemaName>>,
+): RouteSpec<SchemaName> {
+  return { method: 'get', path, kind: 'ops', auth: 'none', servedBy: BOTH, summary, responses };
+}
+
+/** The API's route table: every operation of both services. */
+export const API = { schemas: SCHEMAS, routes: ROUTES } satisfies RouteTable<SchemaName, keyof typeof ROUTES>;
+export type ApiTable = typeof API;
+export type OperationId = keyof typeof ROUTES;
+
+/** Headers used in request answers, for the conformance walker and relays. */
+export const RESPONSE_HEADERS = [RETRY_AFTER, SERVING_REGION, ALLOW, WWW_AUTHENTICATE, ETAG] as const;

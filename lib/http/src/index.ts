@@ -1,0 +1,70 @@
+/**
+ * @module @memmesh/http
+ * The HTTP layer of both services (the region agent and the gateway): the API's route table
+ * and the OpenAPI document generated from it, mounting a service's handlers from the table,
+ * one error answer with one Retry-After rule, bodies read within their byte limits, request
+ * telemetry (server spans and per-route metrics), the service routes (health, readiness,
+ * metrics, OpenAPI), serving on a socket and graceful shutdown.
+ */
+export {
+  API,
+  type ApiTable,
+  HEADERS,
+  type OperationId,
+  RESPONSE_HEADERS,
+  RegionsResponseSchema,
+  type StatsResponse,
+  StatsResponseSchema,
+  TenantPolicyBodySchema,
+} from './api.ts';
+export { parseJsonBody, readBody } from './body.ts';
+export {
+  answerErrors,
+  asMeshError,
+  DEFAULT_RETRY_AFTER_MS,
+  errorHeaders,
+  errorResponse,
+  retryAfterSeconds,
+} from './errors.ts';
+export {
+  type Handlers,
+  type MountOptions,
+  mountRoutes,
+  type RouteHandler,
+  type RouteRequest,
+  type ServedIds,
+  UNDECLARED_BODY_BYTES_MAX,
+} from './mount.ts';
+export { DEFAULT_OPENAPI_INFO, type OpenApiInfo, openApiDocument } from './openapi.ts';
+export { booleanParam, integerParam, memoryIdParam } from './params.ts';
+export {
+  allowedMethods,
+  type BodyOf,
+  type HeaderSpec,
+  type HttpMethod,
+  honoPath,
+  matchesPath,
+  type ParamSpec,
+  type ResponseSpec,
+  type RouteAuth,
+  type RouteKind,
+  type RouteSpec,
+  type RouteTable,
+  routesOf,
+  type Service,
+} from './route-table.ts';
+export { type Served, type ServeOptions, serveApp } from './serve.ts';
+export {
+  type Readiness,
+  type ServiceHandlers,
+  type ServiceRoutesOptions,
+  serviceHandlers,
+} from './service-routes.ts';
+export { type ShutdownOptions, shutDownOnSignals } from './shutdown.ts';
+export {
+  type AnsweredRequest,
+  type HttpTelemetryOptions,
+  httpTelemetry,
+  metricsHandler,
+  UNMATCHED_ROUTE,
+} from './telemetry.ts';
