@@ -293,9 +293,11 @@ const ROUTES = {
       ...errors(400, 401, 404, 409, 413, 503),
     },
   },
-  health: opsRoute('/healthz', 'Liveness: the process answers.', { 200: ok('Alive.', 'Health') }),
+  health: opsRoute('/healthz', 'Liveness: the process answers.', {
+    200: { description: 'Alive.', body: 'Health' },
+  }),
   ready: opsRoute('/readyz', 'Readiness: the service can answer (agent: NATS connected, shards caught up).', {
-    200: ok('Ready.', 'Readiness'),
+    200: { description: 'Ready.', body: 'Readiness' },
     503: { description: 'Not ready.', body: 'Readiness' },
   }),
   metrics: opsRoute('/metrics', 'Prometheus metrics (lib/telemetry/METRICS.md).', {

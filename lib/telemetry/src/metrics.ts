@@ -181,7 +181,15 @@ class MetricFactory {
 
 const ORIGIN_SHARD = ['origin', 'shard'] as const;
 
-function agentMetrics(make: MetricFactory): Omit<AgentMetrics, keyof BaseMetrics | 'service'> {
+type AgentOwnMetrics = Omit<AgentMetrics, keyof BaseMetrics | 'service'>;
+
+/** The agent's metrics, by what they measure: the views, then the parts around them. */
+function agentMetrics(make: MetricFactory): AgentOwnMetrics {
+  return { ...viewMetrics(make), ...partMetrics(make) };
+}
+
+/** Shard views: lag, applies, dead letters. */
+function viewMetrics(make: MetricFactory) {
   return {
     consumerLagMessages: make.gauge(
       'memmesh_consumer_lag_messages',
@@ -208,6 +216,12 @@ function agentMetrics(make: MetricFactory): Omit<AgentMetrics, keyof BaseMetrics
       ORIGIN_SHARD,
     ),
     eventsApplied: make.counter('memmesh_events_applied_total', 'Events applied to the view.', ORIGIN_SHARD),
+  } satisfies Partial<AgentOwnMetrics>;
+}
+
+/** The parts around the views: publisher, vector store, cache, embedder, HTTP. */
+function partMetrics(make: MetricFactory) {
+  return {
     publishDurationSeconds: make.histogram(
       'memmesh_publish_duration_seconds',
       'Publish to JetStream until the ack.',
@@ -257,7 +271,7 @@ function agentMetrics(make: MetricFactory): Omit<AgentMetrics, keyof BaseMetrics
       'Time to answer an HTTP request.',
       ['route', 'method'],
     ),
-  };
+  } satisfies Partial<AgentOwnMetrics>;
 }
 
 function gatewayMetrics(make: MetricFactory): Omit<GatewayMetrics, keyof BaseMetrics | 'service'> {
