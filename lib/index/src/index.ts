@@ -4,7 +4,15 @@
  * embedded one (a usearch HNSW graph per tenant, kept in memory and snapshotted atomically to
  * disk) and Milvus (a collection per origin region and embedding model).
  */
-export { createEmbeddedIndex } from './embedded-index.ts';
+export { createEmbeddedIndex } from './embedded/embedded-index.ts';
+export {
+  DEFAULT_CONNECTIVITY,
+  DEFAULT_EXACT_SCAN_CHUNKS_MAX,
+  DEFAULT_EXPANSION_ADD,
+  DEFAULT_EXPANSION_SEARCH,
+  DEFAULT_OVERSAMPLE_FACTOR,
+  type EmbeddedIndexOptions,
+} from './embedded/options.ts';
 export {
   createMilvusIndex,
   DEFAULT_MILVUS_CALL_TIMEOUT_MS,
@@ -18,14 +26,6 @@ export {
   DEFAULT_MILVUS_WRITE_BATCH_ROWS_MAX,
   type MilvusIndexOptions,
 } from './milvus-index.ts';
-export {
-  DEFAULT_CONNECTIVITY,
-  DEFAULT_EXACT_SCAN_CHUNKS_MAX,
-  DEFAULT_EXPANSION_ADD,
-  DEFAULT_EXPANSION_SEARCH,
-  DEFAULT_OVERSAMPLE_FACTOR,
-  type EmbeddedIndexOptions,
-} from './options.ts';
 export type {
   ChunkVector,
   IndexedDoc,

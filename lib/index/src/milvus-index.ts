@@ -44,8 +44,8 @@ import {
   type ResStatus,
   type RowData,
 } from '@zilliz/milvus2-sdk-node';
-import { packUnitVectors, unitQuery } from './doc-record.ts';
 import type { IndexedDoc, IndexStats, UpsertDoc, VectorHit, VectorIndex, VectorQuery } from './types.ts';
+import { packUnitVectors, unitQuery } from './vectors.ts';
 
 export interface MilvusIndexOptions {
   /** Milvus gRPC endpoint, `host:port`. */

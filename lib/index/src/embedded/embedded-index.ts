@@ -7,12 +7,13 @@
  * leaves a consistent state; only snapshots await the disk, and they work on a frozen copy.
  */
 import { ErrorCode, MeshError } from '@memmesh/core';
-import { type DocRecord, packUnitVectors, toIndexedDoc, unitQuery } from './doc-record.ts';
+import type { IndexedDoc, IndexStats, UpsertDoc, VectorHit, VectorIndex, VectorQuery } from '../types.ts';
+import { packUnitVectors, unitQuery } from '../vectors.ts';
+import { type DocRecord, toIndexedDoc } from './doc-record.ts';
 import { type EmbeddedIndexOptions, type ResolvedIndexOptions, resolveOptions } from './options.ts';
 import { type SearchPlanConfig, searchTenant } from './search-plan.ts';
 import { freezeSnapshot, type LoadedSnapshot, readSnapshot, writeSnapshot } from './snapshot.ts';
 import { TenantIndex } from './tenant-index.ts';
-import type { IndexedDoc, IndexStats, UpsertDoc, VectorHit, VectorIndex, VectorQuery } from './types.ts';
 
 /**
  * Below this share of a tenant's chunks matching, a filter counts as selective: the graph

@@ -12,10 +12,10 @@ import {
   doc,
   bruteForce as expected,
   unitVector as sharedUnitVector,
-} from './conformance.ts';
+} from '../conformance.ts';
+import type { VectorIndex } from '../types.ts';
 import { createEmbeddedIndex } from './embedded-index.ts';
 import type { EmbeddedIndexOptions } from './options.ts';
-import type { VectorIndex } from './types.ts';
 
 const DIM = 32;
 
