@@ -13,8 +13,8 @@ export {
   DEFAULT_OVERSAMPLE_FACTOR,
   type EmbeddedIndexOptions,
 } from './embedded/options.ts';
+export { createMilvusIndex } from './milvus/milvus-index.ts';
 export {
-  createMilvusIndex,
   DEFAULT_MILVUS_CALL_TIMEOUT_MS,
   DEFAULT_MILVUS_COLLECTION_PREFIX,
   DEFAULT_MILVUS_HNSW_EF,
@@ -25,7 +25,7 @@ export {
   DEFAULT_MILVUS_VIEW_DOCS_MAX,
   DEFAULT_MILVUS_WRITE_BATCH_ROWS_MAX,
   type MilvusIndexOptions,
-} from './milvus-index.ts';
+} from './milvus/options.ts';
 export type {
   ChunkVector,
   IndexedDoc,

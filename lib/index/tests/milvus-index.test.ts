@@ -2,14 +2,10 @@ import { isMeshError, MeshError } from '@memmesh/core';
 import { type MilvusLite, seededRandom as rng, startMilvusLite } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeVectorIndexConformance, doc, unitVector } from '../src/conformance.ts';
-import {
-  collectionNames,
-  createMilvusIndex,
-  filterExpression,
-  type MilvusIndexOptions,
-  milvusString,
-  resolveMilvusOptions,
-} from '../src/milvus-index.ts';
+import { filterExpression, milvusString } from '../src/milvus/expressions.ts';
+import { createMilvusIndex } from '../src/milvus/milvus-index.ts';
+import { type MilvusIndexOptions, resolveMilvusOptions } from '../src/milvus/options.ts';
+import { collectionNames } from '../src/milvus/schema.ts';
 import type { VectorIndex } from '../src/types.ts';
 
 const DIM = 32;
