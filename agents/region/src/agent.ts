@@ -80,9 +80,11 @@ export async function partsFor(
             shard,
             modelId,
             dimensions,
-            hnswM: config.milvusHnswM,
-            hnswEfConstruction: config.milvusHnswEfConstruction,
-            hnswEf: config.milvusHnswEf,
+            hnsw: {
+              m: config.milvusHnswM,
+              efConstruction: config.milvusHnswEfConstruction,
+              efSearch: config.milvusHnswEf,
+            },
           })
       : (_origin, _shard, dir) => createEmbeddedIndex({ dimensions, dir });
   if (config.cache === 'redis') {

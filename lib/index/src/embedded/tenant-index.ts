@@ -5,13 +5,12 @@
  * visit, another tenant's vectors: isolation holds by construction, not by filtering.
  */
 import { Index, MetricKind, ScalarKind } from 'usearch';
+import type { HnswOptions } from '../options.ts';
 import { bestChunkScore, type DocRecord } from './doc-record.ts';
 
 export interface HnswConfig {
   dimensions: number;
-  connectivity: number;
-  expansionAdd: number;
-  expansionSearch: number;
+  hnsw: HnswOptions;
 }
 
 export interface ScoredDoc {
@@ -179,9 +178,9 @@ export class TenantIndex {
     return new Index({
       dimensions: this.#config.dimensions,
       metric: MetricKind.Cos,
-      connectivity: this.#config.connectivity,
-      expansion_add: this.#config.expansionAdd,
-      expansion_search: this.#config.expansionSearch,
+      connectivity: this.#config.hnsw.m,
+      expansion_add: this.#config.hnsw.efConstruction,
+      expansion_search: this.#config.hnsw.efSearch,
       quantization: ScalarKind.F32,
       multi: false,
     });

@@ -219,7 +219,7 @@ class MilvusIndexImpl implements VectorIndex {
         group_by_field: 'doc',
         output_fields: ['doc', 'version'],
         metric_type: 'COSINE',
-        params: { ef: Math.max(this.#options.hnswEf, topK) },
+        params: { ef: Math.max(this.#options.hnsw.efSearch, topK) },
         consistency_level: ConsistencyLevelEnum.Strong,
         timeout: this.#calls.timeoutMs,
       }),

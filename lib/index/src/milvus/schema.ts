@@ -107,7 +107,7 @@ export function dataCollectionSpec(name: string, options: ResolvedMilvusIndexOpt
     indexParams: {
       index_type: 'HNSW',
       metric_type: 'COSINE',
-      params: { M: options.hnswM, efConstruction: options.hnswEfConstruction },
+      params: { M: options.hnsw.m, efConstruction: options.hnsw.efConstruction },
     },
     partitionCount: options.partitionCount,
   };
