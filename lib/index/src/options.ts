@@ -1,7 +1,7 @@
 /**
  * @module options
  * What the options of both backends share: the HNSW settings in one vocabulary, with their
- * defaults and ranges, and the check every numeric option goes through
+ * defaults and ranges, the dimension limit, and the check every numeric option goes through
  * (a config error naming the field).
  *
  * usearch calls the HNSW settings `connectivity`, `expansion_add` and `expansion_search`;
@@ -9,7 +9,7 @@
  * `efSearch` for both, and each backend maps them onto its own names where it calls its
  * library.
  */
-import { ErrorCode, MeshError } from '@memmesh/core';
+import { ErrorCode, LIMITS, MeshError } from '@memmesh/core';
 
 /** The settings of an HNSW graph, whichever backend builds it. */
 export interface HnswOptions {
@@ -57,6 +57,15 @@ export function resolveHnsw(owner: string, options: Partial<HnswOptions> | undef
   checkInteger(owner, 'hnsw.efConstruction', hnsw.efConstruction, 1, HNSW_EF_MAX);
   checkInteger(owner, 'hnsw.efSearch', hnsw.efSearch, 1, HNSW_EF_MAX);
   return hnsw;
+}
+
+/**
+ * An index holds the vectors that events carry, and an event's vectors have at most
+ * LIMITS.dimensionsMax dimensions: an index of more could never be filled. Milvus itself
+ * takes up to 32,768; that does not matter here.
+ */
+export function checkDimensions(owner: string, dimensions: number): void {
+  checkInteger(owner, 'dimensions', dimensions, 1, LIMITS.dimensionsMax);
 }
 
 export function checkInteger(owner: string, field: string, value: number, min: number, max: number): void {

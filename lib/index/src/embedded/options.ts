@@ -4,7 +4,7 @@
  * settings, their defaults and the measured reason for them are shared with Milvus
  * (../options.ts).
  */
-import { checkInteger, type HnswOptions, invalidOption, resolveHnsw } from '../options.ts';
+import { checkDimensions, checkInteger, type HnswOptions, invalidOption, resolveHnsw } from '../options.ts';
 
 export interface EmbeddedIndexOptions {
   /** Length of every vector; the embedding model's output size. */
@@ -29,8 +29,6 @@ export const DEFAULT_OVERSAMPLE_FACTOR = 4;
 /** 4,096 chunks × 384 dimensions is ~1.6 M multiply-adds: about a millisecond in JS. */
 export const DEFAULT_EXACT_SCAN_CHUNKS_MAX = 4096;
 
-/** Matches `UpsertEventSchema`'s model.dim bound. */
-const DIMENSIONS_MAX = 4096;
 const OVERSAMPLE_FACTOR_MAX = 1024;
 const OWNER = 'embedded index';
 
@@ -42,7 +40,7 @@ export function resolveOptions(options: EmbeddedIndexOptions): ResolvedIndexOpti
     oversampleFactor: options.oversampleFactor ?? DEFAULT_OVERSAMPLE_FACTOR,
     exactScanChunksMax: options.exactScanChunksMax ?? DEFAULT_EXACT_SCAN_CHUNKS_MAX,
   };
-  checkInteger(OWNER, 'dimensions', resolved.dimensions, 1, DIMENSIONS_MAX);
+  checkDimensions(OWNER, resolved.dimensions);
   checkInteger(OWNER, 'exactScanChunksMax', resolved.exactScanChunksMax, 0, Number.MAX_SAFE_INTEGER);
   const factor = resolved.oversampleFactor;
   if (!(Number.isFinite(factor) && factor >= 1 && factor <= OVERSAMPLE_FACTOR_MAX)) {

@@ -4,7 +4,7 @@
  * and their one-time validation. The HNSW settings and their defaults are shared with the
  * embedded index (../options.ts).
  */
-import { checkInteger, type HnswOptions, invalidOption, resolveHnsw } from '../options.ts';
+import { checkDimensions, checkInteger, type HnswOptions, invalidOption, resolveHnsw } from '../options.ts';
 
 export interface MilvusIndexOptions {
   /** Milvus gRPC endpoint, `host:port`. */
@@ -51,10 +51,9 @@ export const DEFAULT_MILVUS_WRITE_BATCH_ROWS_MAX = 256;
 export const DEFAULT_MILVUS_SCAN_PAGE_ROWS_MAX = 4_096;
 export const DEFAULT_MILVUS_VIEW_DOCS_MAX = 10_000_000;
 
-/** Milvus limits: search topK (which also bounds a query's page of rows), partitions, dimensions. */
+/** Milvus limits: search topK (which also bounds a query's page of rows), partitions. */
 export const SEARCH_TOPK_MAX = 16_384;
 const PARTITIONS_MAX = 1_024;
-const DIMENSIONS_MAX = 32_768;
 const OWNER = 'milvus index';
 
 export function resolveMilvusOptions(options: MilvusIndexOptions): ResolvedMilvusIndexOptions {
@@ -89,7 +88,7 @@ export function resolveMilvusOptions(options: MilvusIndexOptions): ResolvedMilvu
     if (value.length === 0 || value.length > 128)
       throw invalidOption(OWNER, field, value, '1 to 128 characters');
   }
-  checkInteger(OWNER, 'dimensions', resolved.dimensions, 1, DIMENSIONS_MAX);
+  checkDimensions(OWNER, resolved.dimensions);
   checkInteger(OWNER, 'partitionCount', resolved.partitionCount, 1, PARTITIONS_MAX);
   checkInteger(OWNER, 'callTimeoutMs', resolved.callTimeoutMs, 1, 600_000);
   checkInteger(OWNER, 'writeBatchRowsMax', resolved.writeBatchRowsMax, 1, 65_536);
