@@ -6,6 +6,7 @@
  */
 import { Index, MetricKind, ScalarKind } from 'usearch';
 import type { HnswOptions } from '../options.ts';
+import type { IndexStats } from '../types.ts';
 import { bestChunkScore, type DocRecord } from './doc-record.ts';
 
 export interface HnswConfig {
@@ -46,6 +47,16 @@ export class TenantIndex {
   constructor(tenant: string, config: HnswConfig) {
     this.tenant = tenant;
     this.#config = config;
+  }
+
+  /** This tenant's share of the index's stats. */
+  stats(): IndexStats {
+    return {
+      docs: this.docs.size,
+      chunks: this.chunkCount,
+      tombstones: this.tombstones.size,
+      version: this.maxVersion,
+    };
   }
 
   /** The version held for `id`, live or deleted; undefined when the id was never seen. */

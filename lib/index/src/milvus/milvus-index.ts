@@ -15,6 +15,7 @@
 import type { Metadata, Scope } from '@memmesh/core';
 import { ErrorCode, MeshError } from '@memmesh/core';
 import { ConsistencyLevelEnum, MilvusClient, type RowData } from '@zilliz/milvus2-sdk-node';
+import { assertVersion, sumStats } from '../contract.ts';
 import type { IndexedDoc, IndexStats, UpsertDoc, VectorHit, VectorIndex, VectorQuery } from '../types.ts';
 import { packUnitVectors, unitQuery } from '../vectors.ts';
 import { MilvusCalls } from './calls.ts';
@@ -255,16 +256,7 @@ class MilvusIndexImpl implements VectorIndex {
 
   stats(tenant?: string): IndexStats {
     this.#assertOpen();
-    const counters = tenant === undefined ? [...this.#counters.values()] : [this.#counters.get(tenant)];
-    const stats: IndexStats = { docs: 0, chunks: 0, tombstones: 0, version: 0 };
-    for (const c of counters) {
-      if (c === undefined) continue;
-      stats.docs += c.docs;
-      stats.chunks += c.chunks;
-      stats.tombstones += c.tombstones;
-      stats.version = Math.max(stats.version, c.version);
-    }
-    return stats;
+    return sumStats(tenant === undefined ? this.#counters.values() : [this.#counters.get(tenant)]);
   }
 
   /**
@@ -452,12 +444,6 @@ class MilvusIndexImpl implements VectorIndex {
 
   #assertOpen(): void {
     if (this.#closed) throw new MeshError(ErrorCode.Unavailable, 'the Milvus index is closed');
-  }
-}
-
-function assertVersion(version: number): void {
-  if (!Number.isSafeInteger(version) || version < 0) {
-    throw new RangeError(`version is ${version}, expected a non-negative safe integer`);
   }
 }
 
