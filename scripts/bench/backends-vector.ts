@@ -8,17 +8,7 @@
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Embedder } from '@memmesh/embed';
-import {
-  createEmbeddedIndex,
-  createMilvusIndex,
-  DEFAULT_CONNECTIVITY,
-  DEFAULT_EXPANSION_ADD,
-  DEFAULT_EXPANSION_SEARCH,
-  DEFAULT_MILVUS_HNSW_EF,
-  DEFAULT_MILVUS_HNSW_EF_CONSTRUCTION,
-  DEFAULT_MILVUS_HNSW_M,
-  type VectorIndex,
-} from '@memmesh/index';
+import { createEmbeddedIndex, createMilvusIndex, DEFAULT_HNSW, type VectorIndex } from '@memmesh/index';
 import { startMilvusLite } from '@memmesh/testkit';
 import { errorsNote, rateCells, type Section, times } from './backends-report.ts';
 import { exactTopK } from './baselines.ts';
@@ -204,8 +194,8 @@ export function vectorSetup(docs: number, embedder: Embedder, memtableBytes: num
   return [
     `${fmt(docs)} memories of the bench corpus (one chunk each), embedded once by the local hashing embedder`,
     `(${embedder.dimensions} dims), upserted into one shard view of each index through \`VectorIndex\` in this process, tenant ${TENANT}.`,
-    `Embedded: usearch HNSW in memory (connectivity ${DEFAULT_CONNECTIVITY}, expansion add ${DEFAULT_EXPANSION_ADD} / search ${DEFAULT_EXPANSION_SEARCH}).`,
-    `Milvus: \`createMilvusIndex\` with its defaults (HNSW M ${DEFAULT_MILVUS_HNSW_M}, efConstruction ${DEFAULT_MILVUS_HNSW_EF_CONSTRUCTION}, ef ${DEFAULT_MILVUS_HNSW_EF},`,
+    `Both use the default HNSW settings (m ${DEFAULT_HNSW.m}, efConstruction ${DEFAULT_HNSW.efConstruction}, efSearch ${DEFAULT_HNSW.efSearch}).`,
+    'Embedded: usearch HNSW in memory. Milvus: `createMilvusIndex` with its defaults (HNSW,',
     'Strong consistency, group by document) against a Milvus Lite server on loopback started by the test kit,',
     `memtable flushed to indexed segments every ${fmt(memtableBytes / 1e6, 1)} MB (Milvus Lite's default, 128 MiB, leaves every row`,
     'in a memtable scanned in Python on each call, hundreds of ms per call at these sizes);',

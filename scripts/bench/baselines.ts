@@ -21,7 +21,7 @@ import {
   shardOf,
   streamName,
 } from '@memmesh/core';
-import { DEFAULT_CONNECTIVITY, DEFAULT_EXPANSION_ADD, DEFAULT_EXPANSION_SEARCH } from '@memmesh/index';
+import { DEFAULT_HNSW } from '@memmesh/index';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Index, MetricKind, ScalarKind } from 'usearch';
 import type { BenchDoc } from './corpus.ts';
@@ -143,9 +143,9 @@ export const newGraph = (dimensions: number) =>
   new Index({
     dimensions,
     metric: MetricKind.Cos,
-    connectivity: DEFAULT_CONNECTIVITY,
-    expansion_add: DEFAULT_EXPANSION_ADD,
-    expansion_search: DEFAULT_EXPANSION_SEARCH,
+    connectivity: DEFAULT_HNSW.m,
+    expansion_add: DEFAULT_HNSW.efConstruction,
+    expansion_search: DEFAULT_HNSW.efSearch,
     quantization: ScalarKind.F32,
     multi: false,
   });
@@ -158,7 +158,7 @@ function timeInserts(graphs: Index[], vectors: readonly Float32Array[], graphOf:
   return vectors.length / ((performance.now() - started) / 1000);
 }
 
-/** Raw usearch with the embedded index's parameters (connectivity, expansion add/search, cosine, f32). */
+/** Raw usearch with the embedded index's parameters (DEFAULT_HNSW, cosine, f32). */
 export async function rawIndex(
   vectors: readonly Float32Array[],
   shards: readonly number[],

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { shardIndexOf } from '@memmesh/core';
 import { createLocalEmbedder } from '@memmesh/embed';
-import { DEFAULT_CONNECTIVITY, DEFAULT_EXPANSION_ADD, DEFAULT_EXPANSION_SEARCH } from '@memmesh/index';
+import { DEFAULT_HNSW } from '@memmesh/index';
 import { startNatsServer } from '@memmesh/testkit';
 import { resolveConfig } from '../../agents/region/src/index.ts';
 import { rawIndex, rawPublish } from './baselines.ts';
@@ -111,7 +111,7 @@ function setupText(bench: Bench): string {
   const { config } = bench;
   return [
     `One region agent in this process (HTTP on loopback via @hono/node-server), ${config.shardCount} shards,`,
-    `embedded index (usearch HNSW, connectivity ${DEFAULT_CONNECTIVITY}, expansion add ${DEFAULT_EXPANSION_ADD} / search ${DEFAULT_EXPANSION_SEARCH}),`,
+    `embedded index (usearch HNSW, m ${DEFAULT_HNSW.m}, efConstruction ${DEFAULT_HNSW.efConstruction} / efSearch ${DEFAULT_HNSW.efSearch}),`,
     `local hashing embedder (${config.embedDimensions} dims), one nats-server (JetStream, file store, R1, default sync).`,
     `${fmt(bench.docs)} memories of ${Math.min(...lengths)}–${Math.max(...lengths)} characters`,
     `(mean ${fmt(lengths.reduce((a, b) => a + b, 0) / lengths.length)}, one chunk each), POSTed in batches of ${bench.batchSize},`,

@@ -2,14 +2,10 @@ import { isMeshError, MeshError } from '@memmesh/core';
 import { type MilvusLite, seededRandom as rng, startMilvusLite } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeVectorIndexConformance, doc, unitVector } from '../src/conformance.ts';
-import {
-  collectionNames,
-  createMilvusIndex,
-  filterExpression,
-  type MilvusIndexOptions,
-  milvusString,
-  resolveMilvusOptions,
-} from '../src/milvus-index.ts';
+import { filterExpression, milvusString } from '../src/milvus/expressions.ts';
+import { createMilvusIndex } from '../src/milvus/milvus-index.ts';
+import { type MilvusIndexOptions, resolveMilvusOptions } from '../src/milvus/options.ts';
+import { collectionNames } from '../src/milvus/schema.ts';
 import type { VectorIndex } from '../src/types.ts';
 
 const DIM = 32;
@@ -105,7 +101,7 @@ describe('milvus index expressions', () => {
       /collectionPrefix/,
     );
     expect(() => resolveMilvusOptions({ ...base, address: 'no port' })).toThrow(/address/);
-    expect(() => resolveMilvusOptions({ ...base, hnswM: 1 })).toThrow(MeshError);
+    expect(() => resolveMilvusOptions({ ...base, hnsw: { m: 1 } })).toThrow(MeshError);
   });
 });
 
@@ -131,10 +127,10 @@ describe('milvus index provisioning', () => {
   it('milvus provisioning - an existing collection built with other HNSW parameters is refused', async () => {
     const opts = options({ modelId: 'provisioning-v2' });
     await (await createMilvusIndex(opts)).close();
-    const other = createMilvusIndex({ ...opts, hnswM: 32 });
+    const other = createMilvusIndex({ ...opts, hnsw: { m: 32 } });
     await expect(other).rejects.toSatisfy((err) => isMeshError(err, 'config') && /hnsw|M/.test(String(err)));
     // The search-time ef is not part of the index and may differ freely.
-    await (await createMilvusIndex({ ...opts, hnswEf: 64 })).close();
+    await (await createMilvusIndex({ ...opts, hnsw: { efSearch: 64 } })).close();
   }, 60_000);
 });
 

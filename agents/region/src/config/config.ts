@@ -14,6 +14,7 @@ import {
   readEnv,
   SHARD_COUNT_MAX,
 } from '@memmesh/core';
+import { HNSW_RANGES } from '@memmesh/index';
 import { LogLevelSchema } from '@memmesh/telemetry';
 import { z } from 'zod';
 
@@ -69,9 +70,9 @@ export const RegionAgentConfigSchema = z
     /** Milvus token (`user:password` or an API key); a secret. */
     milvusToken: z.string().min(1).optional(),
     /** HNSW of Milvus collections: links per node (M) and build candidates, fixed when built; search candidates (ef). */
-    milvusHnswM: z.number().int().min(2).max(2_048).optional(),
-    milvusHnswEfConstruction: z.number().int().min(1).max(32_768).optional(),
-    milvusHnswEf: z.number().int().min(1).max(32_768).optional(),
+    milvusHnswM: z.number().int().min(HNSW_RANGES.m.min).max(HNSW_RANGES.m.max).optional(),
+    milvusHnswEfConstruction: z.number().int().min(HNSW_RANGES.ef.min).max(HNSW_RANGES.ef.max).optional(),
+    milvusHnswEf: z.number().int().min(HNSW_RANGES.ef.min).max(HNSW_RANGES.ef.max).optional(),
     /** Collections are named `<prefix>_<region>_<model>_<dimensions>`. */
     milvusCollectionPrefix: z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,31}$/),
     /** The folder holding all-MiniLM-L6-v2 (model.onnx, vocab), provisioned by scripts/models. */

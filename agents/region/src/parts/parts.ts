@@ -61,9 +61,7 @@ function indexFactory(config: ResolvedRegionAgentConfig, embedder: Embedder): Re
       shard,
       modelId,
       dimensions,
-      hnswM: config.milvusHnswM,
-      hnswEfConstruction: config.milvusHnswEfConstruction,
-      hnswEf: config.milvusHnswEf,
+      hnsw: { m: config.milvusHnswM, efConstruction: config.milvusHnswEfConstruction, efSearch: config.milvusHnswEf },
     });
 }
 

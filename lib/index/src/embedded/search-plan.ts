@@ -11,7 +11,7 @@
  * anyway: both cases scan the matching documents' stored vectors exactly instead.
  */
 import type { Filter } from '@memmesh/core';
-import { compileFilter } from './filter.ts';
+import { compileFilter } from '../filter.ts';
 import type { DocPredicate, ScoredDoc, TenantIndex } from './tenant-index.ts';
 
 export interface SearchPlanConfig {

@@ -12,10 +12,10 @@ import {
   doc,
   bruteForce as expected,
   unitVector as sharedUnitVector,
-} from './conformance.ts';
+} from '../conformance.ts';
+import type { VectorIndex } from '../types.ts';
 import { createEmbeddedIndex } from './embedded-index.ts';
 import type { EmbeddedIndexOptions } from './options.ts';
-import type { VectorIndex } from './types.ts';
 
 const DIM = 32;
 
@@ -345,14 +345,18 @@ describe('embedded index recall', () => {
     expect(recall).toBeGreaterThanOrEqual(0.95);
   });
 
-  test('recall - random vectors, the worst case, reach recall@10 >= 0.95 with expansionSearch 512', async () => {
+  test('recall - random vectors, the worst case, reach recall@10 >= 0.95 with efSearch 512', async () => {
     // Random unit vectors have no cluster structure, so HNSW needs a wider beam for them
     // than for real embeddings: the default (128) gives about 0.79 here.
     const dim = 384;
     const random = rng(13);
     const vectors = Array.from({ length: 5000 }, () => unitVector(random, dim));
     const queries = Array.from({ length: 100 }, () => unitVector(random, dim));
-    const recall = await recallAt10(await open({ dimensions: dim, expansionSearch: 512 }), vectors, queries);
+    const recall = await recallAt10(
+      await open({ dimensions: dim, hnsw: { efSearch: 512 } }),
+      vectors,
+      queries,
+    );
     expect(recall).toBeGreaterThanOrEqual(0.95);
   });
 });

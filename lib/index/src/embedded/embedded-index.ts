@@ -7,12 +7,14 @@
  * leaves a consistent state; only snapshots await the disk, and they work on a frozen copy.
  */
 import { ErrorCode, MeshError } from '@memmesh/core';
-import { type DocRecord, packUnitVectors, toIndexedDoc, unitQuery } from './doc-record.ts';
+import { assertVersion, sumStats } from '../contract.ts';
+import type { IndexedDoc, IndexStats, UpsertDoc, VectorHit, VectorIndex, VectorQuery } from '../types.ts';
+import { packUnitVectors, unitQuery } from '../vectors.ts';
+import { type DocRecord, toIndexedDoc } from './doc-record.ts';
 import { type EmbeddedIndexOptions, type ResolvedIndexOptions, resolveOptions } from './options.ts';
 import { type SearchPlanConfig, searchTenant } from './search-plan.ts';
 import { freezeSnapshot, type LoadedSnapshot, readSnapshot, writeSnapshot } from './snapshot.ts';
 import { TenantIndex } from './tenant-index.ts';
-import type { IndexedDoc, IndexStats, UpsertDoc, VectorHit, VectorIndex, VectorQuery } from './types.ts';
 
 /**
  * Below this share of a tenant's chunks matching, a filter counts as selective: the graph
@@ -132,15 +134,7 @@ class EmbeddedIndexImpl implements VectorIndex {
   stats(tenant?: string): IndexStats {
     this.#assertOpen();
     const tenants = tenant === undefined ? [...this.#tenants.values()] : [this.#tenants.get(tenant)];
-    const stats: IndexStats = { docs: 0, chunks: 0, tombstones: 0, version: 0 };
-    for (const t of tenants) {
-      if (t === undefined) continue;
-      stats.docs += t.docs.size;
-      stats.chunks += t.chunkCount;
-      stats.tombstones += t.tombstones.size;
-      stats.version = Math.max(stats.version, t.maxVersion);
-    }
-    return stats;
+    return sumStats(tenants.map((t) => t?.stats()));
   }
 
   async snapshot(): Promise<void> {
@@ -225,11 +219,5 @@ class EmbeddedIndexImpl implements VectorIndex {
 
   #assertOpen(): void {
     if (this.#closed) throw new MeshError(ErrorCode.Unavailable, 'the embedded index is closed');
-  }
-}
-
-function assertVersion(version: number): void {
-  if (!Number.isSafeInteger(version) || version < 0) {
-    throw new RangeError(`version is ${version}, expected a non-negative safe integer`);
   }
 }

@@ -5,13 +5,13 @@
  * visit, another tenant's vectors: isolation holds by construction, not by filtering.
  */
 import { Index, MetricKind, ScalarKind } from 'usearch';
+import type { HnswOptions } from '../options.ts';
+import type { IndexStats } from '../types.ts';
 import { bestChunkScore, type DocRecord } from './doc-record.ts';
 
 export interface HnswConfig {
   dimensions: number;
-  connectivity: number;
-  expansionAdd: number;
-  expansionSearch: number;
+  hnsw: HnswOptions;
 }
 
 export interface ScoredDoc {
@@ -47,6 +47,16 @@ export class TenantIndex {
   constructor(tenant: string, config: HnswConfig) {
     this.tenant = tenant;
     this.#config = config;
+  }
+
+  /** This tenant's share of the index's stats. */
+  stats(): IndexStats {
+    return {
+      docs: this.docs.size,
+      chunks: this.chunkCount,
+      tombstones: this.tombstones.size,
+      version: this.maxVersion,
+    };
   }
 
   /** The version held for `id`, live or deleted; undefined when the id was never seen. */
@@ -179,9 +189,9 @@ export class TenantIndex {
     return new Index({
       dimensions: this.#config.dimensions,
       metric: MetricKind.Cos,
-      connectivity: this.#config.connectivity,
-      expansion_add: this.#config.expansionAdd,
-      expansion_search: this.#config.expansionSearch,
+      connectivity: this.#config.hnsw.m,
+      expansion_add: this.#config.hnsw.efConstruction,
+      expansion_search: this.#config.hnsw.efSearch,
       quantization: ScalarKind.F32,
       multi: false,
     });
