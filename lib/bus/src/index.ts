@@ -1,8 +1,9 @@
 /**
  * @module @memmesh/bus
  * Everything memmesh does with NATS: the connection, stream provisioning, publishing with
- * deduplication and concurrency control, shard consumers with dead letters, and shard
- * queries over request-reply.
+ * deduplication and concurrency control, shard consumers with dead letters, shard queries
+ * over request-reply (the typed shard protocol, and the untyped layer under it), and
+ * single-message stream reads.
  */
 export { type DecodeResult, decodeEvent, encodeEvent } from './codec.ts';
 export {
@@ -24,6 +25,9 @@ export {
 } from './publisher.ts';
 export {
   DEFAULT_QUERY_IN_FLIGHT_MAX,
+  QUERY_ERROR_MESSAGE_LENGTH_MAX,
+  QUERY_OVERLOAD_RETRY_AFTER_MS,
+  QUERY_RETRY_AFTER_MS_MAX,
   type QueryHandler,
   requestQuery,
   type ServeQueriesOptions,
