@@ -43,6 +43,7 @@ export {
   sourcedSequence,
   startShardConsumer,
 } from './shard-consumer.ts';
+export { lastBySubject, type NextBySubject, nextBySubject, versionOf } from './stream-read.ts';
 export {
   DEFAULT_REGION_STREAM_OPTIONS,
   deadLetterStreamConfig,
