@@ -43,6 +43,22 @@ export {
   sourcedSequence,
   startShardConsumer,
 } from './shard-consumer.ts';
+export {
+  type RequestShardOptions,
+  requestShard,
+  type ServeShardOptions,
+  SHARD_QUERY_WAIT_MS_MAX,
+  type ShardAnswer,
+  type ShardHit,
+  ShardHitSchema,
+  type ShardQuery,
+  type ShardQueryHandler,
+  ShardQuerySchema,
+  type ShardReply,
+  ShardReplySchema,
+  type ShardServer,
+  serveShard,
+} from './shard-query.ts';
 export { lastBySubject, type NextBySubject, nextBySubject, versionOf } from './stream-read.ts';
 export {
   DEFAULT_REGION_STREAM_OPTIONS,
