@@ -1,8 +1,9 @@
 /**
  * @module @memmesh/bus
  * Everything memmesh does with NATS: the connection, stream provisioning, publishing with
- * deduplication and concurrency control, shard consumers with dead letters, and shard
- * queries over request-reply.
+ * deduplication and concurrency control, shard consumers with dead letters, shard queries
+ * over request-reply (the typed shard protocol, and the untyped layer under it), and
+ * single-message stream reads.
  */
 export { type DecodeResult, decodeEvent, encodeEvent } from './codec.ts';
 export {
@@ -24,6 +25,9 @@ export {
 } from './publisher.ts';
 export {
   DEFAULT_QUERY_IN_FLIGHT_MAX,
+  QUERY_ERROR_MESSAGE_LENGTH_MAX,
+  QUERY_OVERLOAD_RETRY_AFTER_MS,
+  QUERY_RETRY_AFTER_MS_MAX,
   type QueryHandler,
   requestQuery,
   type ServeQueriesOptions,
@@ -39,6 +43,23 @@ export {
   sourcedSequence,
   startShardConsumer,
 } from './shard-consumer.ts';
+export {
+  type RequestShardOptions,
+  requestShard,
+  type ServeShardOptions,
+  SHARD_QUERY_WAIT_MS_MAX,
+  type ShardAnswer,
+  type ShardHit,
+  ShardHitSchema,
+  type ShardQuery,
+  type ShardQueryHandler,
+  ShardQuerySchema,
+  type ShardReply,
+  ShardReplySchema,
+  type ShardServer,
+  serveShard,
+} from './shard-query.ts';
+export { lastBySubject, type NextBySubject, nextBySubject, versionOf } from './stream-read.ts';
 export {
   DEFAULT_REGION_STREAM_OPTIONS,
   deadLetterStreamConfig,

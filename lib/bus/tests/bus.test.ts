@@ -9,13 +9,9 @@ import {
   shardFilter,
   streamName,
 } from '@memmesh/core';
-import { type NatsServer, startNatsServer } from '@memmesh/testkit';
-import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type AppliedEvent,
-  connectBus,
   createPublisher,
   DEFAULT_REGION_STREAM_OPTIONS,
   type DeadLetter,
@@ -25,55 +21,27 @@ import {
   serveQueries,
   startShardConsumer,
 } from '../src/index.ts';
+import { testUpsert, useTestBus } from './test-bus.ts';
 
 const REGION = 'test-1';
 const STREAM = streamName(REGION);
-let server: NatsServer;
-let nc: NatsConnection;
-let js: JetStreamClient;
-let jsm: JetStreamManager;
+const bus = useTestBus({ region: REGION, name: 'bus-test' });
 
-const upsert = (tenant: string, id: string, text: string): MemoryEvent => ({
-  v: 1,
-  type: 'upsert',
-  tenant,
-  id,
-  text,
-  chunks: [
-    { start: 0, end: text.length, vector: Buffer.from(new Float32Array([1, 0]).buffer).toString('base64') },
-  ],
-  metadata: {},
-  scope: {},
-  model: { id: 'test', dim: 2 },
-  ts: 1,
-  source: { region: REGION, agent: 'test' },
-});
+const upsert = (tenant: string, id: string, text: string): MemoryEvent =>
+  testUpsert({ region: REGION, tenant, id, text });
 
 const subjectOf = (shard: string, tenant: string, id: string) =>
   docSubject(REGION, shard, tenant, docKeyOf(tenant, id));
 
-beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connectBus({ servers: server.url, name: 'bus-test' });
-  js = jetstream(nc);
-  jsm = await jetstreamManager(nc);
-  await ensureRegionStreams(jsm, { region: REGION, ...DEFAULT_REGION_STREAM_OPTIONS });
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
-});
-
 describe('streams', () => {
   it('streams - provisioning is idempotent and spells out the settings', async () => {
-    await ensureRegionStreams(jsm, { region: REGION, ...DEFAULT_REGION_STREAM_OPTIONS });
-    const info = await jsm.streams.info(STREAM);
+    await ensureRegionStreams(bus.jsm, { region: REGION, ...DEFAULT_REGION_STREAM_OPTIONS });
+    const info = await bus.jsm.streams.info(STREAM);
     expect(info.config.subjects).toEqual([`mem.${REGION}.>`]);
     expect(info.config.max_msgs_per_subject).toBe(DEFAULT_REGION_STREAM_OPTIONS.historyPerSubject);
     expect(info.config.duplicate_window).toBe(DEFAULT_REGION_STREAM_OPTIONS.duplicateWindowMs * 1_000_000);
     expect(info.config.deny_delete).toBe(true);
-    expect((await jsm.streams.info(deadLetterStreamName(REGION))).config.subjects).toEqual([
+    expect((await bus.jsm.streams.info(deadLetterStreamName(REGION))).config.subjects).toEqual([
       `dlq.${REGION}.>`,
     ]);
   });
@@ -81,7 +49,7 @@ describe('streams', () => {
 
 describe('publisher', () => {
   it('publisher - a retry inside the duplicate window is dropped by the server', async () => {
-    const publisher = createPublisher(js, jsm, { stream: STREAM });
+    const publisher = createPublisher(bus.js, bus.jsm, { stream: STREAM });
     const data = encodeEvent(upsert('acme', 'dup-1', 'hello'));
     const first = await publisher.publish({
       subject: subjectOf('s00', 'acme', 'dup-1'),
@@ -98,7 +66,7 @@ describe('publisher', () => {
   });
 
   it('publisher - content A, then B, then A again is a new version, not a duplicate', async () => {
-    const publisher = createPublisher(js, jsm, { stream: STREAM });
+    const publisher = createPublisher(bus.js, bus.jsm, { stream: STREAM });
     const subject = subjectOf('s00', 'acme', 'aba');
     const a = { subject, data: encodeEvent(upsert('acme', 'aba', 'A')), msgId: 'aba-A' };
     const b = { subject, data: encodeEvent(upsert('acme', 'aba', 'B')), msgId: 'aba-B' };
@@ -113,7 +81,7 @@ describe('publisher', () => {
   });
 
   it('publisher - a stale expected version is a version conflict', async () => {
-    const publisher = createPublisher(js, jsm, { stream: STREAM });
+    const publisher = createPublisher(bus.js, bus.jsm, { stream: STREAM });
     const subject = subjectOf('s01', 'acme', 'occ');
     const v1 = await publisher.publish({
       subject,
@@ -141,10 +109,10 @@ describe('publisher', () => {
 describe('shard consumer', () => {
   it('shard consumer - poison events are dead-lettered with a reason and the shard goes on', async () => {
     const shard = 's05';
-    const publisher = createPublisher(js, jsm, { stream: STREAM });
+    const publisher = createPublisher(bus.js, bus.jsm, { stream: STREAM });
     const applied: AppliedEvent[] = [];
     const letters: DeadLetter[] = [];
-    const consumer = await startShardConsumer(js, jsm, {
+    const consumer = await startShardConsumer(bus.js, bus.jsm, {
       stream: STREAM,
       deadLetterStream: deadLetterStreamName(REGION),
       deadLetterSubject: deadLetterSubject(REGION, shard),
@@ -158,9 +126,9 @@ describe('shard consumer', () => {
       onDeadLetter: (l) => letters.push(l),
       applyRetry: { attemptsMax: 10, initialDelayMs: 1, delayMsMax: 5, multiplier: 2 },
     });
-    await js.publish(subjectOf(shard, 'acme', 'bad-json'), new TextEncoder().encode('{not json'));
+    await bus.js.publish(subjectOf(shard, 'acme', 'bad-json'), new TextEncoder().encode('{not json'));
     // A valid event on another tenant's subject must not be applied either.
-    await js.publish(subjectOf(shard, 'globex', 'spoof'), encodeEvent(upsert('acme', 'spoof', 'x')));
+    await bus.js.publish(subjectOf(shard, 'globex', 'spoof'), encodeEvent(upsert('acme', 'spoof', 'x')));
     await publisher.publish({
       subject: subjectOf(shard, 'acme', 'boom'),
       data: encodeEvent(upsert('acme', 'boom', 'explode')),
@@ -180,7 +148,7 @@ describe('shard consumer', () => {
       expect.stringContaining('does not match subject tenant'),
       expect.stringContaining('apply failed 5 times: cannot apply'),
     ]);
-    const dlq = await jsm.streams.getMessage(deadLetterStreamName(REGION), {
+    const dlq = await bus.jsm.streams.getMessage(deadLetterStreamName(REGION), {
       last_by_subj: deadLetterSubject(REGION, shard),
     });
     expect(dlq?.header.get('Memmesh-Reason')).toContain('apply failed');
@@ -189,7 +157,7 @@ describe('shard consumer', () => {
 
   it('shard consumer - restarts after its stored position and applies only what follows', async () => {
     const shard = 's06';
-    const publisher = createPublisher(js, jsm, { stream: STREAM });
+    const publisher = createPublisher(bus.js, bus.jsm, { stream: STREAM });
     const seqs: number[] = [];
     for (const id of ['r1', 'r2', 'r3']) {
       const r = await publisher.publish({
@@ -210,12 +178,12 @@ describe('shard consumer', () => {
         seen.push(e.event.id);
       },
     };
-    const first = await startShardConsumer(js, jsm, { ...options, appliedSeq: 0 });
+    const first = await startShardConsumer(bus.js, bus.jsm, { ...options, appliedSeq: 0 });
     expect(await first.waitCaughtUp(10_000)).toBe(true);
     await first.stop();
     expect(seen).toEqual(['r1', 'r2', 'r3']);
     seen.length = 0;
-    const second = await startShardConsumer(js, jsm, { ...options, appliedSeq: seqs[0] as number });
+    const second = await startShardConsumer(bus.js, bus.jsm, { ...options, appliedSeq: seqs[0] as number });
     expect(await second.waitApplied(seqs[2] as number, 10_000)).toBe(true);
     await second.stop();
     expect(seen).toEqual(['r2', 'r3']);
@@ -224,19 +192,19 @@ describe('shard consumer', () => {
 
 describe('queries', () => {
   it('queries - request-reply round trip, and handler errors come back as MeshErrors', async () => {
-    const sub = serveQueries(nc, { subject: 'q.test-1.s00', queue: 'q.test-1.s00' }, async (data) => {
+    const sub = serveQueries(bus.nc, { subject: 'q.test-1.s00', queue: 'q.test-1.s00' }, async (data) => {
       const text = new TextDecoder().decode(data);
       if (text === 'fail') throw new Error('nope');
       return new TextEncoder().encode(JSON.stringify({ echo: text }));
     });
-    expect(await requestQuery(nc, 'q.test-1.s00', new TextEncoder().encode('hi'), 2_000)).toEqual({
+    expect(await requestQuery(bus.nc, 'q.test-1.s00', new TextEncoder().encode('hi'), 2_000)).toEqual({
       echo: 'hi',
     });
-    await expect(requestQuery(nc, 'q.test-1.s00', new TextEncoder().encode('fail'), 2_000)).rejects.toSatisfy(
-      (err) => isMeshError(err, ErrorCode.Internal),
-    );
+    await expect(
+      requestQuery(bus.nc, 'q.test-1.s00', new TextEncoder().encode('fail'), 2_000),
+    ).rejects.toSatisfy((err) => isMeshError(err, ErrorCode.Internal));
     sub.unsubscribe();
-    await expect(requestQuery(nc, 'q.test-1.s00', new Uint8Array(), 500)).rejects.toSatisfy((err) =>
+    await expect(requestQuery(bus.nc, 'q.test-1.s00', new Uint8Array(), 500)).rejects.toSatisfy((err) =>
       isMeshError(err, ErrorCode.Unavailable),
     );
   });

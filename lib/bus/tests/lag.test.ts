@@ -11,53 +11,15 @@ import {
   shardFilter,
   streamName,
 } from '@memmesh/core';
-import { type NatsServer, startNatsServer } from '@memmesh/testkit';
-import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  connectBus,
-  DEFAULT_REGION_STREAM_OPTIONS,
-  encodeEvent,
-  ensureRegionStreams,
-  startShardConsumer,
-} from '../src/index.ts';
+import { describe, expect, it } from 'vitest';
+import { encodeEvent, startShardConsumer } from '../src/index.ts';
+import { testUpsert, useTestBus } from './test-bus.ts';
 
 const REGION = 'lag-1';
 const SHARD = 's00';
-let server: NatsServer;
-let nc: NatsConnection;
-let js: JetStreamClient;
-let jsm: JetStreamManager;
+const bus = useTestBus({ region: REGION, name: 'lag-test' });
 
-const upsert = (id: string): MemoryEvent => ({
-  v: 1,
-  type: 'upsert',
-  tenant: 'acme',
-  id,
-  text: id,
-  chunks: [
-    { start: 0, end: id.length, vector: Buffer.from(new Float32Array([1, 0]).buffer).toString('base64') },
-  ],
-  metadata: {},
-  scope: {},
-  model: { id: 'test', dim: 2 },
-  ts: 1,
-  source: { region: REGION, agent: 'test' },
-});
-
-beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connectBus({ servers: server.url, name: 'lag-test' });
-  js = jetstream(nc);
-  jsm = await jetstreamManager(nc);
-  await ensureRegionStreams(jsm, { region: REGION, ...DEFAULT_REGION_STREAM_OPTIONS });
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.stop();
-});
+const upsert = (id: string): MemoryEvent => testUpsert({ region: REGION, tenant: 'acme', id, text: id });
 
 describe('lag', () => {
   it('lag - a stuck view reports its unapplied messages and their age, and zero once caught up', async () => {
@@ -65,7 +27,7 @@ describe('lag', () => {
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const consumer = await startShardConsumer(js, jsm, {
+    const consumer = await startShardConsumer(bus.js, bus.jsm, {
       stream: streamName(REGION),
       deadLetterStream: deadLetterStreamName(REGION),
       deadLetterSubject: deadLetterSubject(REGION, SHARD),
@@ -79,7 +41,7 @@ describe('lag', () => {
       let last = 0;
       for (const id of ['a', 'b', 'c']) {
         const subject = docSubject(REGION, SHARD, 'acme', docKeyOf('acme', id));
-        last = (await js.publish(subject, encodeEvent(upsert(id)))).seq;
+        last = (await bus.js.publish(subject, encodeEvent(upsert(id)))).seq;
       }
       await new Promise((r) => setTimeout(r, 300));
       const stuck = await consumer.lag();

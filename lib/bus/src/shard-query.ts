@@ -1,0 +1,243 @@
+/**
+ * @module shard-query
+ * The shard query protocol: what a region agent asks one shard view over
+ * `q.<region>.<origin>.<shard>`, and what the view answers. Both ends validate against the
+ * same zod schemas, because nothing on the bus is trusted because it arrived (DESIGN §12):
+ * a forged query could otherwise ask one shard for thousands of a tenant's memories, and a
+ * wrong responder could otherwise crash the caller that merges its hits.
+ *
+ * On the wire: a query is UTF-8 JSON of `ShardQuery`; a reply is UTF-8 JSON of `ShardReply`,
+ * or `{error: {code, message, retryAfterMs?}}` (the error half lives in `queries`). The
+ * shapes are those the region agent has sent since before this module, so replicas running
+ * the old and the new code answer each other during a rolling upgrade.
+ */
+import {
+  describeIssues,
+  ErrorCode,
+  FilterSchema,
+  LIMITS,
+  MeshError,
+  querySubject,
+  SearchHitSchema,
+  TenantSchema,
+} from '@memmesh/core';
+import type { Tracer } from '@memmesh/telemetry';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { z } from 'zod';
+import { decodeReply, requestBytes, serveQueries } from './queries.ts';
+
+/**
+ * The longest a query may ask a shard to wait for `minVersion` to be applied. It bounds how
+ * long a forged or careless query can hold one of the shard's in-flight slots.
+ */
+export const SHARD_QUERY_WAIT_MS_MAX = 60_000;
+
+/** Base64 of `LIMITS.dimensionsMax` float32s, the longest vector an index accepts. */
+const VECTOR_BASE64_LENGTH_MAX = Math.ceil((LIMITS.dimensionsMax * 4) / 3) * 4;
+/** Padded standard base64, as `encodeVector` writes it. */
+const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Bytes that a padded base64 string decodes to. */
+const base64Bytes = (value: string): number =>
+  (value.length / 4) * 3 - (value.endsWith('==') ? 2 : value.endsWith('=') ? 1 : 0);
+
+const SequenceSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/**
+ * The vector's dimension is checked by the handler, which knows its index's; the schema
+ * checks what holds for every index: base64 of whole float32s, no longer than the largest.
+ */
+const VectorSchema = z
+  .string()
+  .min(1)
+  .max(VECTOR_BASE64_LENGTH_MAX)
+  .regex(BASE64_PATTERN, 'vector must be padded base64')
+  .refine((v) => base64Bytes(v) % 4 === 0, { message: 'vector must be whole little-endian float32s' });
+
+/** Strict: a field this version does not know could change what the handler would do. */
+export const ShardQuerySchema = z.strictObject({
+  tenant: TenantSchema,
+  /** Little-endian float32 query embedding, base64. */
+  vector: VectorSchema,
+  topK: z.number().int().min(1).max(LIMITS.topKMax),
+  filter: FilterSchema.optional(),
+  /** Read-your-writes: answer only once the shard has applied this home version. */
+  minVersion: SequenceSchema.optional(),
+  /** How long the shard may wait for `minVersion` before answering `unavailable`. */
+  waitMs: z.number().int().min(0).max(SHARD_QUERY_WAIT_MS_MAX),
+});
+export type ShardQuery = z.infer<typeof ShardQuerySchema>;
+
+/** A shard's hit is a search hit: the merge of all shards' hits is the search response. */
+export const ShardHitSchema = SearchHitSchema;
+export type ShardHit = z.infer<typeof ShardHitSchema>;
+
+/** Not strict: a newer responder may add fields; they are stripped, never passed on. */
+export const ShardReplySchema = z.object({
+  /** Best first; at most the query's topK. */
+  hits: z.array(ShardHitSchema).max(LIMITS.topKMax),
+  /** The shard's position in its stream when it searched. */
+  appliedSeq: SequenceSchema,
+  /** True when lower-ranked hits were left out to keep the reply under the byte maximum. */
+  truncated: z.boolean(),
+});
+export type ShardReply = z.infer<typeof ShardReplySchema>;
+
+/** What a handler answers; `serveShard` validates, ranks, cuts and encodes it. */
+export interface ShardAnswer {
+  hits: ShardHit[];
+  appliedSeq: number;
+}
+
+export type ShardQueryHandler = (query: ShardQuery) => Promise<ShardAnswer>;
+
+export interface ServeShardOptions {
+  region: string;
+  /** Home region of the events this view materialises (= region for its own shards). */
+  origin: string;
+  shard: string;
+  /** Makes the `query` spans; the global tracer when omitted. */
+  tracer?: Tracer | undefined;
+  /** Queries answered at once; more are answered `unavailable` (DEFAULT_QUERY_IN_FLIGHT_MAX). */
+  inFlightMax?: number | undefined;
+}
+
+export interface ShardServer {
+  readonly subject: string;
+  /**
+   * Stops taking queries, then resolves once those being answered have been handled, so
+   * that the caller may close the index afterwards. A handler waiting for `minVersion` may
+   * hold this up to SHARD_QUERY_WAIT_MS_MAX.
+   */
+  stop(): Promise<void>;
+}
+
+export interface RequestShardOptions {
+  region: string;
+  origin: string;
+  shard: string;
+  query: ShardQuery;
+  /** How long to wait for the reply; a minVersion query should add its waitMs. */
+  timeoutMs: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Answers the queries of one shard view in the shard's queue group. Every query is validated
+ * first: a malformed one is answered `bad_request` and never reaches the handler.
+ */
+export function serveShard(
+  nc: NatsConnection,
+  options: ServeShardOptions,
+  handler: ShardQueryHandler,
+): ShardServer {
+  const subject = querySubject(options.region, options.origin, options.shard);
+  const answering = new Set<Promise<ShardAnswer>>();
+  const subscription = serveQueries(
+    nc,
+    { subject, queue: subject, tracer: options.tracer, inFlightMax: options.inFlightMax },
+    async (data) => {
+      const query = decodeShardQuery(data);
+      const answer = handler(query);
+      answering.add(answer);
+      const forget = () => answering.delete(answer);
+      answer.then(forget, forget);
+      const { hits, appliedSeq } = await answer;
+      return encodeShardReply(query, hits, appliedSeq);
+    },
+  );
+  return {
+    subject,
+    async stop() {
+      subscription.unsubscribe();
+      await Promise.allSettled([...answering]);
+    },
+  };
+}
+
+/**
+ * Asks one shard view. An error reply is rethrown as its MeshError (code and retry hint);
+ * a reply that does not match the protocol is `upstream`: the responder answered wrongly.
+ */
+export async function requestShard(nc: NatsConnection, options: RequestShardOptions): Promise<ShardReply> {
+  const subject = querySubject(options.region, options.origin, options.shard);
+  const what = `query ${subject}`;
+  const query = ShardQuerySchema.safeParse(options.query);
+  if (!query.success) {
+    throw new MeshError(ErrorCode.BadRequest, `${what}: ${summarise(query.error)}`, {
+      details: describeIssues(query.error),
+    });
+  }
+  const data = encoder.encode(JSON.stringify(query.data));
+  const json = decodeReply(await requestBytes(nc, subject, data, options.timeoutMs), what);
+  const reply = ShardReplySchema.safeParse(json);
+  if (!reply.success) {
+    throw new MeshError(ErrorCode.Upstream, `${what}: the reply does not match the protocol`, {
+      details: describeIssues(reply.error),
+    });
+  }
+  if (reply.data.hits.length > query.data.topK) {
+    throw new MeshError(
+      ErrorCode.Upstream,
+      `${what}: the reply has ${reply.data.hits.length} hits for a topK of ${query.data.topK}`,
+    );
+  }
+  return reply.data;
+}
+
+function decodeShardQuery(data: Uint8Array): ShardQuery {
+  let json: unknown;
+  try {
+    json = JSON.parse(decoder.decode(data));
+  } catch {
+    throw new MeshError(ErrorCode.BadRequest, 'malformed shard query: not UTF-8 JSON');
+  }
+  const parsed = ShardQuerySchema.safeParse(json);
+  if (!parsed.success) {
+    throw new MeshError(ErrorCode.BadRequest, `malformed shard query: ${summarise(parsed.error)}`, {
+      details: describeIssues(parsed.error),
+    });
+  }
+  return parsed.data;
+}
+
+/**
+ * Encodes the reply under LIMITS.shardReplyBytesMax, so that it fits a default NATS
+ * max_payload with room for headers. Only a topK of many long texts (or texts that JSON
+ * escaping makes longer, such as quotes) comes close; then the lowest-ranked hits are left
+ * out, as few as needed, and the reply says `truncated`.
+ */
+function encodeShardReply(query: ShardQuery, hits: ShardHit[], appliedSeq: number): Uint8Array {
+  const checked = z.array(ShardHitSchema).safeParse(hits);
+  if (!checked.success) {
+    // The handler is this process's own code: invalid hits are a bug, answered `internal`.
+    throw new MeshError(ErrorCode.Internal, 'the shard handler returned invalid hits', {
+      details: describeIssues(checked.error),
+    });
+  }
+  // Rank order is score order; sorting here makes "lowest-ranked first" hold whatever order
+  // the index returned, and the protocol promises at most topK hits.
+  const ranked = checked.data.toSorted((a, b) => b.score - a.score).slice(0, query.topK);
+  const parts = ranked.map((hit) => JSON.stringify(hit));
+  const envelope = (kept: string[], truncated: boolean) =>
+    `{"hits":[${kept.join(',')}],"appliedSeq":${appliedSeq},"truncated":${truncated}}`;
+  // The envelope with no hits, and `false` (one byte longer than `true`): an upper bound.
+  let bytes = Buffer.byteLength(envelope([], false));
+  let kept = 0;
+  for (const part of parts) {
+    const next = bytes + Buffer.byteLength(part) + (kept > 0 ? 1 : 0);
+    if (next > LIMITS.shardReplyBytesMax) break;
+    bytes = next;
+    kept++;
+  }
+  return encoder.encode(envelope(parts.slice(0, kept), kept < parts.length));
+}
+
+function summarise(error: z.ZodError): string {
+  return describeIssues(error)
+    .slice(0, 3)
+    .map((issue) => `${issue.path}: ${issue.message}`)
+    .join('; ');
+}
