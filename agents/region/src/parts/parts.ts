@@ -61,7 +61,11 @@ function indexFactory(config: ResolvedRegionAgentConfig, embedder: Embedder): Re
       shard,
       modelId,
       dimensions,
-      hnsw: { m: config.milvusHnswM, efConstruction: config.milvusHnswEfConstruction, efSearch: config.milvusHnswEf },
+      hnsw: {
+        m: config.milvusHnswM,
+        efConstruction: config.milvusHnswEfConstruction,
+        efSearch: config.milvusHnswEf,
+      },
     });
 }
 

@@ -11,7 +11,7 @@ import {
   type DeadLetter,
   type ShardConsumer,
   type ShardQuery,
-  type ShardResponder,
+  type ShardServer,
   serveShard,
   startShardConsumer,
 } from '@memmesh/bus';
@@ -68,7 +68,7 @@ export async function startShardHost(
   const { region, telemetry } = ctx;
   const { origin, shard, index } = where;
   const consumer = await startConsumer(ctx, where);
-  const responder: ShardResponder = serveShard(
+  const server: ShardServer = serveShard(
     ctx.nc,
     { region, origin, shard, tracer: telemetry?.tracer },
     (query) => answer(ctx, { ...where, consumer }, query),
@@ -80,7 +80,7 @@ export async function startShardHost(
     consumer,
     async stop() {
       // Stop answering first, then stop applying; the caller snapshots afterwards.
-      responder.stop();
+      await server.stop();
       await consumer.stop();
     },
   };
