@@ -54,6 +54,29 @@ const N = (value: number): AttributeValue => ({ N: String(value) });
 const str = (item: Item, name: string) => item[name]?.S;
 const num = (item: Item, name: string) => Number(item[name]?.N ?? 0);
 
+const apiKeyPk = (apiKey: string) => `APIKEY#${sha256Hex(apiKey)}`;
+
+function toRegion(item: Item): RegionRecord {
+  return {
+    config: RegionConfigSchema.parse(JSON.parse(str(item, 'config') ?? '{}')),
+    status: RegionStatusSchema.parse(str(item, 'status')),
+    updatedAtMs: num(item, 'updatedAtMs'),
+    ...(str(item, 'endpoint') ? { endpoint: str(item, 'endpoint') as string } : {}),
+  };
+}
+
+function toPolicy(item: Item): TenantPolicy {
+  return {
+    ...TenantPolicyInputSchema.parse(JSON.parse(str(item, 'policy') ?? '{}')),
+    version: num(item, 'version'),
+    updatedAtMs: num(item, 'updatedAtMs'),
+  };
+}
+
+function toControl(name: string, item: Item): ControlRow {
+  return { name, value: JSON.parse(str(item, 'value') ?? 'null'), version: num(item, 'version') };
+}
+
 export function createDynamoRoutingTable(options: DynamoRoutingTableOptions): RoutingTable {
   const { client, tableName: TableName } = options;
   const now = options.now ?? Date.now;
@@ -130,17 +153,6 @@ export function createDynamoRoutingTable(options: DynamoRoutingTableOptions): Ro
     }
   };
 
-  const toRegion = (item: Item): RegionRecord => ({
-    config: RegionConfigSchema.parse(JSON.parse(str(item, 'config') ?? '{}')),
-    status: RegionStatusSchema.parse(str(item, 'status')),
-    updatedAtMs: num(item, 'updatedAtMs'),
-    ...(str(item, 'endpoint') ? { endpoint: str(item, 'endpoint') as string } : {}),
-  });
-  const toPolicy = (item: Item): TenantPolicy => ({
-    ...TenantPolicyInputSchema.parse(JSON.parse(str(item, 'policy') ?? '{}')),
-    version: num(item, 'version'),
-    updatedAtMs: num(item, 'updatedAtMs'),
-  });
   const regionConfigs = async () =>
     new Map((await list('REGION')).map((i) => [i.SK?.S as string, toRegion(i).config]));
 
@@ -214,21 +226,19 @@ export function createDynamoRoutingTable(options: DynamoRoutingTableOptions): Ro
       await client.send(
         new PutItemCommand({
           TableName,
-          Item: { PK: S(`APIKEY#${sha256Hex(apiKey)}`), SK: S('KEY'), tenant: S(tenant) },
+          Item: { PK: S(apiKeyPk(apiKey)), SK: S('KEY'), tenant: S(tenant) },
         }),
       );
     },
     async deleteApiKey(apiKey) {
-      await client.send(
-        new DeleteItemCommand({ TableName, Key: { PK: S(`APIKEY#${sha256Hex(apiKey)}`), SK: S('KEY') } }),
-      );
+      await client.send(new DeleteItemCommand({ TableName, Key: { PK: S(apiKeyPk(apiKey)), SK: S('KEY') } }));
     },
     async tenantOfApiKey(apiKey) {
-      return str((await get(`APIKEY#${sha256Hex(apiKey)}`, 'KEY')) ?? {}, 'tenant');
+      return str((await get(apiKeyPk(apiKey), 'KEY')) ?? {}, 'tenant');
     },
     async getControl(name) {
       const item = await get('CONTROL', name);
-      return item && { name, value: JSON.parse(str(item, 'value') ?? 'null'), version: num(item, 'version') };
+      return item && toControl(name, item);
     },
     async putControl(name, value, expectedVersion): Promise<ControlRow> {
       const item = await versioned(
@@ -238,7 +248,7 @@ export function createDynamoRoutingTable(options: DynamoRoutingTableOptions): Ro
         expectedVersion,
         `control ${name}`,
       );
-      return { name, value: JSON.parse(str(item, 'value') ?? 'null'), version: num(item, 'version') };
+      return toControl(name, item);
     },
     async close() {},
   };
