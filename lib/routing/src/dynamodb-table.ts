@@ -34,9 +34,10 @@ import {
   type RegionStatus,
   RegionStatusSchema,
   type TenantPolicy,
+  type TenantPolicyInput,
   TenantPolicyInputSchema,
 } from './schemas.ts';
-import type { ControlRow, RoutingTable } from './types.ts';
+import type { ControlRow, PutTenantOptions, RoutingTable } from './types.ts';
 
 export interface DynamoRoutingTableOptions {
   client: DynamoDBClient;
@@ -54,24 +55,180 @@ const N = (value: number): AttributeValue => ({ N: String(value) });
 const str = (item: Item, name: string) => item[name]?.S;
 const num = (item: Item, name: string) => Number(item[name]?.N ?? 0);
 
+const apiKeyPk = (apiKey: string) => `APIKEY#${sha256Hex(apiKey)}`;
+
+function toRegion(item: Item): RegionRecord {
+  return {
+    config: RegionConfigSchema.parse(JSON.parse(str(item, 'config') ?? '{}')),
+    status: RegionStatusSchema.parse(str(item, 'status')),
+    updatedAtMs: num(item, 'updatedAtMs'),
+    ...(str(item, 'endpoint') ? { endpoint: str(item, 'endpoint') as string } : {}),
+  };
+}
+
+function toPolicy(item: Item): TenantPolicy {
+  return {
+    ...TenantPolicyInputSchema.parse(JSON.parse(str(item, 'policy') ?? '{}')),
+    version: num(item, 'version'),
+    updatedAtMs: num(item, 'updatedAtMs'),
+  };
+}
+
+function toControl(name: string, item: Item): ControlRow {
+  return { name, value: JSON.parse(str(item, 'value') ?? 'null'), version: num(item, 'version') };
+}
+
 export function createDynamoRoutingTable(options: DynamoRoutingTableOptions): RoutingTable {
-  const { client, tableName: TableName } = options;
-  const now = options.now ?? Date.now;
+  return new DynamoRoutingTable({ ...options, ownsClient: false });
+}
 
-  const get = async (pk: string, sk: string) =>
-    (
-      await client.send(
-        new GetItemCommand({ TableName, Key: { PK: S(pk), SK: S(sk) }, ConsistentRead: true }),
-      )
-    ).Item;
+interface DynamoRoutingTableInit extends DynamoRoutingTableOptions {
+  /**
+   * Whether close() destroys the client. A client handed to createDynamoRoutingTable belongs
+   * to the caller, who may share it between tables and destroys it; the one
+   * openDynamoRoutingTable makes belongs to its table, so closing the table destroys it.
+   */
+  ownsClient: boolean;
+}
 
-  const list = async (pk: string): Promise<Item[]> => {
+class DynamoRoutingTable implements RoutingTable {
+  readonly kind = 'dynamodb';
+  readonly #client: DynamoDBClient;
+  readonly #tableName: string;
+  readonly #now: () => number;
+  readonly #ownsClient: boolean;
+
+  constructor(init: DynamoRoutingTableInit) {
+    this.#client = init.client;
+    this.#tableName = init.tableName;
+    this.#now = init.now ?? Date.now;
+    this.#ownsClient = init.ownsClient;
+  }
+
+  async getRegion(id: string): Promise<RegionRecord | undefined> {
+    const item = await this.#get('REGION', id);
+    return item && toRegion(item);
+  }
+
+  async listRegions(): Promise<RegionRecord[]> {
+    return (await this.#list('REGION')).map(toRegion);
+  }
+
+  async putRegion(config: RegionConfig): Promise<RegionRecord> {
+    // Keep status and endpoint; a new region starts up.
+    const out = await this.#client.send(
+      new UpdateItemCommand({
+        TableName: this.#tableName,
+        Key: { PK: S('REGION'), SK: S(config.id) },
+        UpdateExpression: 'SET config = :c, updatedAtMs = :t, #s = if_not_exists(#s, :up)',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':c': S(JSON.stringify(config)), ':t': N(this.#now()), ':up': S('up') },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return toRegion(out.Attributes as Item);
+  }
+
+  async setRegionStatus(id: string, status: RegionStatus, endpoint?: string): Promise<RegionRecord> {
+    try {
+      const out = await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: { PK: S('REGION'), SK: S(id) },
+          UpdateExpression: `SET #s = :s, updatedAtMs = :t${endpoint ? ', endpoint = :e' : ''}`,
+          ConditionExpression: 'attribute_exists(PK)',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: {
+            ':s': S(status),
+            ':t': N(this.#now()),
+            ...(endpoint ? { ':e': S(endpoint) } : {}),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toRegion(out.Attributes as Item);
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException)
+        throw new MeshError(ErrorCode.NotFound, `unknown region ${id}`);
+      throw err;
+    }
+  }
+
+  async getTenant(tenant: string): Promise<TenantPolicy | undefined> {
+    const item = await this.#get('TENANT', tenant);
+    return item && toPolicy(item);
+  }
+
+  async listTenants(): Promise<TenantPolicy[]> {
+    return (await this.#list('TENANT')).map(toPolicy);
+  }
+
+  async putTenant(input: TenantPolicyInput, putOptions: PutTenantOptions = {}): Promise<TenantPolicy> {
+    const policy = TenantPolicyInputSchema.parse(input);
+    checkPlacement(policy, await this.#regionConfigs());
+    const item = await this.#versioned(
+      'TENANT',
+      policy.tenant,
+      { policy: S(JSON.stringify(policy)), updatedAtMs: N(this.#now()) },
+      putOptions.expectedVersion,
+      `tenant ${policy.tenant}`,
+    );
+    return toPolicy(item);
+  }
+
+  async putApiKey(apiKey: string, tenant: string): Promise<void> {
+    await this.#client.send(
+      new PutItemCommand({
+        TableName: this.#tableName,
+        Item: { PK: S(apiKeyPk(apiKey)), SK: S('KEY'), tenant: S(tenant) },
+      }),
+    );
+  }
+
+  async deleteApiKey(apiKey: string): Promise<void> {
+    await this.#client.send(
+      new DeleteItemCommand({ TableName: this.#tableName, Key: { PK: S(apiKeyPk(apiKey)), SK: S('KEY') } }),
+    );
+  }
+
+  async tenantOfApiKey(apiKey: string): Promise<string | undefined> {
+    return str((await this.#get(apiKeyPk(apiKey), 'KEY')) ?? {}, 'tenant');
+  }
+
+  async getControl(name: string): Promise<ControlRow | undefined> {
+    const item = await this.#get('CONTROL', name);
+    return item && toControl(name, item);
+  }
+
+  async putControl(name: string, value: unknown, expectedVersion: number): Promise<ControlRow> {
+    const item = await this.#versioned(
+      'CONTROL',
+      name,
+      { value: S(JSON.stringify(value)) },
+      expectedVersion,
+      `control ${name}`,
+    );
+    return toControl(name, item);
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsClient) this.#client.destroy();
+  }
+
+  async #get(pk: string, sk: string): Promise<Item | undefined> {
+    const out = await this.#client.send(
+      new GetItemCommand({ TableName: this.#tableName, Key: { PK: S(pk), SK: S(sk) }, ConsistentRead: true }),
+    );
+    return out.Item;
+  }
+
+  async #list(pk: string): Promise<Item[]> {
     const items: Item[] = [];
     let start: Item | undefined;
     for (let page = 0; page < LIST_PAGES_MAX; page++) {
-      const out = await client.send(
+      const out = await this.#client.send(
         new QueryCommand({
-          TableName,
+          TableName: this.#tableName,
           KeyConditionExpression: 'PK = :pk',
           ExpressionAttributeValues: { ':pk': S(pk) },
           ConsistentRead: true,
@@ -86,10 +243,16 @@ export function createDynamoRoutingTable(options: DynamoRoutingTableOptions): Ro
       ErrorCode.Unavailable,
       `routing table listing of ${pk} exceeded ${LIST_PAGES_MAX} pages`,
     );
-  };
+  }
 
   /** A conditional update; a failed condition is a version conflict. */
-  const versioned = async (pk: string, sk: string, set: Item, expected: number | undefined, what: string) => {
+  async #versioned(
+    pk: string,
+    sk: string,
+    set: Item,
+    expected: number | undefined,
+    what: string,
+  ): Promise<Item> {
     // Attribute names are aliased: several (value, status, …) are DynamoDB reserved words.
     const names: Record<string, string> = {};
     const values: Item = { ':one': N(1) };
@@ -105,9 +268,9 @@ export function createDynamoRoutingTable(options: DynamoRoutingTableOptions): Ro
       values[':expected'] = N(expected);
     }
     try {
-      const out = await client.send(
+      const out = await this.#client.send(
         new UpdateItemCommand({
-          TableName,
+          TableName: this.#tableName,
           Key: { PK: S(pk), SK: S(sk) },
           UpdateExpression: `SET ${assignments.join(', ')} ADD version :one`,
           ExpressionAttributeNames: names,
@@ -128,120 +291,11 @@ export function createDynamoRoutingTable(options: DynamoRoutingTableOptions): Ro
         retryAfterMs: 1_000,
       });
     }
-  };
+  }
 
-  const toRegion = (item: Item): RegionRecord => ({
-    config: RegionConfigSchema.parse(JSON.parse(str(item, 'config') ?? '{}')),
-    status: RegionStatusSchema.parse(str(item, 'status')),
-    updatedAtMs: num(item, 'updatedAtMs'),
-    ...(str(item, 'endpoint') ? { endpoint: str(item, 'endpoint') as string } : {}),
-  });
-  const toPolicy = (item: Item): TenantPolicy => ({
-    ...TenantPolicyInputSchema.parse(JSON.parse(str(item, 'policy') ?? '{}')),
-    version: num(item, 'version'),
-    updatedAtMs: num(item, 'updatedAtMs'),
-  });
-  const regionConfigs = async () =>
-    new Map((await list('REGION')).map((i) => [i.SK?.S as string, toRegion(i).config]));
-
-  return {
-    kind: 'dynamodb',
-    async getRegion(id) {
-      const item = await get('REGION', id);
-      return item && toRegion(item);
-    },
-    async listRegions() {
-      return (await list('REGION')).map(toRegion);
-    },
-    async putRegion(config: RegionConfig) {
-      // Keep status and endpoint; a new region starts up.
-      const out = await client.send(
-        new UpdateItemCommand({
-          TableName,
-          Key: { PK: S('REGION'), SK: S(config.id) },
-          UpdateExpression: 'SET config = :c, updatedAtMs = :t, #s = if_not_exists(#s, :up)',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':c': S(JSON.stringify(config)), ':t': N(now()), ':up': S('up') },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return toRegion(out.Attributes as Item);
-    },
-    async setRegionStatus(id, status: RegionStatus, endpoint) {
-      try {
-        const out = await client.send(
-          new UpdateItemCommand({
-            TableName,
-            Key: { PK: S('REGION'), SK: S(id) },
-            UpdateExpression: `SET #s = :s, updatedAtMs = :t${endpoint ? ', endpoint = :e' : ''}`,
-            ConditionExpression: 'attribute_exists(PK)',
-            ExpressionAttributeNames: { '#s': 'status' },
-            ExpressionAttributeValues: {
-              ':s': S(status),
-              ':t': N(now()),
-              ...(endpoint ? { ':e': S(endpoint) } : {}),
-            },
-            ReturnValues: 'ALL_NEW',
-          }),
-        );
-        return toRegion(out.Attributes as Item);
-      } catch (err) {
-        if (err instanceof ConditionalCheckFailedException)
-          throw new MeshError(ErrorCode.NotFound, `unknown region ${id}`);
-        throw err;
-      }
-    },
-    async getTenant(tenant) {
-      const item = await get('TENANT', tenant);
-      return item && toPolicy(item);
-    },
-    async listTenants() {
-      return (await list('TENANT')).map(toPolicy);
-    },
-    async putTenant(input, putOptions = {}) {
-      const policy = TenantPolicyInputSchema.parse(input);
-      checkPlacement(policy, await regionConfigs());
-      const item = await versioned(
-        'TENANT',
-        policy.tenant,
-        { policy: S(JSON.stringify(policy)), updatedAtMs: N(now()) },
-        putOptions.expectedVersion,
-        `tenant ${policy.tenant}`,
-      );
-      return toPolicy(item);
-    },
-    async putApiKey(apiKey, tenant) {
-      await client.send(
-        new PutItemCommand({
-          TableName,
-          Item: { PK: S(`APIKEY#${sha256Hex(apiKey)}`), SK: S('KEY'), tenant: S(tenant) },
-        }),
-      );
-    },
-    async deleteApiKey(apiKey) {
-      await client.send(
-        new DeleteItemCommand({ TableName, Key: { PK: S(`APIKEY#${sha256Hex(apiKey)}`), SK: S('KEY') } }),
-      );
-    },
-    async tenantOfApiKey(apiKey) {
-      return str((await get(`APIKEY#${sha256Hex(apiKey)}`, 'KEY')) ?? {}, 'tenant');
-    },
-    async getControl(name) {
-      const item = await get('CONTROL', name);
-      return item && { name, value: JSON.parse(str(item, 'value') ?? 'null'), version: num(item, 'version') };
-    },
-    async putControl(name, value, expectedVersion): Promise<ControlRow> {
-      const item = await versioned(
-        'CONTROL',
-        name,
-        { value: S(JSON.stringify(value)) },
-        expectedVersion,
-        `control ${name}`,
-      );
-      return { name, value: JSON.parse(str(item, 'value') ?? 'null'), version: num(item, 'version') };
-    },
-    async close() {},
-  };
+  async #regionConfigs(): Promise<Map<string, RegionConfig>> {
+    return new Map((await this.#list('REGION')).map((i) => [i.SK?.S as string, toRegion(i).config]));
+  }
 }
 
 /**
@@ -293,11 +347,5 @@ export function openDynamoRoutingTable(options: OpenDynamoRoutingTableOptions): 
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.awsRegion ? { region: options.awsRegion } : {}),
   });
-  const table = createDynamoRoutingTable({ client, tableName: options.tableName });
-  return {
-    ...table,
-    async close() {
-      client.destroy();
-    },
-  };
+  return new DynamoRoutingTable({ client, tableName: options.tableName, ownsClient: true });
 }
