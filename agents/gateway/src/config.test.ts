@@ -50,3 +50,10 @@ describe('config', () => {
     expect(gatewayConfigFromEnv({ MEMMESH_GATEWAY_REGION: 'eu-central-1' }).region).toBe('eu-central-1');
   });
 });
+
+describe('config - log level', () => {
+  it('config - MEMMESH_LOG_LEVEL is validated: a known level is taken, any other value names the variable', () => {
+    expect(gatewayConfigFromEnv({ MEMMESH_LOG_LEVEL: 'debug' }).logLevel).toBe('debug');
+    expect(configError({ MEMMESH_LOG_LEVEL: 'loud' })).toContain('MEMMESH_LOG_LEVEL');
+  });
+});

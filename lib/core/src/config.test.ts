@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { parseConfig, parsePairs } from './config.ts';
+import { parseConfig, parsePairs, readEnv } from './config.ts';
 import { ErrorCode, isMeshError, MeshError } from './errors.ts';
 
 const schema = z.strictObject({
@@ -102,5 +102,27 @@ describe('parsePairs', () => {
     expect(Object.keys(pairs)).toEqual(['__proto__', 'constructor']);
     expect(Object.getPrototypeOf(pairs)).toBe(Object.prototype);
     expect(pairs.constructor).toBe('y');
+  });
+});
+
+describe('readEnv', () => {
+  it('config - readEnv reads each named variable with its parser and leaves unset or empty ones out', () => {
+    const env = { A_PORT: '8080', A_HOST: 'h', A_KEYS: 'k1=t1,k2=t2', A_EMPTY: '', A_AT: '1,2' };
+    const names = {
+      port: 'A_PORT',
+      host: 'A_HOST',
+      keys: 'A_KEYS',
+      empty: 'A_EMPTY',
+      unset: 'A_UNSET',
+      at: 'A_AT',
+    };
+    const values = readEnv(env, names, {
+      port: 'number',
+      keys: 'pairs',
+      at: (v) => v.split(',').map(Number),
+    });
+    expect(values).toEqual({ port: 8080, host: 'h', keys: { k1: 't1', k2: 't2' }, at: [1, 2] });
+    // A number that does not parse becomes NaN, for the schema to refuse with the variable's name.
+    expect(readEnv({ A_PORT: '2s' }, { port: 'A_PORT' }, { port: 'number' }).port).toBeNaN();
   });
 });

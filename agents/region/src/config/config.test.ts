@@ -57,3 +57,19 @@ describe('agent config backends', () => {
     }
   });
 });
+
+describe('config - environment', () => {
+  it('config - MEMMESH_LOG_LEVEL is validated: a known level is taken, any other value names the variable', () => {
+    expect(configFromEnv({ MEMMESH_LOG_LEVEL: 'warn' }).logLevel).toBe('warn');
+    expect(() => configFromEnv({ MEMMESH_LOG_LEVEL: 'verbose' })).toThrow(/MEMMESH_LOG_LEVEL/);
+  });
+
+  it('config - a chunk step below the smallest is refused: the longest text must fit in the chunks a document may have', () => {
+    expect(() => configFromEnv({ MEMMESH_CHUNK_CHARS: '300', MEMMESH_CHUNK_OVERLAP_CHARS: '100' })).toThrow(
+      /MEMMESH_CHUNK_OVERLAP_CHARS/,
+    );
+    expect(configFromEnv({ MEMMESH_CHUNK_CHARS: '400', MEMMESH_CHUNK_OVERLAP_CHARS: '100' }).chunkChars).toBe(
+      400,
+    );
+  });
+});
