@@ -28,6 +28,14 @@ export {
   serveHttp,
 } from './http.ts';
 export {
+  type Mesh,
+  type MeshAgent,
+  type MeshAgentContext,
+  type MeshOptions,
+  type MeshRegion,
+  startMesh,
+} from './mesh.ts';
+export {
   DEFAULT_MILVUS_LITE_START_TIMEOUT_MS,
   type MilvusLite,
   type MilvusLiteOptions,
