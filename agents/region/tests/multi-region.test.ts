@@ -4,9 +4,6 @@
  * sourcing, read-your-writes on replicas, residency, home-only writes, and a home region
  * going down and coming back.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ErrorCode, isMeshError } from '@memmesh/core';
 import {
   createMemoryRoutingTable,
@@ -14,7 +11,7 @@ import {
   type RoutingTable,
   seedRoutingTable,
 } from '@memmesh/routing';
-import { type Supercluster, startSupercluster } from '@memmesh/testkit';
+import { type Mesh, type MeshAgentContext, eventually as poll, sendJson, startMesh } from '@memmesh/testkit';
 import { JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,56 +19,41 @@ import { type RegionAgent, resolveConfig, silentLogger, startRegionAgent } from 
 
 const REGIONS = ['us-east-1', 'eu-central-1', 'ap-southeast-1'] as const;
 type RegionId = (typeof REGIONS)[number];
+const REGIONS_DIR = new URL('../../../regions', import.meta.url).pathname;
 const KEYS = { acme: 'acme-dev-key', globex: 'globex-dev-key', initech: 'initech-dev-key' } as const;
 const WAIT_MS_MAX = 15_000;
 
-let sc: Supercluster;
-let routing: RoutingTable;
-let dataDir: string;
-const agents = {} as Record<RegionId, RegionAgent>;
+let mesh: Mesh<RegionId, RegionAgent, RoutingTable>;
 
-async function call(region: RegionId, method: string, path: string, body?: unknown, key: string = KEYS.acme) {
-  const res = await agents[region].app.request(path, {
-    method,
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as any, retryAfter: res.headers.get('retry-after') };
-}
-
-async function eventually<T>(what: string, attempt: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + WAIT_MS_MAX;
-  for (;;) {
-    const value = await attempt().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** This suite's waits poll every 100 ms, for WAIT_MS_MAX. */
+const eventually = <T>(what: string, attempt: () => Promise<T | undefined>) =>
+  poll(what, attempt, { timeoutMs: WAIT_MS_MAX, stepMs: 100 });
+const call = (region: RegionId, method: string, path: string, body?: unknown, key: string = KEYS.acme) =>
+  sendJson(mesh.agents[region].app, method, path, body, { authorization: `Bearer ${key}` });
 
 beforeAll(async () => {
-  sc = await startSupercluster({ regions: [...REGIONS] });
-  routing = createMemoryRoutingTable();
-  await seedRoutingTable(routing, await loadTopology(new URL('../../../regions', import.meta.url).pathname));
-  dataDir = await mkdtemp(join(tmpdir(), 'memmesh-multi-'));
-  for (const region of REGIONS) {
-    const config = resolveConfig({
-      region,
-      natsUrl: sc.regions[region]?.urls.join(',') ?? '',
-      dataDir,
-      port: 0,
-      replicationReconcileMs: 300,
-      waitAppliedMsMax: 5_000,
-    });
-    agents[region] = await startRegionAgent(config, silentLogger, { routing });
-  }
+  const routing = createMemoryRoutingTable();
+  await seedRoutingTable(routing, await loadTopology(REGIONS_DIR));
+  // In process only (app.request): no HTTP servers.
+  mesh = await startMesh({ regions: REGIONS, routing, name: 'multi', http: false, startAgent });
 }, 120_000);
 
 afterAll(async () => {
-  for (const agent of Object.values(agents)) await agent?.close();
-  await sc?.stop();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await mesh?.stop();
 });
+
+async function startAgent(context: MeshAgentContext<RegionId, RoutingTable>): Promise<RegionAgent> {
+  const { region, natsUrl, dataDir, routing } = context;
+  const config = resolveConfig({
+    region,
+    natsUrl,
+    dataDir,
+    port: 0,
+    replicationReconcileMs: 300,
+    waitAppliedMsMax: 5_000,
+  });
+  return startRegionAgent(config, silentLogger, { routing });
+}
 
 describe('multi-region', () => {
   it('replication - a write in the home region becomes readable and searchable in every replica', async () => {
@@ -126,7 +108,7 @@ describe('multi-region', () => {
     expect(w.status).toBe(202);
     // Give replication every chance to (wrongly) copy it.
     await new Promise((r) => setTimeout(r, 1_000));
-    const nc = await connect({ servers: sc.regions['us-east-1']?.urls ?? [] });
+    const nc = await connect({ servers: mesh.supercluster.regions['us-east-1']?.urls ?? [] });
     const jsm = await jetstreamManager(nc);
     for (const stream of ['MEM_US_EAST_1', 'MEM_AP_SOUTHEAST_1']) {
       // Absent: the client answers null, or a no-message error, depending on the path.
@@ -139,12 +121,12 @@ describe('multi-region', () => {
     expect(home?.seq).toBe(w.body.version);
     await nc.close();
     for (const region of ['us-east-1', 'ap-southeast-1'] as const) {
-      const docs = agents[region].region.status('globex').shards.reduce((n, s) => n + s.docs, 0);
+      const docs = mesh.agents[region].region.status('globex').shards.reduce((n, s) => n + s.docs, 0);
       expect(docs).toBe(0);
     }
-    const current = await routing.getTenant('globex');
+    const current = await mesh.routing.getTenant('globex');
     await expect(
-      routing.putTenant(
+      mesh.routing.putTenant(
         { tenant: 'globex', home: 'eu-central-1', replicas: ['us-east-1'], residency: 'eu' },
         { expectedVersion: current?.version ?? 0 },
       ),
@@ -163,8 +145,8 @@ describe('multi-region', () => {
     expect((await call('eu-central-1', 'GET', '/v1/memories/ini-1', undefined, KEYS.initech)).status).toBe(
       421,
     );
-    const policy = await routing.getTenant('initech');
-    await routing.putTenant(
+    const policy = await mesh.routing.getTenant('initech');
+    await mesh.routing.putTenant(
       { tenant: 'initech', home: 'ap-southeast-1', replicas: ['us-east-1', 'eu-central-1'] },
       { expectedVersion: policy?.version ?? 0 },
     );
@@ -185,7 +167,7 @@ describe('multi-region', () => {
       (await call('eu-central-1', 'GET', '/v1/memories/hd-1')).status === 200 ? true : undefined,
     );
 
-    await sc.killRegion('us-east-1');
+    await mesh.supercluster.killRegion('us-east-1');
     const refused = await eventually('write refused while home is down', async () => {
       const r = await call('us-east-1', 'POST', '/v1/memories', { id: 'hd-2', text: 'During the outage.' });
       return r.status === 503 ? r : undefined;
@@ -199,7 +181,7 @@ describe('multi-region', () => {
     expect(replicaRead.status).toBe(200);
     expect(replicaRead.body.results[0].id).toBe('hd-1');
 
-    await sc.restartRegion('us-east-1');
+    await mesh.supercluster.restartRegion('us-east-1');
     const after = await eventually('writes resume at home', async () => {
       const r = await call('us-east-1', 'POST', '/v1/memories?wait=true', {
         id: 'hd-3',
@@ -208,7 +190,7 @@ describe('multi-region', () => {
       return r.status === 202 ? r : undefined;
     });
     const docsIn = (region: RegionId) =>
-      agents[region].region.status('acme').shards.reduce((n, x) => n + x.docs, 0);
+      mesh.agents[region].region.status('acme').shards.reduce((n, x) => n + x.docs, 0);
     for (const region of ['eu-central-1', 'ap-southeast-1'] as const) {
       const got = await eventually(`hd-3 in ${region}`, async () => {
         const r = await call(region, 'GET', '/v1/memories/hd-3');
