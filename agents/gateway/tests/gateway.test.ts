@@ -5,26 +5,18 @@
  * down, auth and limits.
  */
 import { LIMITS } from '@memmesh/core';
-import { type RegionAgent, resolveConfig, silentLogger, startRegionAgent } from '@memmesh/region-agent';
-import {
-  createMemoryRoutingTable,
-  loadTopology,
-  type RoutingTable,
-  seedRoutingTable,
-} from '@memmesh/routing';
-import { jsonSender, type Mesh, eventually as poll, startMesh } from '@memmesh/testkit';
+import { silentLogger } from '@memmesh/region-agent';
+import { jsonSender, eventually as poll } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AgentMesh, REGIONS, type RegionId, startAgentMesh } from '../../region/tests/harness.ts';
 import { type Gateway, resolveGatewayConfig, startGateway } from '../src/index.ts';
 import { type DelayProxy, startDelayProxy } from './delay-proxy.ts';
 
-const REGIONS = ['us-east-1', 'eu-central-1', 'ap-southeast-1'] as const;
-type RegionId = (typeof REGIONS)[number];
-const REGIONS_DIR = new URL('../../../regions', import.meta.url).pathname;
 /** Simulated distance from the gateway: us is nearest. */
 const BASE_DELAY_MS: Record<RegionId, number> = { 'us-east-1': 5, 'eu-central-1': 15, 'ap-southeast-1': 25 };
 const ACME = 'Bearer acme-dev-key';
 
-let mesh: Mesh<RegionId, RegionAgent, RoutingTable>;
+let mesh: AgentMesh;
 let gateway: Gateway;
 const proxies = {} as Record<RegionId, DelayProxy>;
 
@@ -39,19 +31,7 @@ const nearestRegion = async () =>
   (await call('POST', '/v1/search', { query: 'gateway probe note', topK: 1 })).region;
 
 beforeAll(async () => {
-  const routing = createMemoryRoutingTable();
-  await seedRoutingTable(routing, await loadTopology(REGIONS_DIR));
-  mesh = await startMesh({
-    regions: REGIONS,
-    routing,
-    name: 'gw',
-    startAgent: ({ region, natsUrl, dataDir, routing }) =>
-      startRegionAgent(
-        resolveConfig({ region, natsUrl, dataDir, port: 0, replicationReconcileMs: 300 }),
-        silentLogger,
-        { routing },
-      ),
-  });
+  mesh = await startAgentMesh({ name: 'gw', agent: { replicationReconcileMs: 300 } });
   const endpoints: Record<string, string> = {};
   for (const region of REGIONS) {
     proxies[region] = await startDelayProxy(mesh.regions[region].port, BASE_DELAY_MS[region]);
@@ -63,7 +43,7 @@ beforeAll(async () => {
     probeTimeoutMs: 1_000,
     readTimeoutMs: 3_000,
   });
-  gateway = await startGateway(config, silentLogger, routing);
+  gateway = await startGateway(config, silentLogger, mesh.routing);
   const w = await call('POST', '/v1/memories?wait=true', { id: 'gw-1', text: 'gateway probe note' });
   expect(w.status).toBe(202);
   for (const region of ['eu-central-1', 'ap-southeast-1'] as const) {

@@ -1,12 +1,26 @@
 /**
  * @module harness
- * Test harness: a real nats-server and an in-process region agent, with a small client for
- * `app.request()` (no sockets; the HTTP stack is exercised in process, as hono does).
+ * Test harnesses of the region agent, built with the test kit:
+ * - `startHarness`: a real nats-server and an in-process region agent, with a small client
+ *   for `app.request()` (no sockets; the HTTP stack is exercised in process, as hono does);
+ * - `startAgentMesh`: the three regions of regions/ on a NATS supercluster, one in-process
+ *   agent each sharing one routing table seeded from regions/, served over HTTP unless told
+ *   otherwise. The gateway's suites stand their gateway in front of it.
+ *
+ * The mesh's agent side lives here and not in the test kit because the kit must not depend
+ * on the agent (the agent's tests depend on the kit); the gateway depends on the agent
+ * already, so its tests importing this file adds no cycle.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type NatsServer, startNatsServer } from '@memmesh/testkit';
+import {
+  createMemoryRoutingTable,
+  loadTopology,
+  type RoutingTable,
+  seedRoutingTable,
+} from '@memmesh/routing';
+import { type Mesh, type NatsServer, startMesh, startNatsServer } from '@memmesh/testkit';
 import {
   type RegionAgent,
   type RegionAgentConfig,
@@ -17,6 +31,11 @@ import {
 
 export const ACME = 'acme-dev-key';
 export const GLOBEX = 'globex-dev-key';
+export const REGIONS = ['us-east-1', 'eu-central-1', 'ap-southeast-1'] as const;
+export type RegionId = (typeof REGIONS)[number];
+export type AgentMesh = Mesh<RegionId, RegionAgent, RoutingTable>;
+
+const REGIONS_DIR = new URL('../../../regions', import.meta.url).pathname;
 
 export interface Harness {
   nats: NatsServer;
@@ -68,6 +87,30 @@ export async function startHarness(overrides: Partial<RegionAgentConfig> = {}): 
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+export interface AgentMeshOptions {
+  /** Names the temporary data directory (`memmesh-<name>-…`). */
+  name?: string;
+  /** Serve each agent over HTTP on loopback (default true). */
+  http?: boolean;
+  /** Settings of every agent, besides its region, NATS URL, data directory and port 0. */
+  agent?: Partial<RegionAgentConfig>;
+}
+
+export async function startAgentMesh(options: AgentMeshOptions = {}): Promise<AgentMesh> {
+  const table = createMemoryRoutingTable();
+  await seedRoutingTable(table, await loadTopology(REGIONS_DIR));
+  return startMesh({
+    regions: REGIONS,
+    routing: table,
+    name: options.name,
+    http: options.http,
+    startAgent: ({ region, natsUrl, dataDir, routing }) =>
+      startRegionAgent(resolveConfig({ ...options.agent, region, natsUrl, dataDir, port: 0 }), silentLogger, {
+        routing,
+      }),
+  });
 }
 
 /** A sentence no other generated document shares: rare words derived from the index. */

@@ -5,25 +5,16 @@
  * going down and coming back.
  */
 import { ErrorCode, isMeshError } from '@memmesh/core';
-import {
-  createMemoryRoutingTable,
-  loadTopology,
-  type RoutingTable,
-  seedRoutingTable,
-} from '@memmesh/routing';
-import { type Mesh, type MeshAgentContext, eventually as poll, sendJson, startMesh } from '@memmesh/testkit';
+import { eventually as poll, sendJson } from '@memmesh/testkit';
 import { JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RegionAgent, resolveConfig, silentLogger, startRegionAgent } from '../src/index.ts';
+import { type AgentMesh, type RegionId, startAgentMesh } from './harness.ts';
 
-const REGIONS = ['us-east-1', 'eu-central-1', 'ap-southeast-1'] as const;
-type RegionId = (typeof REGIONS)[number];
-const REGIONS_DIR = new URL('../../../regions', import.meta.url).pathname;
 const KEYS = { acme: 'acme-dev-key', globex: 'globex-dev-key', initech: 'initech-dev-key' } as const;
 const WAIT_MS_MAX = 15_000;
 
-let mesh: Mesh<RegionId, RegionAgent, RoutingTable>;
+let mesh: AgentMesh;
 
 /** This suite's waits poll every 100 ms, for WAIT_MS_MAX. */
 const eventually = <T>(what: string, attempt: () => Promise<T | undefined>) =>
@@ -32,28 +23,17 @@ const call = (region: RegionId, method: string, path: string, body?: unknown, ke
   sendJson(mesh.agents[region].app, method, path, body, { authorization: `Bearer ${key}` });
 
 beforeAll(async () => {
-  const routing = createMemoryRoutingTable();
-  await seedRoutingTable(routing, await loadTopology(REGIONS_DIR));
   // In process only (app.request): no HTTP servers.
-  mesh = await startMesh({ regions: REGIONS, routing, name: 'multi', http: false, startAgent });
+  mesh = await startAgentMesh({
+    name: 'multi',
+    http: false,
+    agent: { replicationReconcileMs: 300, waitAppliedMsMax: 5_000 },
+  });
 }, 120_000);
 
 afterAll(async () => {
   await mesh?.stop();
 });
-
-async function startAgent(context: MeshAgentContext<RegionId, RoutingTable>): Promise<RegionAgent> {
-  const { region, natsUrl, dataDir, routing } = context;
-  const config = resolveConfig({
-    region,
-    natsUrl,
-    dataDir,
-    port: 0,
-    replicationReconcileMs: 300,
-    waitAppliedMsMax: 5_000,
-  });
-  return startRegionAgent(config, silentLogger, { routing });
-}
 
 describe('multi-region', () => {
   it('replication - a write in the home region becomes readable and searchable in every replica', async () => {
