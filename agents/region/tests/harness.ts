@@ -20,7 +20,14 @@ import {
   type RoutingTable,
   seedRoutingTable,
 } from '@memmesh/routing';
-import { type Mesh, type NatsServer, startMesh, startNatsServer } from '@memmesh/testkit';
+import {
+  type JsonReply,
+  type Mesh,
+  type NatsServer,
+  sendJson,
+  startMesh,
+  startNatsServer,
+} from '@memmesh/testkit';
 import {
   type RegionAgent,
   type RegionAgentConfig,
@@ -41,12 +48,7 @@ export interface Harness {
   nats: NatsServer;
   agent: RegionAgent;
   dataDir: string;
-  call(
-    method: string,
-    path: string,
-    body?: unknown,
-    key?: string,
-  ): Promise<{ status: number; body: any; headers: Headers }>;
+  call(method: string, path: string, body?: unknown, key?: string): Promise<JsonReply>;
   stop(): Promise<void>;
 }
 
@@ -65,22 +67,8 @@ export async function startHarness(overrides: Partial<RegionAgentConfig> = {}): 
     nats,
     agent,
     dataDir,
-    async call(method, path, body, key = ACME) {
-      const init: RequestInit = { method, headers: { authorization: `Bearer ${key}` } };
-      if (body !== undefined) {
-        init.body = typeof body === 'string' ? body : JSON.stringify(body);
-        (init.headers as Record<string, string>)['content-type'] = 'application/json';
-      }
-      const res = await agent.app.request(path, init);
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        // Leave non-JSON bodies as text so that a test can show what came back.
-      }
-      return { status: res.status, body: parsed, headers: res.headers };
-    },
+    call: (method, path, body, key = ACME) =>
+      sendJson(agent.app, method, path, body, { authorization: `Bearer ${key}` }),
     async stop() {
       await agent.close();
       await nats.stop();
