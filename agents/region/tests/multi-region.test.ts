@@ -21,6 +21,9 @@ const eventually = <T>(what: string, attempt: () => Promise<T | undefined>) =>
   poll(what, attempt, { timeoutMs: WAIT_MS_MAX, stepMs: 100 });
 const call = (region: RegionId, method: string, path: string, body?: unknown, key: string = KEYS.acme) =>
   sendJson(mesh.agents[region].app, method, path, body, { authorization: `Bearer ${key}` });
+/** A write answered once its home region has applied it. */
+const writeApplied = (region: RegionId, doc: { id: string; text: string }, key?: string) =>
+  call(region, 'POST', '/v1/memories?wait=true', doc, key);
 
 beforeAll(async () => {
   // In process only (app.request): no HTTP servers.
@@ -38,7 +41,7 @@ afterAll(async () => {
 describe('multi-region', () => {
   it('replication - a write in the home region becomes readable and searchable in every replica', async () => {
     const text = 'Acme replicated note: the orbital warehouse restocks on Tuesdays.';
-    const w = await call('us-east-1', 'POST', '/v1/memories?wait=true', { id: 'repl-1', text });
+    const w = await writeApplied('us-east-1', { id: 'repl-1', text });
     expect(w.status).toBe(202);
     for (const region of ['eu-central-1', 'ap-southeast-1'] as const) {
       const got = await eventually(`repl-1 in ${region}`, async () => {
@@ -78,10 +81,8 @@ describe('multi-region', () => {
   });
 
   it('residency - an eu tenant is absent from the us and apac streams and indexes, and cannot be placed there', async () => {
-    const w = await call(
+    const w = await writeApplied(
       'eu-central-1',
-      'POST',
-      '/v1/memories?wait=true',
       { id: 'gdpr-1', text: 'Globex keeps this in the EU.' },
       KEYS.globex,
     );
@@ -114,10 +115,8 @@ describe('multi-region', () => {
   });
 
   it('replication - adding a replica region backfills the tenant there', async () => {
-    const w = await call(
+    const w = await writeApplied(
       'ap-southeast-1',
-      'POST',
-      '/v1/memories?wait=true',
       { id: 'ini-1', text: 'Initech TPS reports are due Friday.' },
       KEYS.initech,
     );
@@ -138,7 +137,7 @@ describe('multi-region', () => {
   });
 
   it('home down - writes are refused with 503 + Retry-After, replicas keep serving, and after restart everything catches up', async () => {
-    const before = await call('us-east-1', 'POST', '/v1/memories?wait=true', {
+    const before = await writeApplied('us-east-1', {
       id: 'hd-1',
       text: 'Written before the home region went down.',
     });
@@ -163,7 +162,7 @@ describe('multi-region', () => {
 
     await mesh.supercluster.restartRegion('us-east-1');
     const after = await eventually('writes resume at home', async () => {
-      const r = await call('us-east-1', 'POST', '/v1/memories?wait=true', {
+      const r = await writeApplied('us-east-1', {
         id: 'hd-3',
         text: 'Written after the home region came back.',
       });
