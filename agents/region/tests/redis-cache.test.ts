@@ -5,7 +5,7 @@
  * and a write applied by a replica makes the shared entries unreachable.
  */
 import { createRedisCache, resultCacheKey } from '@memmesh/cache';
-import { type RedisServer, startRedisServer } from '@memmesh/testkit';
+import { eventually, type RedisServer, startRedisServer } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RegionAgent, resolveConfig, silentLogger, startRegionAgent } from '../src/index.ts';
 import { ACME, type Harness, startHarness } from './harness.ts';
@@ -139,11 +139,9 @@ describe('redis cache shared by replicas', () => {
 
 /** Waits (bounded) until the agent's views have applied `version` of acme. */
 async function appliedBy(agent: RegionAgent, version: number): Promise<void> {
-  const deadline = Date.now() + APPLY_WAIT_MS_MAX;
-  while (Date.now() < deadline) {
-    const applied = agent.region.status('acme').shards.reduce((max, s) => Math.max(max, s.appliedSeq), 0);
-    if (applied >= version) return;
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-  throw new Error(`version ${version} not applied within ${APPLY_WAIT_MS_MAX} ms`);
+  const applied = () => agent.region.status('acme').shards.reduce((max, s) => Math.max(max, s.appliedSeq), 0);
+  await eventually(`version ${version} applied`, async () => (applied() >= version ? true : undefined), {
+    timeoutMs: APPLY_WAIT_MS_MAX,
+    stepMs: POLL_MS,
+  });
 }
