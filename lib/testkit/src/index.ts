@@ -75,4 +75,10 @@ export {
   redisServerBin,
   startRedisServer,
 } from './redis-server.ts';
+export {
+  DEFAULT_SERVICE_START_TIMEOUT_MS,
+  type ServiceProcess,
+  type ServiceProcessOptions,
+  startServiceProcess,
+} from './service-process.ts';
 export { createTeardown, TEARDOWN_STEPS_MAX, type Teardown } from './teardown.ts';
