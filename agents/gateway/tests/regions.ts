@@ -6,11 +6,9 @@
  * this process. The agents do not replicate to each other: each knows the demo keys itself
  * (single-region mode) and a test writes the documents it reads into every region.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { type RegionAgent, resolveConfig, silentLogger, startRegionAgent } from '@memmesh/region-agent';
 import {
   createMemoryRoutingTable,
@@ -23,8 +21,10 @@ import {
   type HttpServer,
   jsonSender,
   type NatsServer,
+  type ServiceProcess,
   serveHttp,
   startNatsServer,
+  startServiceProcess,
 } from '@memmesh/testkit';
 
 export const REGIONS = ['us-east-1', 'eu-central-1', 'ap-southeast-1'] as const;
@@ -39,22 +39,14 @@ const AGENT_START_TIMEOUT_MS = 30_000;
 /** One request to an app (in process) or a URL (over HTTP), as acme unless headers say otherwise. */
 export const send = jsonSender({ authorization: ACME });
 
-/** A region agent in a child process: kill -9 and start again on the same port. */
-export interface AgentProcess {
-  readonly port: number;
-  readonly url: string;
-  readonly running: boolean;
-  kill(): Promise<void>;
-  restart(): Promise<void>;
-}
-
 export interface Regions {
   nats: Record<RegionId, NatsServer>;
   /** kill -9 of a region's nats-server: its agent stays up and answers 503. */
   killNats(region: RegionId): Promise<void>;
   /** The same server again: same port, same store. */
   restartNats(region: RegionId): Promise<void>;
-  us: AgentProcess;
+  /** us-east-1's agent, a child process: kill -9 and start again on the same port. */
+  us: ServiceProcess;
   inProcess: Record<'eu-central-1' | 'ap-southeast-1', { agent: RegionAgent; http: HttpServer }>;
   /** Direct base URL of each region's agent. */
   urls: Record<RegionId, string>;
@@ -106,62 +98,17 @@ export async function startRegions(): Promise<Regions> {
   }
 }
 
-async function startAgentProcess(region: RegionId, natsUrl: string): Promise<AgentProcess> {
-  let child: ChildProcess | undefined;
-  let port = 0;
-  const launch = async () => {
-    const env = {
-      ...process.env,
+function startAgentProcess(region: RegionId, natsUrl: string): Promise<ServiceProcess> {
+  return startServiceProcess({
+    script: AGENT_MAIN,
+    portEnv: 'MEMMESH_PORT',
+    env: {
       MEMMESH_REGION: region,
       MEMMESH_AGENT_ID: `${region}-gw-test`,
       MEMMESH_NATS_URL: natsUrl,
       MEMMESH_HOST: '127.0.0.1',
-      MEMMESH_PORT: String(port),
       MEMMESH_LOG_LEVEL: 'info',
-    };
-    const proc = spawn(process.execPath, [AGENT_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child = proc;
-    port = await listeningPort(proc);
-  };
-  await launch();
-  return {
-    get port() {
-      return port;
     },
-    get url() {
-      return `http://127.0.0.1:${port}`;
-    },
-    get running() {
-      return child !== undefined && child.exitCode === null && child.signalCode === null;
-    },
-    async kill() {
-      const proc = child;
-      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-      const exited = new Promise((resolve) => proc.once('exit', resolve));
-      proc.kill('SIGKILL');
-      await exited;
-    },
-    restart: launch,
-  };
-}
-
-/** The port from the agent's `listening` log line; stderr is kept for the error message. */
-function listeningPort(proc: ChildProcess): Promise<number> {
-  let stderr = '';
-  proc.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4_096);
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`agent did not start in ${AGENT_START_TIMEOUT_MS} ms:\n${stderr}`));
-    }, AGENT_START_TIMEOUT_MS);
-    proc.once('exit', (code) => reject(new Error(`agent exited with ${code}:\n${stderr}`)));
-    createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      const entry = JSON.parse(line) as { msg?: string; url?: string };
-      if (entry.msg !== 'listening' || !entry.url) return;
-      clearTimeout(timer);
-      resolve(Number(new URL(entry.url).port));
-    });
+    startTimeoutMs: AGENT_START_TIMEOUT_MS,
   });
 }
