@@ -72,15 +72,20 @@ describe('redis cache shared by replicas', () => {
         expect(res.status).toBe(200);
         return (await res.json()) as { results: { id: string }[]; region: string };
       };
-      const write = await h.call(
-        'POST',
-        '/v1/memories?wait=true',
-        { id: 'shared-1', text: 'Saffron lanterns guide the night ferry across the lagoon.' },
-        ACME,
-      );
+      /** A write and, once it is accepted, a wait until both replicas have applied it. */
+      const writeToBoth = async (doc: { id: string; text: string }) => {
+        const w = await h.call('POST', '/v1/memories?wait=true', doc, ACME);
+        if (w.status === 202) {
+          await appliedBy(replica, w.body.version);
+          await appliedBy(primary, w.body.version);
+        }
+        return w;
+      };
+      const write = await writeToBoth({
+        id: 'shared-1',
+        text: 'Saffron lanterns guide the night ferry across the lagoon.',
+      });
       expect(write.status).toBe(202);
-      await appliedBy(replica, write.body.version);
-      await appliedBy(primary, write.body.version);
       const query = 'saffron lanterns over the lagoon';
       // The replica, just started, replays the log and replaces acme's token as it applies;
       // its last replacement may land after a search. Search until the token holds still
@@ -115,15 +120,11 @@ describe('redis cache shared by replicas', () => {
       expect((await search(replica, query)).results[0]?.id).toBe('marker');
 
       // A write applied by both replicas replaces the token: neither serves the marker again.
-      const update = await h.call(
-        'POST',
-        '/v1/memories?wait=true',
-        { id: 'shared-2', text: 'Saffron lanterns also light the lagoon harbour steps.' },
-        ACME,
-      );
+      const update = await writeToBoth({
+        id: 'shared-2',
+        text: 'Saffron lanterns also light the lagoon harbour steps.',
+      });
       expect(update.status).toBe(202);
-      await appliedBy(replica, update.body.version);
-      await appliedBy(primary, update.body.version);
       for (const agent of [primary, replica]) {
         const ids = (await search(agent, query)).results.map((r) => r.id);
         expect(ids).not.toContain('marker');
