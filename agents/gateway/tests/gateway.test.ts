@@ -4,100 +4,37 @@
  * client hints, failover with zero failed reads, home-only writes and 503 when the home is
  * down, auth and limits.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { serve } from '@hono/node-server';
 import { LIMITS } from '@memmesh/core';
-import { type RegionAgent, resolveConfig, silentLogger, startRegionAgent } from '@memmesh/region-agent';
-import {
-  createMemoryRoutingTable,
-  loadTopology,
-  type RoutingTable,
-  seedRoutingTable,
-} from '@memmesh/routing';
-import { type Supercluster, startSupercluster } from '@memmesh/testkit';
+import { silentLogger } from '@memmesh/region-agent';
+import { jsonSender, eventually as poll } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AgentMesh, REGIONS, type RegionId, startAgentMesh } from '../../region/tests/harness.ts';
 import { type Gateway, resolveGatewayConfig, startGateway } from '../src/index.ts';
 import { type DelayProxy, startDelayProxy } from './delay-proxy.ts';
 
-const REGIONS = ['us-east-1', 'eu-central-1', 'ap-southeast-1'] as const;
-type RegionId = (typeof REGIONS)[number];
 /** Simulated distance from the gateway: us is nearest. */
 const BASE_DELAY_MS: Record<RegionId, number> = { 'us-east-1': 5, 'eu-central-1': 15, 'ap-southeast-1': 25 };
 const ACME = 'Bearer acme-dev-key';
 
-let sc: Supercluster;
-let routing: RoutingTable;
-let dataDir: string;
+let mesh: AgentMesh;
 let gateway: Gateway;
-const agents = {} as Record<RegionId, RegionAgent>;
-const servers = {} as Record<RegionId, Server>;
-const ports = {} as Record<RegionId, number>;
 const proxies = {} as Record<RegionId, DelayProxy>;
 
-async function serveAgent(region: RegionId, port = 0): Promise<void> {
-  const server = serve({ fetch: agents[region].app.fetch, hostname: '127.0.0.1', port }) as Server;
-  await new Promise((r) => server.once('listening', r));
-  const address = server.address();
-  servers[region] = server;
-  ports[region] = typeof address === 'object' && address ? address.port : 0;
-}
-
-async function closeAgentServer(region: RegionId): Promise<void> {
-  servers[region].closeAllConnections();
-  await new Promise((r) => servers[region].close(r));
-}
-
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await gateway.app.request(path, {
-    method,
-    headers: { authorization: ACME, 'content-type': 'application/json', ...headers },
-    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  let parsed: any = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {}
-  return {
-    status: res.status,
-    body: parsed,
-    region: res.headers.get('x-memmesh-region'),
-    retryAfter: res.headers.get('retry-after'),
-  };
-}
-
-async function eventually<T>(
-  what: string,
-  attempt: () => Promise<T | undefined>,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await attempt().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** This suite's waits poll every 50 ms, for 15 s unless a wait says otherwise. */
+const eventually = <T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs?: number) =>
+  poll(what, attempt, { timeoutMs, stepMs: 50 });
+const send = jsonSender({ authorization: ACME });
+const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
+  send(gateway.app, method, path, body, headers);
 
 const nearestRegion = async () =>
   (await call('POST', '/v1/search', { query: 'gateway probe note', topK: 1 })).region;
 
 beforeAll(async () => {
-  sc = await startSupercluster({ regions: [...REGIONS] });
-  routing = createMemoryRoutingTable();
-  await seedRoutingTable(routing, await loadTopology(new URL('../../../regions', import.meta.url).pathname));
-  dataDir = await mkdtemp(join(tmpdir(), 'memmesh-gw-'));
+  mesh = await startAgentMesh({ name: 'gw', agent: { replicationReconcileMs: 300 } });
   const endpoints: Record<string, string> = {};
   for (const region of REGIONS) {
-    const natsUrl = sc.regions[region]?.urls.join(',') ?? '';
-    const config = resolveConfig({ region, natsUrl, dataDir, port: 0, replicationReconcileMs: 300 });
-    agents[region] = await startRegionAgent(config, silentLogger, { routing });
-    await serveAgent(region);
-    proxies[region] = await startDelayProxy(ports[region], BASE_DELAY_MS[region]);
+    proxies[region] = await startDelayProxy(mesh.regions[region].port, BASE_DELAY_MS[region]);
     endpoints[region] = `http://127.0.0.1:${proxies[region].port}`;
   }
   const config = resolveGatewayConfig({
@@ -106,29 +43,19 @@ beforeAll(async () => {
     probeTimeoutMs: 1_000,
     readTimeoutMs: 3_000,
   });
-  gateway = await startGateway(config, silentLogger, routing);
+  gateway = await startGateway(config, silentLogger, mesh.routing);
   const w = await call('POST', '/v1/memories?wait=true', { id: 'gw-1', text: 'gateway probe note' });
   expect(w.status).toBe(202);
   for (const region of ['eu-central-1', 'ap-southeast-1'] as const) {
-    await eventually(`gw-1 in ${region}`, async () =>
-      (await agents[region].app.request('/v1/memories/gw-1', { headers: { authorization: ACME } })).status ===
-      200
-        ? true
-        : undefined,
-    );
+    const got = async () => (await send(mesh.agents[region].app, 'GET', '/v1/memories/gw-1')).status;
+    await eventually(`gw-1 in ${region}`, async () => ((await got()) === 200 ? true : undefined));
   }
 }, 120_000);
 
 afterAll(async () => {
   await gateway?.close();
-  for (const region of REGIONS) {
-    await proxies[region]?.close();
-    servers[region]?.closeAllConnections();
-    servers[region]?.close();
-    await agents[region]?.close();
-  }
-  await sc?.stop();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  for (const region of REGIONS) await proxies[region]?.close();
+  await mesh?.stop();
 });
 
 describe('gateway', () => {
@@ -184,8 +111,8 @@ describe('gateway', () => {
     for (let i = 0; i < 150; i++) {
       if (i === 50) {
         killedAt = performance.now();
-        await closeAgentServer('us-east-1');
-        await sc.killRegion('us-east-1');
+        await mesh.closeHttp('us-east-1');
+        await mesh.supercluster.killRegion('us-east-1');
       }
       const r = await read();
       if (r.status !== 200 || r.body.results[0]?.id !== 'gw-1') failures.push(r.status);
@@ -197,8 +124,8 @@ describe('gateway', () => {
     expect(servedBy.slice(50).every((r) => r !== 'us-east-1')).toBe(true);
     expect(firstElsewhereAt - killedAt).toBeLessThan(1_000);
 
-    await sc.restartRegion('us-east-1');
-    await serveAgent('us-east-1', ports['us-east-1']);
+    await mesh.supercluster.restartRegion('us-east-1');
+    await mesh.reopenHttp('us-east-1');
     expect(
       await eventually(
         'reads return to us',
@@ -209,7 +136,7 @@ describe('gateway', () => {
   }, 90_000);
 
   it('gateway - home down: writes get 503 with Retry-After at once and go nowhere else', async () => {
-    await closeAgentServer('us-east-1');
+    await mesh.closeHttp('us-east-1');
     const started = performance.now();
     const w = await call('POST', '/v1/memories', { id: 'gw-down', text: 'must not be stored elsewhere' });
     expect(w.status).toBe(503);
@@ -217,12 +144,10 @@ describe('gateway', () => {
     expect(Number(w.retryAfter)).toBeGreaterThanOrEqual(1);
     expect(performance.now() - started).toBeLessThan(1_000);
     for (const region of ['eu-central-1', 'ap-southeast-1'] as const) {
-      const got = await agents[region].app.request('/v1/memories/gw-down', {
-        headers: { authorization: ACME },
-      });
+      const got = await send(mesh.agents[region].app, 'GET', '/v1/memories/gw-down');
       expect(got.status).toBe(404);
     }
-    await serveAgent('us-east-1', ports['us-east-1']);
+    await mesh.reopenHttp('us-east-1');
     const again = await eventually('writes resume', async () => {
       const r = await call('POST', '/v1/memories', { id: 'gw-down', text: 'stored once the home is back' });
       return r.status === 202 ? r : undefined;
@@ -254,7 +179,7 @@ describe('gateway hedging', () => {
       probeIntervalMs: 60_000,
       hedgeAfterMs: 50,
     });
-    const hedging = await startGateway(config, silentLogger, routing);
+    const hedging = await startGateway(config, silentLogger, mesh.routing);
     try {
       // us is nearest by location and by its first probe; then it turns slow.
       proxies['us-east-1'].delayMs = 400;

@@ -11,21 +11,11 @@ import { Readable } from 'node:stream';
 import { LIMITS } from '@memmesh/core';
 import { silentLogger } from '@memmesh/region-agent';
 import type { RoutingTable } from '@memmesh/routing';
+import { eventually, type JsonReply as Reply, serveHttp } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gateway, type GatewayConfig, resolveGatewayConfig, startGateway } from '../src/index.ts';
 import { type DelayProxy, startDelayProxy } from './delay-proxy.ts';
-import {
-  eventually,
-  GLOBEX,
-  REGIONS,
-  type RegionId,
-  type Regions,
-  type Reply,
-  send,
-  serveOn,
-  startRegions,
-  urlOf,
-} from './regions.ts';
+import { GLOBEX, REGIONS, type RegionId, type Regions, send, startRegions } from './regions.ts';
 
 /** Simulated distance from the gateway: us-east-1 is nearest, as it is by location. */
 const BASE_DELAY_MS: Record<RegionId, number> = { 'us-east-1': 5, 'eu-central-1': 15, 'ap-southeast-1': 25 };
@@ -111,7 +101,9 @@ describe('nearest', () => {
     await eventually('us-east-1 serves', () => servedBy(proxied, 'us-east-1'));
     proxies['us-east-1'].delayMs = BASE_DELAY_MS['us-east-1'] + 40;
     const shiftStarted = performance.now();
-    await eventually('reads shift to eu-central-1', () => servedBy(proxied, 'eu-central-1'), 10_000);
+    await eventually('reads shift to eu-central-1', () => servedBy(proxied, 'eu-central-1'), {
+      timeoutMs: 10_000,
+    });
     const shiftMs = performance.now() - shiftStarted;
     const seen = await send(proxied.app, 'GET', '/v1/regions');
     const rtt = (id: string) => seen.body.regions.find((r: { region: string }) => r.region === id).rttMs;
@@ -119,7 +111,9 @@ describe('nearest', () => {
 
     proxies['us-east-1'].delayMs = 0;
     const returnStarted = performance.now();
-    await eventually('reads return to us-east-1', () => servedBy(proxied, 'us-east-1'), 10_000);
+    await eventually('reads return to us-east-1', () => servedBy(proxied, 'us-east-1'), {
+      timeoutMs: 10_000,
+    });
     const returnMs = performance.now() - returnStarted;
     proxies['us-east-1'].delayMs = BASE_DELAY_MS['us-east-1'];
     console.log(`nearest: reads shifted in ${shiftMs.toFixed(0)} ms, returned in ${returnMs.toFixed(0)} ms`);
@@ -236,8 +230,12 @@ describe('failover', () => {
     const restartStarted = performance.now();
     await regions.us.restart();
     const listeningMs = performance.now() - restartStarted;
-    await eventually('direct back on us-east-1', () => servedBy(direct, 'us-east-1', pin), 30_000);
-    await eventually('proxied back on us-east-1', () => servedBy(proxied, 'us-east-1'), 30_000);
+    await eventually('direct back on us-east-1', () => servedBy(direct, 'us-east-1', pin), {
+      timeoutMs: 30_000,
+    });
+    await eventually('proxied back on us-east-1', () => servedBy(proxied, 'us-east-1'), {
+      timeoutMs: 30_000,
+    });
     console.log(
       `failover: restarted agent listening after ${listeningMs.toFixed(0)} ms, ` +
         `serving reads again after ${(performance.now() - restartStarted).toFixed(0)} ms`,
@@ -287,7 +285,9 @@ describe('failover', () => {
     } finally {
       await regions.restartNats('ap-southeast-1');
     }
-    await eventually('ap-southeast-1 serves again', () => servedBy(gateway, 'ap-southeast-1', pin), 20_000);
+    await eventually('ap-southeast-1 serves again', () => servedBy(gateway, 'ap-southeast-1', pin), {
+      timeoutMs: 20_000,
+    });
   }, 60_000);
 });
 
@@ -329,8 +329,8 @@ describe('routing table', () => {
 describe('edges', () => {
   it('edges - 401 for missing or unknown keys before any region is asked, 413 past the body limit, 404 bodies, no 500s', async () => {
     const small = await gatewayWith({ bodyBytesMax: 1_024, ...NO_PROBES });
-    const server = await serveOn(small.app.fetch);
-    const url = urlOf(server);
+    const http = await serveHttp(small.app.fetch);
+    const url = http.url;
     try {
       const noKey = await send(url, 'POST', '/v1/search', SEARCH, { authorization: '' });
       expect([noKey.status, noKey.body.error.code, noKey.region]).toEqual([401, 'unauthorized', null]);
@@ -370,8 +370,7 @@ describe('edges', () => {
       expect(tooBig.status).toBe(413);
       expect((await send(url, 'GET', '/readyz')).body.status).toBe('ready');
     } finally {
-      server.closeAllConnections();
-      server.close();
+      await http.close();
     }
   });
 });

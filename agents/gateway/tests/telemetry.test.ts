@@ -5,7 +5,6 @@
  * gateway → agent → shard queries), and both /metrics must export the whole catalogue.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RegionAgent, resolveConfig, silentLogger, startRegionAgent } from '@memmesh/region-agent';
@@ -17,10 +16,10 @@ import {
   type ReadableSpan,
   scrapeMetricNames,
 } from '@memmesh/telemetry';
-import { type NatsServer, startNatsServer } from '@memmesh/testkit';
+import { eventually, type HttpServer, type NatsServer, serveHttp, startNatsServer } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gateway, resolveGatewayConfig, startGateway } from '../src/index.ts';
-import { eventually, send, serveOn, urlOf } from './regions.ts';
+import { send } from './regions.ts';
 
 const exporter = new InMemorySpanExporter();
 const agentTracing = createTracerProvider({
@@ -37,9 +36,9 @@ const gatewayTracing = createTracerProvider({
 let nats: NatsServer;
 let dataDir: string;
 let agent: RegionAgent;
-let agentServer: Server;
+let agentHttp: HttpServer;
 let gateway: Gateway;
-let gatewayServer: Server;
+let gatewayHttp: HttpServer;
 let agentUrl: string;
 let gatewayUrl: string;
 
@@ -48,22 +47,19 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'memmesh-telemetry-'));
   const config = resolveConfig({ natsUrl: nats.url, dataDir, port: 0 });
   agent = await startRegionAgent(config, silentLogger, { tracerProvider: agentTracing });
-  agentServer = await serveOn(agent.app.fetch);
-  agentUrl = urlOf(agentServer);
+  agentHttp = await serveHttp(agent.app.fetch);
+  agentUrl = agentHttp.url;
   const gatewayConfig = resolveGatewayConfig({ endpoints: { 'us-east-1': agentUrl }, probeIntervalMs: 100 });
   gateway = await startGateway(gatewayConfig, silentLogger, agent.routing, {
     tracerProvider: gatewayTracing,
   });
-  gatewayServer = await serveOn(gateway.app.fetch);
-  gatewayUrl = urlOf(gatewayServer);
+  gatewayHttp = await serveHttp(gateway.app.fetch);
+  gatewayUrl = gatewayHttp.url;
 }, 60_000);
 
 afterAll(async () => {
   await gateway?.close();
-  for (const server of [gatewayServer, agentServer]) {
-    server?.closeAllConnections();
-    server?.close();
-  }
+  for (const http of [gatewayHttp, agentHttp]) await http?.close();
   await agent?.close();
   await nats?.stop();
   await agentTracing.shutdown();

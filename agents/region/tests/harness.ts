@@ -1,12 +1,33 @@
 /**
  * @module harness
- * Test harness: a real nats-server and an in-process region agent, with a small client for
- * `app.request()` (no sockets; the HTTP stack is exercised in process, as hono does).
+ * Test harnesses of the region agent, built with the test kit:
+ * - `startHarness`: a real nats-server and an in-process region agent, with a small client
+ *   for `app.request()` (no sockets; the HTTP stack is exercised in process, as hono does);
+ * - `startAgentMesh`: the three regions of regions/ on a NATS supercluster, one in-process
+ *   agent each sharing one routing table seeded from regions/, served over HTTP unless told
+ *   otherwise. The gateway's suites stand their gateway in front of it.
+ *
+ * The mesh's agent side lives here and not in the test kit because the kit must not depend
+ * on the agent (the agent's tests depend on the kit); the gateway depends on the agent
+ * already, so its tests importing this file adds no cycle.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type NatsServer, startNatsServer } from '@memmesh/testkit';
+import {
+  createMemoryRoutingTable,
+  loadTopology,
+  type RoutingTable,
+  seedRoutingTable,
+} from '@memmesh/routing';
+import {
+  type JsonReply,
+  type Mesh,
+  type NatsServer,
+  sendJson,
+  startMesh,
+  startNatsServer,
+} from '@memmesh/testkit';
 import {
   type RegionAgent,
   type RegionAgentConfig,
@@ -17,17 +38,17 @@ import {
 
 export const ACME = 'acme-dev-key';
 export const GLOBEX = 'globex-dev-key';
+export const REGIONS = ['us-east-1', 'eu-central-1', 'ap-southeast-1'] as const;
+export type RegionId = (typeof REGIONS)[number];
+export type AgentMesh = Mesh<RegionId, RegionAgent, RoutingTable>;
+
+const REGIONS_DIR = new URL('../../../regions', import.meta.url).pathname;
 
 export interface Harness {
   nats: NatsServer;
   agent: RegionAgent;
   dataDir: string;
-  call(
-    method: string,
-    path: string,
-    body?: unknown,
-    key?: string,
-  ): Promise<{ status: number; body: any; headers: Headers }>;
+  call(method: string, path: string, body?: unknown, key?: string): Promise<JsonReply>;
   stop(): Promise<void>;
 }
 
@@ -46,28 +67,38 @@ export async function startHarness(overrides: Partial<RegionAgentConfig> = {}): 
     nats,
     agent,
     dataDir,
-    async call(method, path, body, key = ACME) {
-      const init: RequestInit = { method, headers: { authorization: `Bearer ${key}` } };
-      if (body !== undefined) {
-        init.body = typeof body === 'string' ? body : JSON.stringify(body);
-        (init.headers as Record<string, string>)['content-type'] = 'application/json';
-      }
-      const res = await agent.app.request(path, init);
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        // Leave non-JSON bodies as text so that a test can show what came back.
-      }
-      return { status: res.status, body: parsed, headers: res.headers };
-    },
+    call: (method, path, body, key = ACME) =>
+      sendJson(agent.app, method, path, body, { authorization: `Bearer ${key}` }),
     async stop() {
       await agent.close();
       await nats.stop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+export interface AgentMeshOptions {
+  /** Names the temporary data directory (`memmesh-<name>-…`). */
+  name?: string;
+  /** Serve each agent over HTTP on loopback (default true). */
+  http?: boolean;
+  /** Settings of every agent, besides its region, NATS URL, data directory and port 0. */
+  agent?: Partial<RegionAgentConfig>;
+}
+
+export async function startAgentMesh(options: AgentMeshOptions = {}): Promise<AgentMesh> {
+  const table = createMemoryRoutingTable();
+  await seedRoutingTable(table, await loadTopology(REGIONS_DIR));
+  return startMesh({
+    regions: REGIONS,
+    routing: table,
+    name: options.name,
+    http: options.http,
+    startAgent: ({ region, natsUrl, dataDir, routing }) =>
+      startRegionAgent(resolveConfig({ ...options.agent, region, natsUrl, dataDir, port: 0 }), silentLogger, {
+        routing,
+      }),
+  });
 }
 
 /** A sentence no other generated document shares: rare words derived from the index. */

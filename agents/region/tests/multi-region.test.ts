@@ -4,79 +4,44 @@
  * sourcing, read-your-writes on replicas, residency, home-only writes, and a home region
  * going down and coming back.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ErrorCode, isMeshError } from '@memmesh/core';
-import {
-  createMemoryRoutingTable,
-  loadTopology,
-  type RoutingTable,
-  seedRoutingTable,
-} from '@memmesh/routing';
-import { type Supercluster, startSupercluster } from '@memmesh/testkit';
+import { eventually as poll, sendJson } from '@memmesh/testkit';
 import { JetStreamApiError, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RegionAgent, resolveConfig, silentLogger, startRegionAgent } from '../src/index.ts';
+import { type AgentMesh, type RegionId, startAgentMesh } from './harness.ts';
 
-const REGIONS = ['us-east-1', 'eu-central-1', 'ap-southeast-1'] as const;
-type RegionId = (typeof REGIONS)[number];
 const KEYS = { acme: 'acme-dev-key', globex: 'globex-dev-key', initech: 'initech-dev-key' } as const;
 const WAIT_MS_MAX = 15_000;
 
-let sc: Supercluster;
-let routing: RoutingTable;
-let dataDir: string;
-const agents = {} as Record<RegionId, RegionAgent>;
+let mesh: AgentMesh;
 
-async function call(region: RegionId, method: string, path: string, body?: unknown, key: string = KEYS.acme) {
-  const res = await agents[region].app.request(path, {
-    method,
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as any, retryAfter: res.headers.get('retry-after') };
-}
-
-async function eventually<T>(what: string, attempt: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + WAIT_MS_MAX;
-  for (;;) {
-    const value = await attempt().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** This suite's waits poll every 100 ms, for WAIT_MS_MAX. */
+const eventually = <T>(what: string, attempt: () => Promise<T | undefined>) =>
+  poll(what, attempt, { timeoutMs: WAIT_MS_MAX, stepMs: 100 });
+const call = (region: RegionId, method: string, path: string, body?: unknown, key: string = KEYS.acme) =>
+  sendJson(mesh.agents[region].app, method, path, body, { authorization: `Bearer ${key}` });
+/** A write answered once its home region has applied it. */
+const writeApplied = (region: RegionId, doc: { id: string; text: string }, key?: string) =>
+  call(region, 'POST', '/v1/memories?wait=true', doc, key);
 
 beforeAll(async () => {
-  sc = await startSupercluster({ regions: [...REGIONS] });
-  routing = createMemoryRoutingTable();
-  await seedRoutingTable(routing, await loadTopology(new URL('../../../regions', import.meta.url).pathname));
-  dataDir = await mkdtemp(join(tmpdir(), 'memmesh-multi-'));
-  for (const region of REGIONS) {
-    const config = resolveConfig({
-      region,
-      natsUrl: sc.regions[region]?.urls.join(',') ?? '',
-      dataDir,
-      port: 0,
-      replicationReconcileMs: 300,
-      waitAppliedMsMax: 5_000,
-    });
-    agents[region] = await startRegionAgent(config, silentLogger, { routing });
-  }
+  // In process only (app.request): no HTTP servers.
+  mesh = await startAgentMesh({
+    name: 'multi',
+    http: false,
+    agent: { replicationReconcileMs: 300, waitAppliedMsMax: 5_000 },
+  });
 }, 120_000);
 
 afterAll(async () => {
-  for (const agent of Object.values(agents)) await agent?.close();
-  await sc?.stop();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await mesh?.stop();
 });
 
 describe('multi-region', () => {
   it('replication - a write in the home region becomes readable and searchable in every replica', async () => {
     const text = 'Acme replicated note: the orbital warehouse restocks on Tuesdays.';
-    const w = await call('us-east-1', 'POST', '/v1/memories?wait=true', { id: 'repl-1', text });
+    const w = await writeApplied('us-east-1', { id: 'repl-1', text });
     expect(w.status).toBe(202);
     for (const region of ['eu-central-1', 'ap-southeast-1'] as const) {
       const got = await eventually(`repl-1 in ${region}`, async () => {
@@ -116,17 +81,15 @@ describe('multi-region', () => {
   });
 
   it('residency - an eu tenant is absent from the us and apac streams and indexes, and cannot be placed there', async () => {
-    const w = await call(
+    const w = await writeApplied(
       'eu-central-1',
-      'POST',
-      '/v1/memories?wait=true',
       { id: 'gdpr-1', text: 'Globex keeps this in the EU.' },
       KEYS.globex,
     );
     expect(w.status).toBe(202);
     // Give replication every chance to (wrongly) copy it.
     await new Promise((r) => setTimeout(r, 1_000));
-    const nc = await connect({ servers: sc.regions['us-east-1']?.urls ?? [] });
+    const nc = await connect({ servers: mesh.supercluster.regions['us-east-1']?.urls ?? [] });
     const jsm = await jetstreamManager(nc);
     for (const stream of ['MEM_US_EAST_1', 'MEM_AP_SOUTHEAST_1']) {
       // Absent: the client answers null, or a no-message error, depending on the path.
@@ -139,12 +102,12 @@ describe('multi-region', () => {
     expect(home?.seq).toBe(w.body.version);
     await nc.close();
     for (const region of ['us-east-1', 'ap-southeast-1'] as const) {
-      const docs = agents[region].region.status('globex').shards.reduce((n, s) => n + s.docs, 0);
+      const docs = mesh.agents[region].region.status('globex').shards.reduce((n, s) => n + s.docs, 0);
       expect(docs).toBe(0);
     }
-    const current = await routing.getTenant('globex');
+    const current = await mesh.routing.getTenant('globex');
     await expect(
-      routing.putTenant(
+      mesh.routing.putTenant(
         { tenant: 'globex', home: 'eu-central-1', replicas: ['us-east-1'], residency: 'eu' },
         { expectedVersion: current?.version ?? 0 },
       ),
@@ -152,10 +115,8 @@ describe('multi-region', () => {
   });
 
   it('replication - adding a replica region backfills the tenant there', async () => {
-    const w = await call(
+    const w = await writeApplied(
       'ap-southeast-1',
-      'POST',
-      '/v1/memories?wait=true',
       { id: 'ini-1', text: 'Initech TPS reports are due Friday.' },
       KEYS.initech,
     );
@@ -163,8 +124,8 @@ describe('multi-region', () => {
     expect((await call('eu-central-1', 'GET', '/v1/memories/ini-1', undefined, KEYS.initech)).status).toBe(
       421,
     );
-    const policy = await routing.getTenant('initech');
-    await routing.putTenant(
+    const policy = await mesh.routing.getTenant('initech');
+    await mesh.routing.putTenant(
       { tenant: 'initech', home: 'ap-southeast-1', replicas: ['us-east-1', 'eu-central-1'] },
       { expectedVersion: policy?.version ?? 0 },
     );
@@ -176,7 +137,7 @@ describe('multi-region', () => {
   });
 
   it('home down - writes are refused with 503 + Retry-After, replicas keep serving, and after restart everything catches up', async () => {
-    const before = await call('us-east-1', 'POST', '/v1/memories?wait=true', {
+    const before = await writeApplied('us-east-1', {
       id: 'hd-1',
       text: 'Written before the home region went down.',
     });
@@ -185,7 +146,7 @@ describe('multi-region', () => {
       (await call('eu-central-1', 'GET', '/v1/memories/hd-1')).status === 200 ? true : undefined,
     );
 
-    await sc.killRegion('us-east-1');
+    await mesh.supercluster.killRegion('us-east-1');
     const refused = await eventually('write refused while home is down', async () => {
       const r = await call('us-east-1', 'POST', '/v1/memories', { id: 'hd-2', text: 'During the outage.' });
       return r.status === 503 ? r : undefined;
@@ -199,16 +160,16 @@ describe('multi-region', () => {
     expect(replicaRead.status).toBe(200);
     expect(replicaRead.body.results[0].id).toBe('hd-1');
 
-    await sc.restartRegion('us-east-1');
+    await mesh.supercluster.restartRegion('us-east-1');
     const after = await eventually('writes resume at home', async () => {
-      const r = await call('us-east-1', 'POST', '/v1/memories?wait=true', {
+      const r = await writeApplied('us-east-1', {
         id: 'hd-3',
         text: 'Written after the home region came back.',
       });
       return r.status === 202 ? r : undefined;
     });
     const docsIn = (region: RegionId) =>
-      agents[region].region.status('acme').shards.reduce((n, x) => n + x.docs, 0);
+      mesh.agents[region].region.status('acme').shards.reduce((n, x) => n + x.docs, 0);
     for (const region of ['eu-central-1', 'ap-southeast-1'] as const) {
       const got = await eventually(`hd-3 in ${region}`, async () => {
         const r = await call(region, 'GET', '/v1/memories/hd-3');

@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type NatsServer, startNatsServer } from '@memmesh/testkit';
+import { type NatsServer, sendJson, startNatsServer } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RegionAgent, resolveConfig, silentLogger, startRegionAgent } from '../src/index.ts';
 import { ACME } from './harness.ts';
@@ -15,20 +15,8 @@ let agent: RegionAgent;
 let storeDir: string;
 let dataDir: string;
 
-const call = async (method: string, path: string, body?: unknown) => {
-  const started = performance.now();
-  const res = await agent.app.request(path, {
-    method,
-    headers: { authorization: `Bearer ${ACME}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return {
-    status: res.status,
-    body: (await res.json()) as any,
-    retryAfter: res.headers.get('retry-after'),
-    ms: performance.now() - started,
-  };
-};
+const call = (method: string, path: string, body?: unknown) =>
+  sendJson(agent.app, method, path, body, { authorization: `Bearer ${ACME}` });
 
 async function until(predicate: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Supercluster, startNatsCluster } from '@memmesh/testkit';
+import { type JsonReply, type Supercluster, sendJson, startNatsCluster } from '@memmesh/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,14 +16,8 @@ let cluster: Supercluster;
 let agent: RegionAgent;
 let dataDir: string;
 
-const call = async (method: string, path: string, body?: unknown) => {
-  const res = await agent.app.request(path, {
-    method,
-    headers: { authorization: `Bearer ${ACME}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-};
+const call = (method: string, path: string, body?: unknown) =>
+  sendJson(agent.app, method, path, body, { authorization: `Bearer ${ACME}` });
 
 beforeAll(async () => {
   cluster = await startNatsCluster({ name: 'us-east-1', servers: 3 });
@@ -62,7 +56,7 @@ describe('r3 cluster', () => {
     // Lose a server that the agent may be connected to; the client reconnects to another.
     await cluster.killServer('us-east-1', 0);
     const deadline = Date.now() + 20_000;
-    let written: { status: number; body: any } | undefined;
+    let written: JsonReply | undefined;
     while (Date.now() < deadline) {
       written = await call('POST', '/v1/memories?wait=true', {
         id: 'r3-after',

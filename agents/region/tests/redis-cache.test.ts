@@ -5,7 +5,7 @@
  * and a write applied by a replica makes the shared entries unreachable.
  */
 import { createRedisCache, resultCacheKey } from '@memmesh/cache';
-import { type RedisServer, startRedisServer } from '@memmesh/testkit';
+import { eventually, type RedisServer, startRedisServer } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RegionAgent, resolveConfig, silentLogger, startRegionAgent } from '../src/index.ts';
 import { ACME, type Harness, startHarness } from './harness.ts';
@@ -72,15 +72,20 @@ describe('redis cache shared by replicas', () => {
         expect(res.status).toBe(200);
         return (await res.json()) as { results: { id: string }[]; region: string };
       };
-      const write = await h.call(
-        'POST',
-        '/v1/memories?wait=true',
-        { id: 'shared-1', text: 'Saffron lanterns guide the night ferry across the lagoon.' },
-        ACME,
-      );
+      /** A write and, once it is accepted, a wait until both replicas have applied it. */
+      const writeToBoth = async (doc: { id: string; text: string }) => {
+        const w = await h.call('POST', '/v1/memories?wait=true', doc, ACME);
+        if (w.status === 202) {
+          await appliedBy(replica, w.body.version);
+          await appliedBy(primary, w.body.version);
+        }
+        return w;
+      };
+      const write = await writeToBoth({
+        id: 'shared-1',
+        text: 'Saffron lanterns guide the night ferry across the lagoon.',
+      });
       expect(write.status).toBe(202);
-      await appliedBy(replica, write.body.version);
-      await appliedBy(primary, write.body.version);
       const query = 'saffron lanterns over the lagoon';
       // The replica, just started, replays the log and replaces acme's token as it applies;
       // its last replacement may land after a search. Search until the token holds still
@@ -115,15 +120,11 @@ describe('redis cache shared by replicas', () => {
       expect((await search(replica, query)).results[0]?.id).toBe('marker');
 
       // A write applied by both replicas replaces the token: neither serves the marker again.
-      const update = await h.call(
-        'POST',
-        '/v1/memories?wait=true',
-        { id: 'shared-2', text: 'Saffron lanterns also light the lagoon harbour steps.' },
-        ACME,
-      );
+      const update = await writeToBoth({
+        id: 'shared-2',
+        text: 'Saffron lanterns also light the lagoon harbour steps.',
+      });
       expect(update.status).toBe(202);
-      await appliedBy(replica, update.body.version);
-      await appliedBy(primary, update.body.version);
       for (const agent of [primary, replica]) {
         const ids = (await search(agent, query)).results.map((r) => r.id);
         expect(ids).not.toContain('marker');
@@ -139,11 +140,9 @@ describe('redis cache shared by replicas', () => {
 
 /** Waits (bounded) until the agent's views have applied `version` of acme. */
 async function appliedBy(agent: RegionAgent, version: number): Promise<void> {
-  const deadline = Date.now() + APPLY_WAIT_MS_MAX;
-  while (Date.now() < deadline) {
-    const applied = agent.region.status('acme').shards.reduce((max, s) => Math.max(max, s.appliedSeq), 0);
-    if (applied >= version) return;
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-  throw new Error(`version ${version} not applied within ${APPLY_WAIT_MS_MAX} ms`);
+  const applied = () => agent.region.status('acme').shards.reduce((max, s) => Math.max(max, s.appliedSeq), 0);
+  await eventually(`version ${version} applied`, async () => (applied() >= version ? true : undefined), {
+    timeoutMs: APPLY_WAIT_MS_MAX,
+    stepMs: POLL_MS,
+  });
 }

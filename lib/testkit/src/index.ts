@@ -12,6 +12,30 @@ export {
   startDynamoDbLocal,
 } from './dynamodb-local.ts';
 export {
+  DEFAULT_EVENTUALLY_STEP_MS,
+  DEFAULT_EVENTUALLY_TIMEOUT_MS,
+  type EventuallyOptions,
+  eventually,
+} from './eventually.ts';
+export {
+  type FetchHandler,
+  type HttpServer,
+  type JsonReply,
+  type JsonTarget,
+  jsonSender,
+  type SendJson,
+  sendJson,
+  serveHttp,
+} from './http.ts';
+export {
+  type Mesh,
+  type MeshAgent,
+  type MeshAgentContext,
+  type MeshOptions,
+  type MeshRegion,
+  startMesh,
+} from './mesh.ts';
+export {
   DEFAULT_MILVUS_LITE_START_TIMEOUT_MS,
   type MilvusLite,
   type MilvusLiteOptions,
@@ -51,3 +75,10 @@ export {
   redisServerBin,
   startRedisServer,
 } from './redis-server.ts';
+export {
+  DEFAULT_SERVICE_START_TIMEOUT_MS,
+  type ServiceProcess,
+  type ServiceProcessOptions,
+  startServiceProcess,
+} from './service-process.ts';
+export { createTeardown, TEARDOWN_STEPS_MAX, type Teardown } from './teardown.ts';

@@ -20,12 +20,19 @@ import {
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type NatsCluster, type Supercluster, startNatsCluster, startSupercluster } from '../src/index.ts';
+import {
+  eventually,
+  type NatsCluster,
+  type Supercluster,
+  startNatsCluster,
+  startSupercluster,
+} from '../src/index.ts';
 
 const REGIONS = ['us-east-1', 'eu-central-1', 'ap-southeast-1'] as const;
 /** A Raft election after losing a leader takes 4-9 s in nats-server; this allows two rounds. */
 const FAILOVER_WAIT_MS = 20_000;
 const POLL_MS = 100;
+const FAILOVER_WAIT = { timeoutMs: FAILOVER_WAIT_MS, stepMs: POLL_MS } as const;
 const REQUEST_TIMEOUT_MS = 2_000;
 /**
  * JetStream accounts run their gateways in interest-only mode: a region learns that another
@@ -67,22 +74,6 @@ function streamConfig(
   };
 }
 
-/** Polls `probe` until it returns a value, for at most `timeoutMs`; the last error says why not. */
-async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-  throw new Error(`not within ${timeoutMs} ms`, { cause: last });
-}
-
 /** Reads a stream from the start with an ordered consumer: JetStream delivery to this client. */
 async function readSubjects(nc: NatsConnection, stream: string, count: number): Promise<string[]> {
   const consumer = await jetstream(nc).consumers.get(stream);
@@ -120,10 +111,14 @@ describe('nats cluster', () => {
   it('nats cluster - an R3 stream keeps taking writes with a follower killed and catches it up on restart', async () => {
     const jsm = await jetstreamManager(await client(cluster.urls));
     await jsm.streams.add(streamConfig('ORDERS', { subjects: ['orders.>'], num_replicas: 3 }));
-    const info = await eventually(async () => {
-      const i = await jsm.streams.info('ORDERS');
-      return allReplicasCurrent(i, 3) ? i : undefined;
-    }, FAILOVER_WAIT_MS);
+    const info = await eventually(
+      'ORDERS on three current replicas',
+      async () => {
+        const i = await jsm.streams.info('ORDERS');
+        return allReplicasCurrent(i, 3) ? i : undefined;
+      },
+      FAILOVER_WAIT,
+    );
     expect(info.cluster?.name).toBe('us-east-1');
     expect(info.cluster?.replicas).toHaveLength(2);
 
@@ -150,10 +145,14 @@ describe('nats cluster', () => {
     await cluster.restartServer(follower);
     // The restart waits for the server's own /healthz (its replica caught up); the leader
     // counts it current again after its next heartbeat reply.
-    await eventually(async () => {
-      const healed = await leaderJsm.streams.info('ORDERS');
-      return allReplicasCurrent(healed, 3) ? healed : undefined;
-    }, FAILOVER_WAIT_MS);
+    await eventually(
+      'the restarted follower current again',
+      async () => {
+        const healed = await leaderJsm.streams.info('ORDERS');
+        return allReplicasCurrent(healed, 3) ? healed : undefined;
+      },
+      FAILOVER_WAIT,
+    );
     expect(await readSubjects(nc, 'ORDERS', 6)).toEqual([
       'orders.before.0',
       'orders.before.1',
@@ -239,8 +238,9 @@ describe('supercluster', () => {
     await ap.flush();
     const us = await client(urls('us-east-1'));
     const reply = await eventually(
+      'a reply from ap-southeast-1',
       () => us.request('svc.where', undefined, { timeout: REQUEST_TIMEOUT_MS }),
-      REQUEST_TIMEOUT_MS * GATEWAY_INTEREST_ATTEMPTS_MAX,
+      { timeoutMs: REQUEST_TIMEOUT_MS * GATEWAY_INTEREST_ATTEMPTS_MAX, stepMs: POLL_MS },
     );
     expect(reply.string()).toBe('ap-southeast-1');
   });
@@ -267,10 +267,14 @@ describe('supercluster', () => {
     }
     const eu = await client(urls('eu-central-1'));
     const euJsm = await jetstreamManager(eu);
-    await eventually(async () => {
-      const info = await euJsm.streams.info('MEM_US_ACME');
-      return info.state.messages === 2 && info.sources?.[0]?.lag === 0 ? info : undefined;
-    }, FAILOVER_WAIT_MS);
+    await eventually(
+      'MEM_US_ACME sourced up to date',
+      async () => {
+        const info = await euJsm.streams.info('MEM_US_ACME');
+        return info.state.messages === 2 && info.sources?.[0]?.lag === 0 ? info : undefined;
+      },
+      FAILOVER_WAIT,
+    );
     expect(await readSubjects(eu, 'MEM_US_ACME', 3)).toEqual(['mem.us.s00.acme.a', 'mem.us.s02.acme.c']);
   });
 
@@ -294,17 +298,22 @@ describe('supercluster', () => {
     await js.publish('log.eu-central-1.during', text.encode('ap-southeast-1 is down'));
     // Creating a stream needs the meta leader; if it was in ap-southeast-1, the two regions
     // left (a quorum of the three meta peers) elect a new one within a Raft election timeout.
-    const created = await eventually(() => {
-      const placement = { cluster: 'us-east-1', tags: [] };
-      return jsm.streams.add(streamConfig('LOG_US', { subjects: ['log.us-east-1.>'], placement }));
-    }, FAILOVER_WAIT_MS);
+    const created = await eventually(
+      'LOG_US created with ap-southeast-1 down',
+      () => {
+        const placement = { cluster: 'us-east-1', tags: [] };
+        return jsm.streams.add(streamConfig('LOG_US', { subjects: ['log.us-east-1.>'], placement }));
+      },
+      FAILOVER_WAIT,
+    );
     expect(created.cluster?.name).toBe('us-east-1');
     await expect(js.publish('log.ap-southeast-1.during', undefined, { timeout: 500 })).rejects.toThrow();
 
     await sc.restartRegion('ap-southeast-1');
     const ack = await eventually(
+      'a publish to LOG_AP once ap-southeast-1 is back',
       () => js.publish('log.ap-southeast-1.after', text.encode('back')),
-      FAILOVER_WAIT_MS,
+      FAILOVER_WAIT,
     );
     expect(ack.stream).toBe('LOG_AP');
     const ap = await client(urls('ap-southeast-1'));
