@@ -11,12 +11,12 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Embedder } from '@memmesh/embed';
+import { silentLogger } from '@memmesh/telemetry';
 import { startNatsServer, startRedisServer } from '@memmesh/testkit';
 import {
   type RegionAgent,
   type RegionAgentConfig,
   resolveConfig,
-  silentLogger,
   startRegionAgent,
 } from '../../agents/region/src/index.ts';
 import { rateCells, type Section, times } from './backends-report.ts';

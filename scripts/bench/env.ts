@@ -9,11 +9,11 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { sleep } from '@memmesh/core';
 import type { VectorIndex } from '@memmesh/index';
+import { silentLogger } from '@memmesh/telemetry';
 import {
   embeddedParts,
   type RegionAgent,
   type RegionAgentConfig,
-  silentLogger,
   startRegionAgent,
 } from '../../agents/region/src/index.ts';
 

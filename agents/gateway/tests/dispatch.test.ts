@@ -4,7 +4,7 @@
  * refused connection: nothing was sent).
  */
 import { isMeshError, type MeshError } from '@memmesh/core';
-import { silentLogger } from '@memmesh/region-agent';
+import { silentLogger } from '@memmesh/telemetry';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createDispatcher,

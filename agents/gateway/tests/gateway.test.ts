@@ -5,10 +5,10 @@
  * down, auth and limits.
  */
 import { LIMITS } from '@memmesh/core';
-import { silentLogger } from '@memmesh/region-agent';
+import { type AgentMesh, REGIONS, type RegionId, startAgentMesh } from '@memmesh/region-agent/testing';
+import { silentLogger } from '@memmesh/telemetry';
 import { jsonSender, eventually as poll } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AgentMesh, REGIONS, type RegionId, startAgentMesh } from '../../region/tests/harness.ts';
 import { type Gateway, resolveGatewayConfig, startGateway } from '../src/index.ts';
 import { type DelayProxy, startDelayProxy } from './delay-proxy.ts';
 

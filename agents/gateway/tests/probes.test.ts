@@ -2,7 +2,7 @@
  * Probes against real loopback servers: RTT averaging, health transitions, and the first
  * guess from distance.
  */
-import { silentLogger } from '@memmesh/region-agent';
+import { silentLogger } from '@memmesh/telemetry';
 import { afterEach, describe, expect, it } from 'vitest';
 import { distanceGuessMs, type Probes, startProbes } from '../src/index.ts';
 import { answer, closedPort, regionConfig, startTestServer, type TestServer } from './scripted-servers.ts';

@@ -9,13 +9,14 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type RegionAgent, resolveConfig, silentLogger, startRegionAgent } from '@memmesh/region-agent';
+import { type RegionAgent, resolveConfig, startRegionAgent } from '@memmesh/region-agent';
 import {
   createMemoryRoutingTable,
   loadTopology,
   type RoutingTable,
   seedRoutingTable,
 } from '@memmesh/routing';
+import { silentLogger } from '@memmesh/telemetry';
 import {
   createTeardown,
   type HttpServer,

@@ -9,8 +9,8 @@
  */
 import { Readable } from 'node:stream';
 import { LIMITS } from '@memmesh/core';
-import { silentLogger } from '@memmesh/region-agent';
 import type { RoutingTable } from '@memmesh/routing';
+import { silentLogger } from '@memmesh/telemetry';
 import { eventually, type JsonReply as Reply, serveHttp } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gateway, type GatewayConfig, resolveGatewayConfig, startGateway } from '../src/index.ts';

@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type RegionAgent, resolveConfig, silentLogger, startRegionAgent } from '@memmesh/region-agent';
+import { type RegionAgent, resolveConfig, startRegionAgent } from '@memmesh/region-agent';
 import {
   AGENT_METRIC_NAMES,
   createTracerProvider,
@@ -15,6 +15,7 @@ import {
   InMemorySpanExporter,
   type ReadableSpan,
   scrapeMetricNames,
+  silentLogger,
 } from '@memmesh/telemetry';
 import { eventually, type HttpServer, type NatsServer, serveHttp, startNatsServer } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

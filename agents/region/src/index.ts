@@ -3,8 +3,6 @@
  * The region agent as a library, for tests, the local mesh and the bench.
  */
 
-// The logger lives in @memmesh/telemetry; re-exported until every suite imports it from there.
-export { createLogger, type Logger, silentLogger } from '@memmesh/telemetry';
 export { type RegionAgent, type RegionAgentOverrides, startRegionAgent } from './agent.ts';
 export {
   configFromEnv,

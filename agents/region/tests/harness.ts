@@ -8,8 +8,8 @@
  *   otherwise. The gateway's suites stand their gateway in front of it.
  *
  * The mesh's agent side lives here and not in the test kit because the kit must not depend
- * on the agent (the agent's tests depend on the kit); the gateway depends on the agent
- * already, so its tests importing this file adds no cycle.
+ * on the agent (the agent's tests depend on the kit). Other packages' tests (the gateway's)
+ * import it as `@memmesh/region-agent/testing`, a test-only entry of the package.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,7 @@ import {
   type RoutingTable,
   seedRoutingTable,
 } from '@memmesh/routing';
+import { silentLogger } from '@memmesh/telemetry';
 import {
   type JsonReply,
   type Mesh,
@@ -28,13 +29,7 @@ import {
   startMesh,
   startNatsServer,
 } from '@memmesh/testkit';
-import {
-  type RegionAgent,
-  type RegionAgentConfig,
-  resolveConfig,
-  silentLogger,
-  startRegionAgent,
-} from '../src/index.ts';
+import { type RegionAgent, type RegionAgentConfig, resolveConfig, startRegionAgent } from '../src/index.ts';
 
 export const ACME = 'acme-dev-key';
 export const GLOBEX = 'globex-dev-key';

@@ -5,9 +5,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { silentLogger } from '@memmesh/telemetry';
 import { type NatsServer, sendJson, startNatsServer } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RegionAgent, resolveConfig, silentLogger, startRegionAgent } from '../src/index.ts';
+import { type RegionAgent, resolveConfig, startRegionAgent } from '../src/index.ts';
 import { ACME } from './harness.ts';
 
 let nats: NatsServer;

@@ -5,11 +5,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { silentLogger } from '@memmesh/telemetry';
 import { type JsonReply, type Supercluster, sendJson, startNatsCluster } from '@memmesh/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RegionAgent, resolveConfig, silentLogger, startRegionAgent } from '../src/index.ts';
+import { type RegionAgent, resolveConfig, startRegionAgent } from '../src/index.ts';
 import { ACME } from './harness.ts';
 
 let cluster: Supercluster;

@@ -5,9 +5,10 @@
  * and a write applied by a replica makes the shared entries unreachable.
  */
 import { createRedisCache, resultCacheKey } from '@memmesh/cache';
+import { silentLogger } from '@memmesh/telemetry';
 import { eventually, type RedisServer, startRedisServer } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RegionAgent, resolveConfig, silentLogger, startRegionAgent } from '../src/index.ts';
+import { type RegionAgent, resolveConfig, startRegionAgent } from '../src/index.ts';
 import { ACME, type Harness, startHarness } from './harness.ts';
 
 const POLL_MS = 20;

@@ -8,8 +8,9 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { createGatewayApp, GATEWAY_ENV_NAMES, resolveGatewayConfig } from '@memmesh/gateway';
-import { createApp, ENV_NAMES, silentLogger } from '@memmesh/region-agent';
+import { createApp, ENV_NAMES } from '@memmesh/region-agent';
 import { createMemoryRoutingTable, loadTopology } from '@memmesh/routing';
+import { silentLogger } from '@memmesh/telemetry';
 import type { Hono } from 'hono';
 import { describe, expect, test } from 'vitest';
 import {
