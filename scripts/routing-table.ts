@@ -11,12 +11,8 @@
  */
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  createDynamoRoutingTable,
-  ensureRoutingTable,
-  loadTopology,
-  seedRoutingTable,
-} from '@memmesh/routing';
+import { loadTopology, seedRoutingTable } from '@memmesh/routing';
+import { createDynamoRoutingTable, ensureRoutingTable } from '@memmesh/routing/dynamodb';
 
 const { values } = parseArgs({ options: { seed: { type: 'boolean', default: false } } });
 const tableName = process.env.MEMMESH_DYNAMODB_TABLE ?? 'memmesh-routing';

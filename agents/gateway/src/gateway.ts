@@ -8,8 +8,8 @@
  */
 import {
   createMemoryRoutingTable,
+  loadDynamoRoutingTable,
   loadTopology,
-  openDynamoRoutingTable,
   type RoutingTable,
   seedRoutingTable,
   withReadCache,
@@ -131,7 +131,7 @@ export async function startGateway(
 /** DynamoDB (shared with the agents, which record their endpoints there) or seeded memory. */
 async function openTable(config: GatewayConfig): Promise<RoutingTable> {
   if (config.routing === 'dynamodb') {
-    return openDynamoRoutingTable({ tableName: config.dynamodbTable, endpoint: config.dynamodbEndpoint });
+    return loadDynamoRoutingTable({ tableName: config.dynamodbTable, endpoint: config.dynamodbEndpoint });
   }
   const table = createMemoryRoutingTable();
   await seedRoutingTable(table, await loadTopology(config.regionsDir));

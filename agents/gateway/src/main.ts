@@ -22,7 +22,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const log = createLogger({ service: 'gateway' }, config.logLevel);
-  const tracerProvider = startTracing(tracing);
+  const tracerProvider = await startTracing(tracing);
   const gateway = await startGateway(config, log, undefined, {
     ...(tracerProvider ? { tracerProvider } : {}),
     ...(config.region ? { region: config.region } : {}),

@@ -22,6 +22,8 @@ const FORBIDDEN = [
   /\/onnxruntime-common\//,
   /\/@zilliz\/milvus2-sdk-node\//,
 ];
+/** Loaded only when asked for: the AWS SDK for a DynamoDB routing table, the OTLP exporter for tracing. */
+const ON_DEMAND = [/\/@aws-sdk\/client-dynamodb\//, /\/@opentelemetry\/exporter-trace-otlp-proto\//];
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -33,6 +35,8 @@ async function startGatewayProcess(modulesFile: string) {
   const env = {
     ...process.env,
     MEMMESH_MODULES_FILE: modulesFile,
+    OTEL_SDK_DISABLED: 'true',
+    OTEL_SDK_DISABLED: 'true',
     MEMMESH_GATEWAY_PORT: '0',
     MEMMESH_REGIONS_DIR: REGIONS_DIR,
     // Nothing listens there: the gateway starts (unready regions are normal) and stays idle.
@@ -76,6 +80,8 @@ describe('gateway footprint', () => {
     expect(loaded.some((url) => url.endsWith('/agents/gateway/src/main.ts'))).toBe(true);
     expect(loaded.some((url) => url.includes('/hono/'))).toBe(true);
     for (const pattern of FORBIDDEN) expect(loaded.filter((url) => pattern.test(url))).toEqual([]);
+    // On the in-memory routing table with tracing off (as npm start runs it), neither is loaded.
+    for (const pattern of ON_DEMAND) expect(loaded.filter((url) => pattern.test(url))).toEqual([]);
     const natives = maps.split('\n').filter((line) => line.endsWith('.node'));
     expect(natives.filter((line) => /usearch|onnxruntime/.test(line))).toEqual([]);
   });

@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     { service: 'region-agent', region: config.region, agent: config.agentId },
     config.logLevel,
   );
-  const tracerProvider = startTracing(tracing, {
+  const tracerProvider = await startTracing(tracing, {
     'memmesh.region': config.region,
     'service.instance.id': config.agentId,
   });

@@ -2,7 +2,7 @@
  * @module @memmesh/routing
  * Where everything lives: region configurations, tenant policies (home, replicas,
  * residency), API keys, and the RoutingTable that stores them. The conformance suite is
- * the subpath `@memmesh/routing/conformance`.
+ * the subpath `@memmesh/routing/conformance`, the DynamoDB table `@memmesh/routing/dynamodb`.
  */
 
 export {
@@ -10,13 +10,10 @@ export {
   DEFAULT_ROUTING_CACHE_ENTRIES_MAX,
   withReadCache,
 } from './cached-table.ts';
-export {
-  createDynamoRoutingTable,
-  type DynamoRoutingTableOptions,
-  ensureRoutingTable,
-  type OpenDynamoRoutingTableOptions,
-  openDynamoRoutingTable,
-} from './dynamodb-table.ts';
+// The DynamoDB table itself is the subpath `@memmesh/routing/dynamodb`: importing this index
+// does not load the AWS SDK (about 30 MB), which processes on the in-memory table never use.
+export type { DynamoRoutingTableOptions, OpenDynamoRoutingTableOptions } from './dynamodb-table.ts';
+export { loadDynamoRoutingTable } from './load-dynamodb.ts';
 export { createMemoryRoutingTable, type MemoryRoutingTableOptions } from './memory-table.ts';
 export { checkPlacement, readRegionsOf } from './placement.ts';
 export {

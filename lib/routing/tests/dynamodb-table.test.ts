@@ -2,7 +2,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type DynamoDbLocal, startDynamoDbLocal } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { describeRoutingTableConformance } from '../src/conformance.ts';
-import { createDynamoRoutingTable, ensureRoutingTable, openDynamoRoutingTable } from '../src/index.ts';
+import {
+  createDynamoRoutingTable,
+  ensureRoutingTable,
+  openDynamoRoutingTable,
+} from '../src/dynamodb-table.ts';
 
 let local: DynamoDbLocal;
 let client: DynamoDBClient;

@@ -29,7 +29,6 @@ import {
 } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
@@ -286,16 +285,21 @@ export function createTracerProvider(options: TracerProviderOptions): SdkTracerP
 
 /**
  * The provider `config` asks for (an OTLP or console exporter, batched), or undefined when
- * tracing is off. The caller shuts it down on exit so that the last batch is sent.
+ * tracing is off. The caller shuts it down on exit so that the last batch is sent. The OTLP
+ * exporter (protobuf and HTTP clients) is loaded only when it is used: tracing is off by default.
  */
-export function startTracing(
+export async function startTracing(
   config: TracingConfig,
   resourceAttributes: Record<string, string> = {},
-): SdkTracerProvider | undefined {
+): Promise<SdkTracerProvider | undefined> {
   if (!config.enabled) return undefined;
+  const exporter =
+    config.exporter === 'console'
+      ? new ConsoleSpanExporter()
+      : new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter();
   return createTracerProvider({
     serviceName: config.serviceName,
-    exporter: config.exporter === 'console' ? new ConsoleSpanExporter() : new OTLPTraceExporter(),
+    exporter,
     sampler: samplerOf(config.sampler, config.samplerRatio),
     resourceAttributes: { ...resourceAttributes, ...config.resourceAttributes },
   });

@@ -7,8 +7,8 @@
 import { ErrorCode, MeshError } from '@memmesh/core';
 import {
   createMemoryRoutingTable,
+  loadDynamoRoutingTable,
   loadTopology,
-  openDynamoRoutingTable,
   type RoutingTable,
   seedRoutingTable,
   withReadCache,
@@ -63,7 +63,7 @@ export async function embeddedRouting(config: RegionAgentConfig): Promise<Settle
 export async function routingFor(config: RegionAgentConfig): Promise<SettledRouting> {
   if (config.routing === 'memory') return embeddedRouting(config);
   const routing = withReadCache(
-    openDynamoRoutingTable({ tableName: config.dynamodbTable, endpoint: config.dynamodbEndpoint }),
+    await loadDynamoRoutingTable({ tableName: config.dynamodbTable, endpoint: config.dynamodbEndpoint }),
     { ttlMs: config.routingCacheTtlMs },
   );
   const own = await routing.getRegion(config.region);
