@@ -178,7 +178,7 @@ async function measureParts(bench: Bench, raw: RawIndexResult, c1: SearchResult)
     await bare.close();
   }
   const [vector] = await bench.embedder.embed(['a query of the usual size']);
-  // A shard query and a shard reply as the agent sends them (shard-host.ts).
+  // A shard query and a shard reply as the agent sends them (the protocol of lib/bus shard-query.ts).
   const request = JSON.stringify({
     tenant: 'acme',
     vector: encodeVector(vector as Float32Array),

@@ -3,6 +3,8 @@
  * The region agent's configuration: typed, with named defaults, read from the environment
  * in one place (`configFromEnv`, called only by main.ts) and validated once at start-up.
  */
+
+import { SHARD_QUERY_WAIT_MS_MAX } from '@memmesh/bus';
 import {
   type EnvParser,
   ErrorCode,
@@ -104,7 +106,8 @@ export const RegionAgentConfigSchema = z
     chunkOverlapChars: z.number().int().min(0).max(2_000),
     snapshotIntervalMs: z.number().int().min(100),
     /** Longest wait of `?wait=true` writes and of `minVersion` reads. */
-    waitAppliedMsMax: z.number().int().min(0).max(60_000),
+    // A wait travels in each shard query, whose protocol bounds it.
+    waitAppliedMsMax: z.number().int().min(0).max(SHARD_QUERY_WAIT_MS_MAX),
     shardQueryTimeoutMs: z.number().int().min(10).max(60_000),
     resultCacheTtlMs: z.number().int().min(0),
     cacheEntriesMax: z.number().int().min(0),
