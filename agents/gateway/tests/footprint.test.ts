@@ -35,7 +35,7 @@ async function startGatewayProcess(modulesFile: string) {
   const env = {
     ...process.env,
     MEMMESH_MODULES_FILE: modulesFile,
-    OTEL_SDK_DISABLED: 'true',
+    // Tracing off, as by default: the OTLP exporter must then stay unloaded.
     OTEL_SDK_DISABLED: 'true',
     MEMMESH_GATEWAY_PORT: '0',
     MEMMESH_REGIONS_DIR: REGIONS_DIR,
