@@ -3,7 +3,7 @@
  * The gateway's configuration: typed, with named defaults, read from the environment in one
  * place (`gatewayConfigFromEnv`, called only by main.ts) and validated once at start-up.
  */
-import { type EnvParser, LIMITS, parseConfig, REGION_PATTERN, readEnv } from '@memmesh/core';
+import { type EnvParser, LIMITS, numberParsersOf, parseConfig, REGION_PATTERN, readEnv } from '@memmesh/core';
 import { LogLevelSchema } from '@memmesh/telemetry';
 import { z } from 'zod';
 
@@ -116,24 +116,11 @@ export const GATEWAY_ENV_NAMES = {
   logLevel: 'MEMMESH_LOG_LEVEL',
 } as const satisfies Record<keyof GatewayConfig, string>;
 
-/** How each variable that is not a plain string is read. */
+/** How each variable that is not a plain string is read: numbers by the schema, and the lists. */
 const ENV_PARSERS: Partial<Record<keyof GatewayConfig, EnvParser>> = {
-  port: 'number',
+  ...numberParsersOf(GatewayConfigSchema),
   endpoints: 'pairs',
   location: parseLocation,
-  probeIntervalMs: 'number',
-  probeTimeoutMs: 'number',
-  ewmaAlpha: 'number',
-  probeFailuresMax: 'number',
-  readTimeoutMs: 'number',
-  writeTimeoutMs: 'number',
-  writeWaitTimeoutMs: 'number',
-  attemptsMax: 'number',
-  hedgeAfterMs: 'number',
-  replicaWaitMs: 'number',
-  routingCacheTtlMs: 'number',
-  bodyBytesMax: 'number',
-  shutdownTimeoutMs: 'number',
 };
 
 export function resolveGatewayConfig(overrides: Partial<GatewayConfig>): GatewayConfig {

@@ -7,11 +7,9 @@
  * unreachable the gateway keeps routing with what it last read.
  */
 import {
-  createMemoryRoutingTable,
   loadDynamoRoutingTable,
-  loadTopology,
+  openSeededRoutingTable,
   type RoutingTable,
-  seedRoutingTable,
   withReadCache,
 } from '@memmesh/routing';
 import {
@@ -133,7 +131,5 @@ async function openTable(config: GatewayConfig): Promise<RoutingTable> {
   if (config.routing === 'dynamodb') {
     return loadDynamoRoutingTable({ tableName: config.dynamodbTable, endpoint: config.dynamodbEndpoint });
   }
-  const table = createMemoryRoutingTable();
-  await seedRoutingTable(table, await loadTopology(config.regionsDir));
-  return table;
+  return (await openSeededRoutingTable(config.regionsDir)).routing;
 }

@@ -5,29 +5,23 @@
  * flight finish (bounded by shutdownTimeoutMs), stop the probes. It loads nothing of the
  * region agent (no index, embedder or Milvus SDK): a gateway only routes.
  */
-import { isMeshError } from '@memmesh/core';
-import { serveApp, shutDownOnSignals } from '@memmesh/http';
-import { createLogger, startTracing, type TracingConfig, tracingConfigFromEnv } from '@memmesh/telemetry';
-import { type GatewayConfig, gatewayConfigFromEnv } from './config.ts';
+import { configOrExit, serveUntilSignalled } from '@memmesh/http';
+import { createLogger, startTracing, tracingConfigFromEnv } from '@memmesh/telemetry';
+import { gatewayConfigFromEnv } from './config.ts';
 import { startGateway } from './gateway.ts';
 
 async function main(): Promise<void> {
-  let config: GatewayConfig;
-  let tracing: TracingConfig;
-  try {
-    config = gatewayConfigFromEnv(process.env);
-    tracing = tracingConfigFromEnv(process.env, 'memmesh-gateway');
-  } catch (err) {
-    process.stderr.write(`memmesh gateway: ${isMeshError(err) ? err.message : String(err)}\n`);
-    process.exit(2);
-  }
+  const { config, tracing } = configOrExit('memmesh gateway', () => ({
+    config: gatewayConfigFromEnv(process.env),
+    tracing: tracingConfigFromEnv(process.env, 'memmesh-gateway'),
+  }));
   const log = createLogger({ service: 'gateway' }, config.logLevel);
   const tracerProvider = await startTracing(tracing);
   const gateway = await startGateway(config, log, undefined, {
     ...(tracerProvider ? { tracerProvider } : {}),
     ...(config.region ? { region: config.region } : {}),
   });
-  const served = serveApp({
+  serveUntilSignalled({
     fetch: gateway.app.fetch,
     host: config.host,
     port: config.port,
@@ -37,15 +31,9 @@ async function main(): Promise<void> {
       ready: gateway.ready,
       tracing: tracing.enabled,
     }),
-  });
-  shutDownOnSignals({
-    log,
-    timeoutMs: config.shutdownTimeoutMs,
-    async stop() {
-      // close() stops accepting and resolves once the requests in flight have been answered.
-      await served.close();
-      await gateway.close();
-    },
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    // The probes stop after the requests in flight have been answered.
+    close: () => gateway.close(),
     flushTraces: tracerProvider ? () => tracerProvider.shutdown() : undefined,
   });
 }

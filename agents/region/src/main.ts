@@ -5,22 +5,16 @@
  * accepting requests, stop consumers, write final snapshots, drain NATS, send the last spans.
  * Tracing follows the standard OTEL_* variables and is off unless they turn it on.
  */
-import { isMeshError } from '@memmesh/core';
-import { serveApp, shutDownOnSignals } from '@memmesh/http';
-import { createLogger, startTracing, type TracingConfig, tracingConfigFromEnv } from '@memmesh/telemetry';
+import { configOrExit, serveUntilSignalled } from '@memmesh/http';
+import { createLogger, startTracing, tracingConfigFromEnv } from '@memmesh/telemetry';
 import { startRegionAgent } from './agent.ts';
-import { configFromEnv, type RegionAgentConfig } from './config/config.ts';
+import { configFromEnv } from './config/config.ts';
 
 async function main(): Promise<void> {
-  let config: RegionAgentConfig;
-  let tracing: TracingConfig;
-  try {
-    config = configFromEnv(process.env);
-    tracing = tracingConfigFromEnv(process.env, 'memmesh-region-agent');
-  } catch (err) {
-    process.stderr.write(`memmesh region agent: ${isMeshError(err) ? err.message : String(err)}\n`);
-    process.exit(2);
-  }
+  const { config, tracing } = configOrExit('memmesh region agent', () => ({
+    config: configFromEnv(process.env),
+    tracing: tracingConfigFromEnv(process.env, 'memmesh-region-agent'),
+  }));
   const logger = createLogger(
     { service: 'region-agent', region: config.region, agent: config.agentId },
     config.logLevel,
@@ -30,20 +24,15 @@ async function main(): Promise<void> {
     'service.instance.id': config.agentId,
   });
   const agent = await startRegionAgent(config, logger, tracerProvider ? { tracerProvider } : {});
-  const served = serveApp({
+  serveUntilSignalled({
     fetch: agent.app.fetch,
     host: config.host,
     port: config.port,
     log: logger,
     fields: () => ({ shards: config.shardCount, nats: config.natsUrl, tracing: tracing.enabled }),
-  });
-  shutDownOnSignals({
-    log: logger,
-    timeoutMs: config.shutdownTimeoutMs,
-    async stop() {
-      await served.close();
-      await agent.close();
-    },
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
+    // Consumers stop, final snapshots are written and NATS drains after the last request.
+    close: () => agent.close(),
     flushTraces: tracerProvider ? () => tracerProvider.shutdown() : undefined,
   });
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { parseConfig, parsePairs, readEnv } from './config.ts';
+import { numberParsersOf, parseConfig, parsePairs, readEnv } from './config.ts';
 import { ErrorCode, isMeshError, MeshError } from './errors.ts';
 
 const schema = z.strictObject({
@@ -124,5 +124,18 @@ describe('readEnv', () => {
     expect(values).toEqual({ port: 8080, host: 'h', keys: { k1: 't1', k2: 't2' }, at: [1, 2] });
     // A number that does not parse becomes NaN, for the schema to refuse with the variable's name.
     expect(readEnv({ A_PORT: '2s' }, { port: 'A_PORT' }, { port: 'number' }).port).toBeNaN();
+  });
+});
+
+describe('numberParsersOf', () => {
+  it('config - numberParsersOf names the numeric fields, optional and defaulted ones included', () => {
+    const schema = z.strictObject({
+      port: z.number().int(),
+      ratio: z.number().optional(),
+      retries: z.number().default(3),
+      host: z.string(),
+      flags: z.array(z.number()),
+    });
+    expect(numberParsersOf(schema)).toEqual({ port: 'number', ratio: 'number', retries: 'number' });
   });
 });

@@ -80,3 +80,26 @@ export function readEnv<F extends string>(
   }
   return values;
 }
+
+/** The inner type of an optional or defaulted field, as zod describes it. */
+function innerType(schema: z.ZodType): string {
+  let current = schema;
+  // Bounded: each step removes one wrapper, and zod schemas are finite.
+  for (let depth = 0; depth < 8; depth++) {
+    const def = current.def as { type: string; innerType?: z.ZodType };
+    if (!def.innerType || (def.type !== 'optional' && def.type !== 'default')) return def.type;
+    current = def.innerType;
+  }
+  return 'unknown';
+}
+
+/** `number` for every numeric field of an object schema: what `readEnv` converts with Number. */
+export function numberParsersOf<F extends string>(
+  schema: z.ZodObject<Record<F, z.ZodType>>,
+): Partial<Record<F, EnvParser>> {
+  const parsers: Partial<Record<F, EnvParser>> = {};
+  for (const [field, fieldSchema] of Object.entries(schema.shape) as [F, z.ZodType][]) {
+    if (innerType(fieldSchema) === 'number') parsers[field] = 'number';
+  }
+  return parsers;
+}

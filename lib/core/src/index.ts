@@ -4,7 +4,7 @@
  * configuration parsing and retry policies.
  */
 export { type ChunkOptions, chunkText, DEFAULT_CHUNK_OPTIONS, type TextSpan } from './chunk.ts';
-export { type EnvParser, parseConfig, parsePairs, readEnv } from './config.ts';
+export { type EnvParser, numberParsersOf, parseConfig, parsePairs, readEnv } from './config.ts';
 export { ErrorCode, httpStatusOf, isMeshError, MeshError, type MeshErrorOptions } from './errors.ts';
 export { DOC_ID_PATTERN, docKeyOf, isDocId, isTenant, newDocId, sha256Hex, TENANT_PATTERN } from './ids.ts';
 export { LIMITS } from './limits.ts';

@@ -53,7 +53,14 @@ export {
   routesOf,
   type Service,
 } from './route-table.ts';
-export { type Served, type ServeOptions, serveApp } from './serve.ts';
+export {
+  configOrExit,
+  type Served,
+  type ServeOptions,
+  type ServeUntilSignalledOptions,
+  serveApp,
+  serveUntilSignalled,
+} from './serve.ts';
 export {
   type Readiness,
   type ServiceHandlers,

@@ -32,5 +32,5 @@ export {
   type TenantsFile,
   TenantsFileSchema,
 } from './schemas.ts';
-export { loadTopology, seedRoutingTable, type Topology } from './seed.ts';
+export { loadTopology, openSeededRoutingTable, seedRoutingTable, type Topology } from './seed.ts';
 export type { ControlRow, PutTenantOptions, RoutingTable } from './types.ts';

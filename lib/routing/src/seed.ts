@@ -7,6 +7,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, MeshError, parseConfig } from '@memmesh/core';
+import { createMemoryRoutingTable } from './memory-table.ts';
 import { checkPlacement } from './placement.ts';
 import { type RegionConfig, RegionConfigSchema, type TenantsFile, TenantsFileSchema } from './schemas.ts';
 import type { RoutingTable } from './types.ts';
@@ -81,4 +82,17 @@ export async function seedRoutingTable(table: RoutingTable, topology: Topology):
     await table.putTenant(policy, { expectedVersion: current?.version ?? 0 });
     for (const key of apiKeys) await table.putApiKey(key, policy.tenant);
   }
+}
+
+/**
+ * The embedded routing table of a deployment described by files: an in-memory table seeded
+ * from `regionsDir`, and the topology it was seeded with.
+ */
+export async function openSeededRoutingTable(
+  regionsDir: string,
+): Promise<{ routing: RoutingTable; topology: Topology }> {
+  const topology = await loadTopology(regionsDir);
+  const routing = createMemoryRoutingTable();
+  await seedRoutingTable(routing, topology);
+  return { routing, topology };
 }

@@ -10,6 +10,7 @@ import {
   ErrorCode,
   LIMITS,
   MeshError,
+  numberParsersOf,
   parseConfig,
   parsePairs,
   REGION_PATTERN,
@@ -220,28 +221,10 @@ export const ENV_NAMES = {
   logLevel: 'MEMMESH_LOG_LEVEL',
 } as const satisfies Record<keyof RegionAgentConfig, string>;
 
-/** How each variable that is not a plain string is read. */
+/** How each variable that is not a plain string is read: numbers by the schema, and the keys. */
 const ENV_PARSERS: Partial<Record<keyof RegionAgentConfig, EnvParser>> = {
+  ...numberParsersOf(RegionAgentConfigSchema),
   apiKeys: 'pairs',
-  port: 'number',
-  milvusHnswM: 'number',
-  milvusHnswEfConstruction: 'number',
-  milvusHnswEf: 'number',
-  shardCount: 'number',
-  streamReplicas: 'number',
-  embedDimensions: 'number',
-  chunkChars: 'number',
-  chunkOverlapChars: 'number',
-  snapshotIntervalMs: 'number',
-  waitAppliedMsMax: 'number',
-  shardQueryTimeoutMs: 'number',
-  replicationReconcileMs: 'number',
-  routingCacheTtlMs: 'number',
-  resultCacheTtlMs: 'number',
-  cacheEntriesMax: 'number',
-  tenantRequestsPerSecond: 'number',
-  tenantBurst: 'number',
-  shutdownTimeoutMs: 'number',
 };
 
 export function resolveConfig(overrides: Partial<RegionAgentConfig>): RegionAgentConfig {

@@ -8,9 +8,8 @@ import { ErrorCode, MeshError } from '@memmesh/core';
 import {
   createMemoryRoutingTable,
   loadDynamoRoutingTable,
-  loadTopology,
+  openSeededRoutingTable,
   type RoutingTable,
-  seedRoutingTable,
   withReadCache,
 } from '@memmesh/routing';
 import { type RegionAgentConfig, type ResolvedRegionAgentConfig, withBackends } from './config.ts';
@@ -28,17 +27,16 @@ export interface SettledRouting {
  * `apiKeys` live here.
  */
 export async function embeddedRouting(config: RegionAgentConfig): Promise<SettledRouting> {
-  const routing = createMemoryRoutingTable();
   if (config.regionsDir) {
-    const topology = await loadTopology(config.regionsDir);
+    const { routing, topology } = await openSeededRoutingTable(config.regionsDir);
     const own = topology.regions.find((r) => r.id === config.region);
     if (!own)
       throw new MeshError(ErrorCode.Config, `region ${config.region} has no file in ${config.regionsDir}`);
-    await seedRoutingTable(routing, topology);
     const sized = { ...config, shardCount: own.shardCount, streamReplicas: own.streamReplicas };
     return { routing, config: withBackends(sized, own.backends) };
   }
   const resolved = withBackends(config, undefined);
+  const routing = createMemoryRoutingTable();
   await routing.putRegion({
     id: config.region,
     location: { latitude: 0, longitude: 0 },
