@@ -144,3 +144,27 @@ describe('http input', () => {
     );
   });
 });
+
+describe('http input - reserved keys and encodings', () => {
+  it('http input - reserved metadata keys and invalid UTF-8 are 400, in writes and in filters', async () => {
+    for (const key of ['__proto__', 'constructor', 'prototype']) {
+      const write = `{"text": "reserved key note", "metadata": {"${key}": "x"}}`;
+      expectError(await h.call('POST', '/v1/memories', write), 400, 'bad_request');
+      const filter = `{"query": "note", "filter": {"metadata": {"${key}": "x"}}}`;
+      expectError(await h.call('POST', '/v1/search', filter), 400, 'bad_request');
+    }
+    // 0xC3 0x28 is not UTF-8: refused, never replaced by U+FFFD and stored.
+    const bad = new Uint8Array([
+      ...new TextEncoder().encode('{"text": "a'),
+      0xc3,
+      0x28,
+      ...new TextEncoder().encode('"}'),
+    ]);
+    const res = await h.agent.app.request('/v1/memories', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ACME}`, 'content-type': 'application/json' },
+      body: bad,
+    });
+    expect(res.status).toBe(400);
+  });
+});

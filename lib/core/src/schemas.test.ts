@@ -237,3 +237,15 @@ describe('describeIssues', () => {
     for (const issue of issues) expect(issue.message.length).toBeGreaterThan(0);
   });
 });
+
+describe('schemas - reserved metadata keys', () => {
+  // __proto__ never reaches a schema: zod skips it, so the HTTP layer refuses it (lib/http body.ts).
+  it('schemas - constructor and prototype are refused as metadata keys, in writes and filters', () => {
+    for (const key of ['constructor', 'prototype']) {
+      const metadata = JSON.parse(`{"${key}": "x", "team": "ops"}`);
+      expect(MemoryInputSchema.safeParse({ text: 'hello', metadata }).success).toBe(false);
+      expect(SearchInputSchema.safeParse({ query: 'hello', filter: { metadata } }).success).toBe(false);
+    }
+    expect(MemoryInputSchema.safeParse({ text: 'hello', metadata: { proto: 'x' } }).success).toBe(true);
+  });
+});

@@ -19,9 +19,19 @@ export const DocIdSchema = z
 
 export const TenantSchema = z.string().regex(TENANT_PATTERN, 'tenant must match [a-z0-9][a-z0-9_-]{0,62}');
 
+/**
+ * Keys that name parts of every JavaScript object: `{"__proto__": …}` would be dropped by any
+ * object it is copied into (and a filter on it would then match everything), so they are
+ * refused as input instead of silently changing meaning.
+ */
+const RESERVED_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+const metadataKey = label.refine((key) => !RESERVED_KEYS.has(key), {
+  message: 'metadata keys __proto__, constructor and prototype are reserved',
+});
+
 /** Metadata values are scalars so that filters are plain equality tests. */
 export const MetadataSchema = z
-  .record(label, z.union([z.string().max(LIMITS.metadataValueLengthMax), z.number(), z.boolean()]))
+  .record(metadataKey, z.union([z.string().max(LIMITS.metadataValueLengthMax), z.number(), z.boolean()]))
   .refine((m) => Object.keys(m).length <= LIMITS.metadataKeysMax, {
     message: `metadata has more than ${LIMITS.metadataKeysMax} keys`,
   })

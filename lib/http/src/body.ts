@@ -42,6 +42,17 @@ export async function readBody(request: Request, bytesMax: number): Promise<Uint
   return body;
 }
 
+/**
+ * A `__proto__` key survives JSON.parse as an own property, but every copy of the object
+ * (zod's parse among them) drops it, so a metadata key or filter on it would silently vanish or
+ * match everything: refused at the door instead. (`constructor` and `prototype` are refused by
+ * the metadata schema.)
+ */
+function refuseProtoKeys(key: string, value: unknown): unknown {
+  if (key === '__proto__') throw new MeshError(ErrorCode.BadRequest, 'the key __proto__ is reserved');
+  return value;
+}
+
 /** The body as JSON matching `schema`; empty, non-UTF-8, non-JSON or mismatching bodies are 400. */
 export async function parseJsonBody<S extends z.ZodType>(
   c: Context,
@@ -58,8 +69,9 @@ export async function parseJsonBody<S extends z.ZodType>(
   if (text.trim() === '') throw new MeshError(ErrorCode.BadRequest, 'request body is empty; send JSON');
   let json: unknown;
   try {
-    json = JSON.parse(text);
-  } catch {
+    json = JSON.parse(text, refuseProtoKeys);
+  } catch (err) {
+    if (err instanceof MeshError) throw err;
     throw new MeshError(ErrorCode.BadRequest, 'request body is not valid JSON');
   }
   const parsed = schema.safeParse(json);
