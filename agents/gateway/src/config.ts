@@ -4,57 +4,69 @@
  * place (`gatewayConfigFromEnv`, called only by main.ts) and validated once at start-up.
  */
 import { type EnvParser, LIMITS, numberParsersOf, parseConfig, REGION_PATTERN, readEnv } from '@memmesh/core';
+import { DEFAULT_HTTP_SERVER_LIMITS } from '@memmesh/http';
 import { LogLevelSchema } from '@memmesh/telemetry';
 import { z } from 'zod';
 
-export const GatewayConfigSchema = z.strictObject({
-  host: z.string().min(1),
-  port: z.number().int().min(0).max(65_535),
-  /** Region files and tenants.json that seed the in-memory routing table. */
-  regionsDir: z.string().min(1),
-  routing: z.enum(['memory', 'dynamodb']),
-  dynamodbTable: z.string().min(3).max(255),
-  dynamodbEndpoint: z.url().optional(),
-  /** Region → base URL of its agents; overrides the endpoint stored in the routing table. */
-  endpoints: z.record(z.string(), z.url()),
-  /** The region the gateway runs in, as the `region` label of its metrics; unset = `global`. */
-  region: z.string().regex(REGION_PATTERN, 'region must look like us-east-1').optional(),
-  /** Where the gateway runs: before a region has answered a probe, distance is the RTT guess. */
-  location: z.strictObject({
-    latitude: z.number().min(-90).max(90),
-    longitude: z.number().min(-180).max(180),
-  }),
-  probeIntervalMs: z.number().int().min(50),
-  probeTimeoutMs: z.number().int().min(10),
-  /** Weight of the newest probe in the RTT average. */
-  ewmaAlpha: z.number().gt(0).max(1),
-  /** Consecutive failed probes that mark a region unhealthy (a refused connection marks it at once). */
-  probeFailuresMax: z.number().int().min(1),
-  /** One attempt of a read; then the next region is asked. */
-  readTimeoutMs: z.number().int().min(10),
-  /** One attempt of a write; then the client gets 504 (the write may or may not be stored). */
-  writeTimeoutMs: z.number().int().min(10),
-  /** One attempt of a `?wait=true` write, which also waits for the home index. */
-  writeWaitTimeoutMs: z.number().int().min(10),
-  /**
-   * Attempts of one request in all: regions tried by a read (hedges included), or sends of a
-   * write to its home (repeated only after a refused connection, when nothing was sent).
-   */
-  attemptsMax: z.number().int().min(1).max(8),
-  /** A second read goes to the next region if the first has not answered by then; 0 = off. */
-  hedgeAfterMs: z.number().int().min(0),
-  /** How long a replica may wait for a minVersion before the gateway asks the next region. */
-  replicaWaitMs: z.number().int().min(0),
-  routingCacheTtlMs: z.number().int().min(0),
-  /** Largest request body the gateway reads and forwards (agents apply their own, smaller limits). */
-  bodyBytesMax: z.number().int().min(1),
-  /** Request header in which a client names its own region, to be served from there when healthy. */
-  clientRegionHeader: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name'),
-  shutdownTimeoutMs: z.number().int().min(100),
-  /** Bearer key of the admin API (tenant policies); unset = the admin API is off. */
-  adminKey: z.string().min(12, 'the admin key must be at least 12 characters').optional(),
-  logLevel: LogLevelSchema,
-});
+export const GatewayConfigSchema = z
+  .strictObject({
+    host: z.string().min(1),
+    port: z.number().int().min(0).max(65_535),
+    /** Region files and tenants.json that seed the in-memory routing table. */
+    regionsDir: z.string().min(1),
+    routing: z.enum(['memory', 'dynamodb']),
+    dynamodbTable: z.string().min(3).max(255),
+    dynamodbEndpoint: z.url().optional(),
+    /** Region → base URL of its agents; overrides the endpoint stored in the routing table. */
+    endpoints: z.record(z.string(), z.url()),
+    /** The region the gateway runs in, as the `region` label of its metrics; unset = `global`. */
+    region: z.string().regex(REGION_PATTERN, 'region must look like us-east-1').optional(),
+    /** Where the gateway runs: before a region has answered a probe, distance is the RTT guess. */
+    location: z.strictObject({
+      latitude: z.number().min(-90).max(90),
+      longitude: z.number().min(-180).max(180),
+    }),
+    probeIntervalMs: z.number().int().min(50),
+    probeTimeoutMs: z.number().int().min(10),
+    /** Weight of the newest probe in the RTT average. */
+    ewmaAlpha: z.number().gt(0).max(1),
+    /** Consecutive failed probes that mark a region unhealthy (a refused connection marks it at once). */
+    probeFailuresMax: z.number().int().min(1),
+    /** One attempt of a read; then the next region is asked. */
+    readTimeoutMs: z.number().int().min(10),
+    /** One attempt of a write; then the client gets 504 (the write may or may not be stored). */
+    writeTimeoutMs: z.number().int().min(10),
+    /** One attempt of a `?wait=true` write, which also waits for the home index. */
+    writeWaitTimeoutMs: z.number().int().min(10),
+    /**
+     * Attempts of one request in all: regions tried by a read (hedges included), or sends of a
+     * write to its home (repeated only after a refused connection, when nothing was sent).
+     */
+    attemptsMax: z.number().int().min(1).max(8),
+    /** A second read goes to the next region if the first has not answered by then; 0 = off. */
+    hedgeAfterMs: z.number().int().min(0),
+    /** How long a replica may wait for a minVersion before the gateway asks the next region. */
+    replicaWaitMs: z.number().int().min(0),
+    routingCacheTtlMs: z.number().int().min(0),
+    /** Largest request body the gateway reads and forwards (agents apply their own, smaller limits). */
+    bodyBytesMax: z.number().int().min(1),
+    /** Request header in which a client names its own region, to be served from there when healthy. */
+    clientRegionHeader: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name'),
+    shutdownTimeoutMs: z.number().int().min(100),
+    /** Bearer key of the admin API (tenant policies); unset = the admin API is off. */
+    adminKey: z.string().min(12, 'the admin key must be at least 12 characters').optional(),
+    logLevel: LogLevelSchema,
+    /** The socket's limits (lib/http serve.ts): slow headers, slow bodies, idle keep-alive, connections. */
+    httpHeadersTimeoutMs: z.number().int().min(100).max(600_000),
+    httpRequestTimeoutMs: z.number().int().min(100).max(3_600_000),
+    httpKeepAliveTimeoutMs: z.number().int().min(100).max(600_000),
+    httpConnectionsMax: z.number().int().min(1).max(1_000_000),
+  })
+  // Node refuses a headers timeout longer than the whole request's.
+  .refine((c) => c.httpHeadersTimeoutMs <= c.httpRequestTimeoutMs, {
+    path: ['httpHeadersTimeoutMs'],
+    message: 'must not be longer than httpRequestTimeoutMs',
+  });
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
 
 export const DEFAULT_GATEWAY_CONFIG = {
@@ -85,6 +97,10 @@ export const DEFAULT_GATEWAY_CONFIG = {
   clientRegionHeader: 'X-Client-Region',
   shutdownTimeoutMs: 10_000,
   logLevel: 'info',
+  httpHeadersTimeoutMs: DEFAULT_HTTP_SERVER_LIMITS.headersTimeoutMs,
+  httpRequestTimeoutMs: DEFAULT_HTTP_SERVER_LIMITS.requestTimeoutMs,
+  httpKeepAliveTimeoutMs: DEFAULT_HTTP_SERVER_LIMITS.keepAliveTimeoutMs,
+  httpConnectionsMax: DEFAULT_HTTP_SERVER_LIMITS.connectionsMax,
 } as const satisfies Omit<GatewayConfig, 'dynamodbEndpoint' | 'adminKey' | 'region'>;
 
 /** Environment variable of each field, documented in the README. */
@@ -114,6 +130,10 @@ export const GATEWAY_ENV_NAMES = {
   shutdownTimeoutMs: 'MEMMESH_SHUTDOWN_TIMEOUT_MS',
   adminKey: 'MEMMESH_GATEWAY_ADMIN_KEY',
   logLevel: 'MEMMESH_LOG_LEVEL',
+  httpHeadersTimeoutMs: 'MEMMESH_HTTP_HEADERS_TIMEOUT_MS',
+  httpRequestTimeoutMs: 'MEMMESH_HTTP_REQUEST_TIMEOUT_MS',
+  httpKeepAliveTimeoutMs: 'MEMMESH_HTTP_KEEP_ALIVE_TIMEOUT_MS',
+  httpConnectionsMax: 'MEMMESH_HTTP_CONNECTIONS_MAX',
 } as const satisfies Record<keyof GatewayConfig, string>;
 
 /** How each variable that is not a plain string is read: numbers by the schema, and the lists. */

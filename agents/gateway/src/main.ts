@@ -31,6 +31,12 @@ async function main(): Promise<void> {
       ready: gateway.ready,
       tracing: tracing.enabled,
     }),
+    limits: {
+      headersTimeoutMs: config.httpHeadersTimeoutMs,
+      requestTimeoutMs: config.httpRequestTimeoutMs,
+      keepAliveTimeoutMs: config.httpKeepAliveTimeoutMs,
+      connectionsMax: config.httpConnectionsMax,
+    },
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     // The probes stop after the requests in flight have been answered.
     close: () => gateway.close(),

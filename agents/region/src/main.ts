@@ -30,6 +30,12 @@ async function main(): Promise<void> {
     port: config.port,
     log: logger,
     fields: () => ({ shards: config.shardCount, nats: config.natsUrl, tracing: tracing.enabled }),
+    limits: {
+      headersTimeoutMs: config.httpHeadersTimeoutMs,
+      requestTimeoutMs: config.httpRequestTimeoutMs,
+      keepAliveTimeoutMs: config.httpKeepAliveTimeoutMs,
+      connectionsMax: config.httpConnectionsMax,
+    },
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     // Consumers stop, final snapshots are written and NATS drains after the last request.
     close: () => agent.close(),

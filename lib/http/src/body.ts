@@ -23,7 +23,10 @@ export async function readBody(request: Request, bytesMax: number): Promise<Uint
   let size = 0;
   // Bounded: every round adds at least one byte, and the loop stops past bytesMax.
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await reader.read().catch((err: unknown) => {
+      // The client went away, or the server cut a body that arrived too slowly: the client's doing, not a 500.
+      throw new MeshError(ErrorCode.BadRequest, 'the request body did not arrive whole', { cause: err });
+    });
     if (done) break;
     size += value.byteLength;
     if (size > bytesMax) {

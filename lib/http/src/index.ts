@@ -55,6 +55,8 @@ export {
 } from './route-table.ts';
 export {
   configOrExit,
+  DEFAULT_HTTP_SERVER_LIMITS,
+  type HttpServerLimits,
   type Served,
   type ServeOptions,
   type ServeUntilSignalledOptions,
