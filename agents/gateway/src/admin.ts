@@ -54,7 +54,19 @@ export function adminHandlers(routing: RoutingTable): AdminHandlers {
       if (!ifMatch) {
         throw new MeshError(ErrorCode.BadRequest, 'If-Match: <version> is required (0 to create the tenant)');
       }
-      const parsed = TenantPolicyInputSchema.safeParse({ ...(await request.body()), tenant });
+      const { residency, ...rest } = await request.body();
+      const current = await routing.getTenant(tenant);
+      if (current?.residency !== undefined && residency === undefined) {
+        throw new MeshError(
+          ErrorCode.BadRequest,
+          `tenant ${tenant} has residency ${current.residency}: send it again to keep it, or residency: null to remove it`,
+        );
+      }
+      const parsed = TenantPolicyInputSchema.safeParse({
+        ...rest,
+        ...(residency ? { residency } : {}),
+        tenant,
+      });
       if (!parsed.success) {
         throw new MeshError(ErrorCode.BadRequest, 'bad policy', { details: describeIssues(parsed.error) });
       }

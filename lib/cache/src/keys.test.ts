@@ -69,10 +69,17 @@ describe('cache keys', () => {
     expect(() => resultCacheKey({ ...base, tenant: 'a:b' })).toThrow(RangeError);
   });
 
-  it('cache keys - embedding key names the model and hashes the text', () => {
-    expect(embeddingCacheKey('local-hash-v1', 'hello')).toBe(`e:local-hash-v1:${sha256Hex('hello')}`);
-    expect(embeddingCacheKey('local-hash-v1-256', 'hello')).not.toBe(
-      embeddingCacheKey('local-hash-v1', 'hello'),
+  it('cache keys - embedding key names the tenant and the model and hashes the text', () => {
+    expect(embeddingCacheKey('acme', 'local-hash-v1', 'hello')).toBe(
+      `e:acme:local-hash-v1:${sha256Hex('hello')}`,
     );
+    expect(embeddingCacheKey('acme', 'local-hash-v1-256', 'hello')).not.toBe(
+      embeddingCacheKey('acme', 'local-hash-v1', 'hello'),
+    );
+    // Tenants never share an entry: a hit must not tell one tenant what another searched.
+    expect(embeddingCacheKey('globex', 'local-hash-v1', 'hello')).not.toBe(
+      embeddingCacheKey('acme', 'local-hash-v1', 'hello'),
+    );
+    expect(() => embeddingCacheKey('a:b', 'local-hash-v1', 'hello')).toThrow(RangeError);
   });
 });

@@ -52,9 +52,15 @@ function isVersion(version: unknown): boolean {
   return typeof version === 'string' && VERSION_TOKEN_PATTERN.test(version);
 }
 
-/** `e:<modelId>:<sha256 of text>`: an embedding depends only on the model and the text. */
-export function embeddingCacheKey(modelId: string, text: string): string {
-  return `e:${modelId}:${sha256Hex(text)}`;
+/**
+ * `e:<tenant>:<modelId>:<sha256 of text>`. An embedding depends only on the model and the
+ * text, but a cache shared by tenants would tell one tenant, by the speed of its own search,
+ * whether another had searched the same words: each tenant has entries of its own.
+ */
+export function embeddingCacheKey(tenant: string, modelId: string, text: string): string {
+  if (!isTenant(tenant))
+    throw new RangeError(`embedding cache key: invalid tenant ${JSON.stringify(tenant)}`);
+  return `e:${tenant}:${modelId}:${sha256Hex(text)}`;
 }
 
 /**

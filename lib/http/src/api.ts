@@ -20,7 +20,12 @@ import {
   TenantSchema,
   WriteResultSchema,
 } from '@memmesh/core';
-import { RegionStatusSchema, TenantPolicyInputSchema, TenantPolicySchema } from '@memmesh/routing';
+import {
+  RegionStatusSchema,
+  ResidencySchema,
+  TenantPolicyInputSchema,
+  TenantPolicySchema,
+} from '@memmesh/routing';
 import { z } from 'zod';
 import type { HeaderSpec, ParamSpec, ResponseSpec, RouteSpec, RouteTable } from './route-table.ts';
 
@@ -63,9 +68,14 @@ export const RegionsResponseSchema = z.object({
   ),
 });
 
-/** A policy as PUT by an operator: the tenant comes from the path. */
-export const TenantPolicyBodySchema = TenantPolicyInputSchema.omit({ tenant: true }).extend({
+/**
+ * A policy as PUT by an operator: the tenant comes from the path. A residency is removed only
+ * by saying so (`residency: null`): a PUT that leaves it out of a residency-bound tenant's
+ * policy is refused, since dropping it would let the tenant be replicated out of its zone.
+ */
+export const TenantPolicyBodySchema = TenantPolicyInputSchema.omit({ tenant: true, residency: true }).extend({
   tenant: TenantSchema.optional(),
+  residency: ResidencySchema.nullable().optional(),
 });
 
 const HealthSchema = z.object({ status: z.literal('ok') });

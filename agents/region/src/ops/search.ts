@@ -98,7 +98,7 @@ async function scatter(
   waitMs: number,
 ): Promise<ShardReply[]> {
   const view = homeViews(h, policy);
-  const vector = encodeVector(await embedQuery(h, input.query));
+  const vector = encodeVector(await embedQuery(h, policy.tenant, input.query));
   const query = {
     tenant: policy.tenant,
     vector,
@@ -116,9 +116,9 @@ async function scatter(
   );
 }
 
-async function embedQuery(h: RegionHandles, query: string): Promise<Float32Array> {
+async function embedQuery(h: RegionHandles, tenant: string, query: string): Promise<Float32Array> {
   const { embedder, cache } = h.parts;
-  const key = embeddingCacheKey(embedder.modelId, query);
+  const key = embeddingCacheKey(tenant, embedder.modelId, query);
   const cached = await cache.get(key).catch(() => undefined);
   const decoded = cached ? decodeVector(cached, embedder.dimensions) : undefined;
   if (decoded) return decoded;
