@@ -1,7 +1,7 @@
 import { LIMITS } from '@memmesh/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACME, type Harness, startHarness } from './harness.ts';
+import { ACME, GLOBEX, type Harness, startHarness } from './harness.ts';
 
 let h: Harness;
 
@@ -166,5 +166,21 @@ describe('http input - reserved keys and encodings', () => {
       body: bad,
     });
     expect(res.status).toBe(400);
+  });
+});
+
+describe('http input - stats', () => {
+  it('http input - /v1/stats shows the caller its own counts and no stream positions', async () => {
+    const w = await h.call('POST', '/v1/memories?wait=true', { id: 'stats-acme', text: 'acme stats note' });
+    expect(w.status).toBe(202);
+    const acme = await h.call('GET', '/v1/stats');
+    const globex = await h.call('GET', '/v1/stats', undefined, GLOBEX);
+    expect([acme.status, globex.status]).toEqual([200, 200]);
+    const docs = (body: { shards: { docs: number }[] }) => body.shards.reduce((n, s) => n + s.docs, 0);
+    expect(docs(acme.body)).toBeGreaterThan(0);
+    // globex wrote nothing here: acme's documents and the stream's positions are not its business.
+    expect(docs(globex.body)).toBe(0);
+    for (const shard of [...acme.body.shards, ...globex.body.shards])
+      expect(shard).not.toHaveProperty('appliedSeq');
   });
 });

@@ -40,14 +40,17 @@ export const HEADERS = {
   etag: 'etag',
 } as const;
 
-export const StatsResponseSchema = z.object({
+/**
+ * The caller's tenant in each shard. Stream positions are left out: they move with every
+ * tenant's writes, so they would show one tenant how busy the others are.
+ */
+export const StatsResponseSchema = z.strictObject({
   region: z.string(),
   ready: z.boolean(),
   shards: z.array(
-    z.object({
+    z.strictObject({
       origin: z.string(),
       shard: z.string(),
-      appliedSeq: z.number().int().min(0),
       caughtUp: z.boolean(),
       docs: z.number().int().min(0),
       chunks: z.number().int().min(0),

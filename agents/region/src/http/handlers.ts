@@ -5,7 +5,14 @@
  */
 
 import type { BatchInput, MemoryInput, SearchInput } from '@memmesh/core';
-import { booleanParam, HEADERS, integerParam, memoryIdParam, type RouteHandler } from '@memmesh/http';
+import {
+  booleanParam,
+  HEADERS,
+  integerParam,
+  memoryIdParam,
+  type RouteHandler,
+  type StatsResponse,
+} from '@memmesh/http';
 import type { Context } from 'hono';
 import type { Region } from '../ops/region.ts';
 
@@ -51,7 +58,15 @@ export function memoryHandlers(region: Region): MemoryHandlers {
       return c.json(await region.search(c.get('tenant'), input, { waitMs }));
     },
     async stats(c: C) {
-      return c.json(region.status(c.get('tenant')));
+      const { region: name, ready, shards } = region.status(c.get('tenant'));
+      const own = shards.map(({ origin, shard, caughtUp, docs, chunks }) => ({
+        origin,
+        shard,
+        caughtUp,
+        docs,
+        chunks,
+      }));
+      return c.json({ region: name, ready, shards: own } satisfies StatsResponse);
     },
   };
 }
