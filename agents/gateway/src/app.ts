@@ -12,6 +12,7 @@
 import {
   API,
   answerErrors,
+  createRateLimiter,
   type Handlers,
   HEADERS,
   httpTelemetry,
@@ -75,6 +76,13 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
   const tracer = options.tracer ?? tracerOf();
   const dispatch = createDispatcher(config, probes, log, { metrics, tracer });
   const lookups = createTenantLookups(options.routing, log);
+  const limiter = createRateLimiter(config.tenantRequestsPerSecond, config.tenantBurst);
+  /** The caller's tenant, within its limit across all regions (429 with Retry-After past it). */
+  const tenantOf = async (c: Context) => {
+    const tenant = await lookups.tenantOf(c.req.header('authorization'));
+    limiter.take(tenant);
+    return tenant;
+  };
   const app = new Hono();
   app.use('*', gatewayHttpTelemetry(metrics, tracer));
   answerErrors(app, log);
@@ -90,12 +98,12 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
   });
   const handlers: GatewayHandlers = {
     ...service,
-    ...proxyHandlers({ config, probes, dispatch, lookups }),
+    ...proxyHandlers({ config, probes, dispatch, lookups, tenantOf }),
     ...adminHandlers(options.routing),
     // Tenants see what the gateway sees: RTT and health per region. Internal addresses (the
     // endpoints, and failure reasons that quote them) are left out: they are operators' business.
     async listRegions(c) {
-      await lookups.tenantOf(c.req.header('authorization'));
+      await tenantOf(c);
       const regions = probes
         .all()
         .map(({ region, status, rttMs, healthy, probed }) => ({ region, status, rttMs, healthy, probed }));
@@ -117,6 +125,7 @@ interface ProxyDeps {
   probes: Probes;
   dispatch: Dispatcher;
   lookups: TenantLookups;
+  tenantOf: (c: Context) => Promise<string>;
 }
 
 /** A proxy handler for every tenant route that the agents serve, by its kind. */
@@ -129,9 +138,12 @@ function proxyHandlers(deps: ProxyDeps): Pick<GatewayHandlers, ProxiedIds> {
   return handlers as Pick<GatewayHandlers, ProxiedIds>;
 }
 
-function proxy({ config, probes, dispatch, lookups }: ProxyDeps, kind: RouteKind): RouteHandler<unknown> {
+function proxy(
+  { config, probes, dispatch, lookups, tenantOf }: ProxyDeps,
+  kind: RouteKind,
+): RouteHandler<unknown> {
   return async (c, request) => {
-    const policy = await lookups.policyOf(await lookups.tenantOf(c.req.header('authorization')));
+    const policy = await lookups.policyOf(await tenantOf(c));
     const url = new URL(c.req.url);
     const bytes = await readBoundedBody(c, request, config.bodyBytesMax);
     const forward: Forward = {

@@ -56,6 +56,9 @@ export const GatewayConfigSchema = z
     /** Bearer key of the admin API (tenant policies); unset = the admin API is off. */
     adminKey: z.string().min(12, 'the admin key must be at least 12 characters').optional(),
     logLevel: LogLevelSchema,
+    /** Requests per second per tenant across every region, and the burst above it. */
+    tenantRequestsPerSecond: z.number().min(1),
+    tenantBurst: z.number().int().min(1),
     /** The socket's limits (lib/http serve.ts): slow headers, slow bodies, idle keep-alive, connections. */
     httpHeadersTimeoutMs: z.number().int().min(100).max(600_000),
     httpRequestTimeoutMs: z.number().int().min(100).max(3_600_000),
@@ -97,6 +100,9 @@ export const DEFAULT_GATEWAY_CONFIG = {
   clientRegionHeader: 'X-Client-Region',
   shutdownTimeoutMs: 10_000,
   logLevel: 'info',
+  // The agents' own default in each region: a tenant gets at most one region's worth in all.
+  tenantRequestsPerSecond: 2_000,
+  tenantBurst: 4_000,
   httpHeadersTimeoutMs: DEFAULT_HTTP_SERVER_LIMITS.headersTimeoutMs,
   httpRequestTimeoutMs: DEFAULT_HTTP_SERVER_LIMITS.requestTimeoutMs,
   httpKeepAliveTimeoutMs: DEFAULT_HTTP_SERVER_LIMITS.keepAliveTimeoutMs,
@@ -130,6 +136,8 @@ export const GATEWAY_ENV_NAMES = {
   shutdownTimeoutMs: 'MEMMESH_SHUTDOWN_TIMEOUT_MS',
   adminKey: 'MEMMESH_GATEWAY_ADMIN_KEY',
   logLevel: 'MEMMESH_LOG_LEVEL',
+  tenantRequestsPerSecond: 'MEMMESH_TENANT_RPS',
+  tenantBurst: 'MEMMESH_TENANT_BURST',
   httpHeadersTimeoutMs: 'MEMMESH_HTTP_HEADERS_TIMEOUT_MS',
   httpRequestTimeoutMs: 'MEMMESH_HTTP_REQUEST_TIMEOUT_MS',
   httpKeepAliveTimeoutMs: 'MEMMESH_HTTP_KEEP_ALIVE_TIMEOUT_MS',

@@ -2,9 +2,10 @@
  * @module dispatch
  * Sends a request to the regions chosen for it, and decides when another attempt is safe.
  *
- * Reads may go anywhere that holds the tenant, so any failure moves on to the next
- * candidate, at most `attemptsMax` regions in all; with hedging on, a read that is slow to
- * answer gets a twin at the next region and the first answer wins.
+ * Reads may go anywhere that holds the tenant, so a failure (no answer, 5xx, 421) moves on to
+ * the next candidate, at most `attemptsMax` regions in all; with hedging on, a read that is slow
+ * to answer gets a twin at the next region and the first answer wins. A 429 is an answer: the
+ * tenant is over its limit, and trying the next region would add the regions' limits up.
  *
  * A write goes to the home region only, and is sent again only when the connection was
  * refused, i.e. nothing was sent. After a reset or a timeout the home may have stored it,
@@ -239,14 +240,14 @@ class ReadRace {
 }
 
 /**
- * When no region answered well: a region's own answer with a Retry-After (503, 429) is the
+ * When no region answered well: a region's own answer with a Retry-After (503) is the
  * most useful to the client, then any other answer of a region (e.g. 421); with no answer
  * at all, the gateway says what happened to each attempt.
  */
 function bestFailure(failures: Outcome[], timeoutMs: number): Answer {
   const rank = (o: Outcome) => {
     if (o.kind !== 'failure' || !o.answer) return 0;
-    return o.answer.status === 503 || o.answer.status === 429 ? 2 : 1;
+    return o.answer.status === 503 ? 2 : 1;
   };
   let best: Outcome | undefined;
   for (const failure of failures) if (!best || rank(failure) >= rank(best)) best = failure;

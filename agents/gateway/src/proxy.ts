@@ -39,10 +39,11 @@ export type Outcome =
  * 5xx: the region is in trouble (503 also when a replica has not applied `minVersion`).
  * 421: the region does not hold the tenant (yet); fetch itself has already repeated such a
  * request once on a new connection (Fetch standard), harmless since a 421 means the region
- * did not act. 429: the region's rate limit, which is per region. Any other status is the answer: a 400 is as bad in every region.
+ * did not act. Any other status is the answer: a 400 is as bad in every region, and a 429 says
+ * the tenant is over its limit — asking the next region would add the regions' limits up.
  */
 export function isRetryableStatus(status: number): boolean {
-  return status >= 500 || status === 421 || status === 429;
+  return status >= 500 || status === 421;
 }
 
 export async function forward(

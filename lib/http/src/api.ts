@@ -267,7 +267,7 @@ const ROUTES = {
     auth: 'tenant',
     servedBy: GATEWAY,
     summary: 'The regions as the gateway sees them: status, RTT and health (no internal addresses).',
-    responses: { 200: ok('Regions.', 'RegionsResponse'), ...errors(401, 503) },
+    responses: { 200: ok('Regions.', 'RegionsResponse'), ...errors(401, 429, 503) },
   },
   getTenantPolicy: {
     method: 'get',

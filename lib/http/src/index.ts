@@ -37,6 +37,7 @@ export {
 } from './mount.ts';
 export { DEFAULT_OPENAPI_INFO, type OpenApiInfo, openApiDocument } from './openapi.ts';
 export { booleanParam, integerParam, memoryIdParam } from './params.ts';
+export { createRateLimiter, type RateLimiter } from './rate-limit.ts';
 export {
   allowedMethods,
   type BodyOf,

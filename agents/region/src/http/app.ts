@@ -9,6 +9,7 @@
 import {
   API,
   answerErrors,
+  createRateLimiter,
   HEADERS,
   httpTelemetry,
   mountRoutes,
@@ -20,7 +21,7 @@ import { createMetrics, type Logger, tracerOf } from '@memmesh/telemetry';
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { Region } from '../ops/region.ts';
 import type { RegionTelemetry } from '../parts/types.ts';
-import { createRateLimiter, tenantOfAuthorization } from './auth.ts';
+import { tenantOfAuthorization } from './auth.ts';
 import { type AgentEnv, memoryHandlers } from './handlers.ts';
 
 export interface AppOptions {
