@@ -89,7 +89,12 @@ async function main(): Promise<void> {
     }
     const endpoints = Object.fromEntries(REGIONS.map((r) => [r, `http://127.0.0.1:${served[r].port}`]));
     gateway = await startGateway(
-      resolveGatewayConfig({ endpoints, probeIntervalMs: 100 }),
+      resolveGatewayConfig({
+        endpoints,
+        probeIntervalMs: 100,
+        tenantRequestsPerSecond: 1e6,
+        tenantBurst: 1e6,
+      }),
       silentLogger,
       routing,
     );
