@@ -3,7 +3,15 @@
  * The gateway's configuration: typed, with named defaults, read from the environment in one
  * place (`gatewayConfigFromEnv`, called only by main.ts) and validated once at start-up.
  */
-import { type EnvParser, LIMITS, numberParsersOf, parseConfig, REGION_PATTERN, readEnv } from '@memmesh/core';
+import {
+  ApiKeySchema,
+  type EnvParser,
+  LIMITS,
+  numberParsersOf,
+  parseConfig,
+  REGION_PATTERN,
+  readEnv,
+} from '@memmesh/core';
 import { DEFAULT_HTTP_SERVER_LIMITS } from '@memmesh/http';
 import { LogLevelSchema } from '@memmesh/telemetry';
 import { z } from 'zod';
@@ -54,7 +62,7 @@ export const GatewayConfigSchema = z
     clientRegionHeader: z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name'),
     shutdownTimeoutMs: z.number().int().min(100),
     /** Bearer key of the admin API (tenant policies); unset = the admin API is off. */
-    adminKey: z.string().min(12, 'the admin key must be at least 12 characters').optional(),
+    adminKey: ApiKeySchema.optional(),
     logLevel: LogLevelSchema,
     /** Requests per second per tenant across every region, and the burst above it. */
     tenantRequestsPerSecond: z.number().min(1),

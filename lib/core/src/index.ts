@@ -17,6 +17,7 @@ export {
   withRetry,
 } from './retry.ts';
 export {
+  ApiKeySchema,
   type BatchInput,
   BatchInputSchema,
   BatchResultSchema,

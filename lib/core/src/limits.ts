@@ -46,6 +46,10 @@ export const LIMITS = {
   dimensionsMax: 4096,
   /** The payload NATS servers are expected to accept (their default max_payload). */
   natsPayloadBytesMax: NATS_PAYLOAD_BYTES_DEFAULT,
+  /** Configured API and admin keys: length bounds and the fewest different characters. */
+  apiKeyLengthMin: 12,
+  apiKeyLengthMax: 256,
+  apiKeyDistinctCharsMin: 8,
   /** A shard's reply to a query: under natsPayloadBytesMax, with room for headers. */
   shardReplyBytesMax: 960 * 1024,
 } as const;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { LIMITS } from './limits.ts';
 import {
+  ApiKeySchema,
   BatchInputSchema,
   describeIssues,
   EVENT_SCHEMA_VERSION,
@@ -247,5 +248,16 @@ describe('schemas - reserved metadata keys', () => {
       expect(SearchInputSchema.safeParse({ query: 'hello', filter: { metadata } }).success).toBe(false);
     }
     expect(MemoryInputSchema.safeParse({ text: 'hello', metadata: { proto: 'x' } }).success).toBe(true);
+  });
+});
+
+describe('schemas - configured keys', () => {
+  it('schemas - keys shorter than 12, with whitespace, or of fewer than 8 different characters are refused', () => {
+    for (const weak of ['short-key', 'aaaaaaaaaaaa', '121212121212', 'has a space in it', '']) {
+      expect(ApiKeySchema.safeParse(weak).success, weak).toBe(false);
+    }
+    for (const fine of ['acme-dev-key', 'f3b9c2d7e1a4c8b6d0e2f4a6b8c0d2e4']) {
+      expect(ApiKeySchema.safeParse(fine).success, fine).toBe(true);
+    }
   });
 });

@@ -17,6 +17,20 @@ export const DocIdSchema = z
   .regex(DOC_ID_PATTERN, 'id must start with a letter or digit and use only letters, digits and ._:@/+=-')
   .max(LIMITS.idLengthMax);
 
+/**
+ * A configured secret key (tenant API keys, the admin key): long enough and varied enough that
+ * it cannot be guessed from a short list. Production keys should be random (32+ characters);
+ * this only refuses the obviously weak (`12345678`, `aaaaaaaaaaaa`).
+ */
+export const ApiKeySchema = z
+  .string()
+  .min(LIMITS.apiKeyLengthMin, `keys must be at least ${LIMITS.apiKeyLengthMin} characters`)
+  .max(LIMITS.apiKeyLengthMax, `keys must be at most ${LIMITS.apiKeyLengthMax} characters`)
+  .regex(/^\S+$/, 'keys must not contain whitespace')
+  .refine((key) => new Set(key).size >= LIMITS.apiKeyDistinctCharsMin, {
+    message: `keys must use at least ${LIMITS.apiKeyDistinctCharsMin} different characters`,
+  });
+
 export const TenantSchema = z.string().regex(TENANT_PATTERN, 'tenant must match [a-z0-9][a-z0-9_-]{0,62}');
 
 /**

@@ -4,7 +4,7 @@
  * `regions/`, rows read back from the routing table, and policy updates, so a bad value is
  * refused wherever it enters.
  */
-import { REGION_PATTERN, SHARD_COUNT_MAX, TenantSchema } from '@memmesh/core';
+import { ApiKeySchema, REGION_PATTERN, SHARD_COUNT_MAX, TenantSchema } from '@memmesh/core';
 import { z } from 'zod';
 
 export const RegionIdSchema = z.string().regex(REGION_PATTERN, 'region ids look like us-east-1');
@@ -71,7 +71,7 @@ export type TenantPolicy = z.infer<typeof TenantPolicySchema>;
 export const TenantsFileSchema = z.strictObject({
   tenants: z.array(
     TenantPolicyInputSchema.extend({
-      apiKeys: z.array(z.string().min(8)).min(1),
+      apiKeys: z.array(ApiKeySchema).min(1),
     }),
   ),
 });

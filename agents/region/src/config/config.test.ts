@@ -73,3 +73,12 @@ describe('config - environment', () => {
     );
   });
 });
+
+describe('config - keys', () => {
+  it('config - weak API keys in MEMMESH_API_KEYS stop the start, naming the variable', () => {
+    expect(() => configFromEnv({ MEMMESH_API_KEYS: '12345678=acme' })).toThrow(/MEMMESH_API_KEYS/);
+    expect(configFromEnv({ MEMMESH_API_KEYS: 'acme-dev-key=acme' }).apiKeys).toEqual({
+      'acme-dev-key': 'acme',
+    });
+  });
+});

@@ -6,6 +6,7 @@
 
 import { SHARD_QUERY_WAIT_MS_MAX } from '@memmesh/bus';
 import {
+  ApiKeySchema,
   type EnvParser,
   ErrorCode,
   LIMITS,
@@ -98,10 +99,7 @@ export const RegionAgentConfigSchema = z
     /** How often the stream's replication sources are brought in line with the routing table. */
     replicationReconcileMs: z.number().int().min(100),
     /** API key → tenant (single-region mode). */
-    apiKeys: z.record(
-      z.string().min(8, 'API keys must be at least 8 characters'),
-      z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/),
-    ),
+    apiKeys: z.record(ApiKeySchema, z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)),
     streamReplicas: z.number().int().min(1).max(5),
     embedDimensions: z.number().int().min(8).max(LIMITS.dimensionsMax),
     chunkChars: z.number().int().min(100).max(8_000),
