@@ -61,6 +61,13 @@ describe('admin', () => {
     expect((await routing.getTenant('globex'))?.residency).toBeUndefined();
   });
 
+  it('admin - a PUT is the whole policy: one without replicas is refused rather than dropping them', async () => {
+    const acme = await routing.getTenant('acme');
+    const res = await put('acme', acme?.version ?? 0, { home: 'us-east-1' });
+    expect(res.status).toBe(400);
+    expect((await routing.getTenant('acme'))?.replicas).toEqual(acme?.replicas);
+  });
+
   it('admin - a tenant without a residency may leave it out', async () => {
     const acme = await routing.getTenant('acme');
     const res = await put('acme', acme?.version ?? 0, { home: 'us-east-1', replicas: ['eu-central-1'] });

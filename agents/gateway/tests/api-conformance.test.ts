@@ -179,18 +179,25 @@ function casesOf(operationId: string, service: Service): Case[] {
         method: 'PUT',
         path: '/v1/admin/tenants/walker',
         headers: admin({ 'if-match': '0' }),
-        body: json({ home: 'us-east-1' }),
+        body: json({ home: 'us-east-1', replicas: [] }),
       },
       {
         method: 'PUT',
         path: '/v1/admin/tenants/walker',
         headers: admin({ 'if-match': '0' }),
-        body: json({ home: 'us-east-1' }),
+        body: json({ home: 'us-east-1', replicas: [] }),
       },
       {
         method: 'PUT',
         path: '/v1/admin/tenants/walker',
         headers: admin(),
+        body: json({ home: 'us-east-1', replicas: [] }),
+      },
+      // The whole policy is required: replicas left out would drop every replica.
+      {
+        method: 'PUT',
+        path: '/v1/admin/tenants/walker',
+        headers: admin({ 'if-match': '1' }),
         body: json({ home: 'us-east-1' }),
       },
       {

@@ -21,6 +21,7 @@ import {
   WriteResultSchema,
 } from '@memmesh/core';
 import {
+  RegionIdSchema,
   RegionStatusSchema,
   ResidencySchema,
   TenantPolicyInputSchema,
@@ -72,12 +73,19 @@ export const RegionsResponseSchema = z.object({
 });
 
 /**
- * A policy as PUT by an operator: the tenant comes from the path. A residency is removed only
- * by saying so (`residency: null`): a PUT that leaves it out of a residency-bound tenant's
- * policy is refused, since dropping it would let the tenant be replicated out of its zone.
+ * A policy as PUT by an operator: the whole policy (the tenant comes from the path), so the
+ * replicas are required, not defaulted — a PUT that forgot them would drop every replica. A
+ * residency is removed only by saying so (`residency: null`): a PUT that leaves it out of a
+ * residency-bound tenant's policy is refused, since dropping it would let the tenant be
+ * replicated out of its zone.
  */
-export const TenantPolicyBodySchema = TenantPolicyInputSchema.omit({ tenant: true, residency: true }).extend({
+export const TenantPolicyBodySchema = TenantPolicyInputSchema.omit({
+  tenant: true,
+  replicas: true,
+  residency: true,
+}).extend({
   tenant: TenantSchema.optional(),
+  replicas: z.array(RegionIdSchema).max(8),
   residency: ResidencySchema.nullable().optional(),
 });
 
