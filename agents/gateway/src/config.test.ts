@@ -57,3 +57,16 @@ describe('config - log level', () => {
     expect(configError({ MEMMESH_LOG_LEVEL: 'loud' })).toContain('MEMMESH_LOG_LEVEL');
   });
 });
+
+describe('config - socket limits', () => {
+  it('config - the socket limits are read, and a headers timeout longer than the request timeout names its variable', () => {
+    const config = gatewayConfigFromEnv({
+      MEMMESH_HTTP_CONNECTIONS_MAX: '64',
+      MEMMESH_HTTP_HEADERS_TIMEOUT_MS: '2000',
+    });
+    expect([config.httpConnectionsMax, config.httpHeadersTimeoutMs]).toEqual([64, 2000]);
+    expect(
+      configError({ MEMMESH_HTTP_HEADERS_TIMEOUT_MS: '40000', MEMMESH_HTTP_REQUEST_TIMEOUT_MS: '30000' }),
+    ).toContain('MEMMESH_HTTP_HEADERS_TIMEOUT_MS');
+  });
+});

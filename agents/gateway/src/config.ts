@@ -12,7 +12,12 @@ import {
   REGION_PATTERN,
   readEnv,
 } from '@memmesh/core';
-import { DEFAULT_HTTP_SERVER_LIMITS } from '@memmesh/http';
+import {
+  DEFAULT_HTTP_SERVER_CONFIG,
+  HTTP_SERVER_CONFIG_FIELDS,
+  HTTP_SERVER_ENV_NAMES,
+  HTTP_TIMEOUTS_AGREE,
+} from '@memmesh/http';
 import { LogLevelSchema } from '@memmesh/telemetry';
 import { z } from 'zod';
 
@@ -67,17 +72,9 @@ export const GatewayConfigSchema = z
     /** Requests per second per tenant across every region, and the burst above it. */
     tenantRequestsPerSecond: z.number().min(1),
     tenantBurst: z.number().int().min(1),
-    /** The socket's limits (lib/http serve.ts): slow headers, slow bodies, idle keep-alive, connections. */
-    httpHeadersTimeoutMs: z.number().int().min(100).max(600_000),
-    httpRequestTimeoutMs: z.number().int().min(100).max(3_600_000),
-    httpKeepAliveTimeoutMs: z.number().int().min(100).max(600_000),
-    httpConnectionsMax: z.number().int().min(1).max(1_000_000),
+    ...HTTP_SERVER_CONFIG_FIELDS,
   })
-  // Node refuses a headers timeout longer than the whole request's.
-  .refine((c) => c.httpHeadersTimeoutMs <= c.httpRequestTimeoutMs, {
-    path: ['httpHeadersTimeoutMs'],
-    message: 'must not be longer than httpRequestTimeoutMs',
-  });
+  .refine(...HTTP_TIMEOUTS_AGREE);
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
 
 export const DEFAULT_GATEWAY_CONFIG = {
@@ -111,10 +108,7 @@ export const DEFAULT_GATEWAY_CONFIG = {
   // The agents' own default in each region: a tenant gets at most one region's worth in all.
   tenantRequestsPerSecond: 2_000,
   tenantBurst: 4_000,
-  httpHeadersTimeoutMs: DEFAULT_HTTP_SERVER_LIMITS.headersTimeoutMs,
-  httpRequestTimeoutMs: DEFAULT_HTTP_SERVER_LIMITS.requestTimeoutMs,
-  httpKeepAliveTimeoutMs: DEFAULT_HTTP_SERVER_LIMITS.keepAliveTimeoutMs,
-  httpConnectionsMax: DEFAULT_HTTP_SERVER_LIMITS.connectionsMax,
+  ...DEFAULT_HTTP_SERVER_CONFIG,
 } as const satisfies Omit<GatewayConfig, 'dynamodbEndpoint' | 'adminKey' | 'region'>;
 
 /** Environment variable of each field, documented in the README. */
@@ -146,10 +140,7 @@ export const GATEWAY_ENV_NAMES = {
   logLevel: 'MEMMESH_LOG_LEVEL',
   tenantRequestsPerSecond: 'MEMMESH_TENANT_RPS',
   tenantBurst: 'MEMMESH_TENANT_BURST',
-  httpHeadersTimeoutMs: 'MEMMESH_HTTP_HEADERS_TIMEOUT_MS',
-  httpRequestTimeoutMs: 'MEMMESH_HTTP_REQUEST_TIMEOUT_MS',
-  httpKeepAliveTimeoutMs: 'MEMMESH_HTTP_KEEP_ALIVE_TIMEOUT_MS',
-  httpConnectionsMax: 'MEMMESH_HTTP_CONNECTIONS_MAX',
+  ...HTTP_SERVER_ENV_NAMES,
 } as const satisfies Record<keyof GatewayConfig, string>;
 
 /** How each variable that is not a plain string is read: numbers by the schema, and the lists. */

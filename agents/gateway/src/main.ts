@@ -5,7 +5,7 @@
  * flight finish (bounded by shutdownTimeoutMs), stop the probes. It loads nothing of the
  * region agent (no index, embedder or Milvus SDK): a gateway only routes.
  */
-import { configOrExit, serveUntilSignalled } from '@memmesh/http';
+import { configOrExit, httpLimitsOf, serveUntilSignalled } from '@memmesh/http';
 import { createLogger, startTracing, tracingConfigFromEnv } from '@memmesh/telemetry';
 import { gatewayConfigFromEnv } from './config.ts';
 import { startGateway } from './gateway.ts';
@@ -31,12 +31,7 @@ async function main(): Promise<void> {
       ready: gateway.ready,
       tracing: tracing.enabled,
     }),
-    limits: {
-      headersTimeoutMs: config.httpHeadersTimeoutMs,
-      requestTimeoutMs: config.httpRequestTimeoutMs,
-      keepAliveTimeoutMs: config.httpKeepAliveTimeoutMs,
-      connectionsMax: config.httpConnectionsMax,
-    },
+    limits: httpLimitsOf(config),
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     // The probes stop after the requests in flight have been answered.
     close: () => gateway.close(),

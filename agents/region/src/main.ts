@@ -5,7 +5,7 @@
  * accepting requests, stop consumers, write final snapshots, drain NATS, send the last spans.
  * Tracing follows the standard OTEL_* variables and is off unless they turn it on.
  */
-import { configOrExit, serveUntilSignalled } from '@memmesh/http';
+import { configOrExit, httpLimitsOf, serveUntilSignalled } from '@memmesh/http';
 import { createLogger, startTracing, tracingConfigFromEnv } from '@memmesh/telemetry';
 import { startRegionAgent } from './agent.ts';
 import { configFromEnv } from './config/config.ts';
@@ -30,12 +30,7 @@ async function main(): Promise<void> {
     port: config.port,
     log: logger,
     fields: () => ({ shards: config.shardCount, nats: config.natsUrl, tracing: tracing.enabled }),
-    limits: {
-      headersTimeoutMs: config.httpHeadersTimeoutMs,
-      requestTimeoutMs: config.httpRequestTimeoutMs,
-      keepAliveTimeoutMs: config.httpKeepAliveTimeoutMs,
-      connectionsMax: config.httpConnectionsMax,
-    },
+    limits: httpLimitsOf(config),
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     // Consumers stop, final snapshots are written and NATS drains after the last request.
     close: () => agent.close(),

@@ -18,7 +18,12 @@ import {
   readEnv,
   SHARD_COUNT_MAX,
 } from '@memmesh/core';
-import { DEFAULT_HTTP_SERVER_LIMITS } from '@memmesh/http';
+import {
+  DEFAULT_HTTP_SERVER_CONFIG,
+  HTTP_SERVER_CONFIG_FIELDS,
+  HTTP_SERVER_ENV_NAMES,
+  HTTP_TIMEOUTS_AGREE,
+} from '@memmesh/http';
 import { HNSW_RANGES } from '@memmesh/index';
 import { LogLevelSchema } from '@memmesh/telemetry';
 import { z } from 'zod';
@@ -116,17 +121,9 @@ export const RegionAgentConfigSchema = z
     tenantBurst: z.number().int().min(1),
     shutdownTimeoutMs: z.number().int().min(100),
     logLevel: LogLevelSchema,
-    /** The socket's limits (lib/http serve.ts): slow headers, slow bodies, idle keep-alive, connections. */
-    httpHeadersTimeoutMs: z.number().int().min(100).max(600_000),
-    httpRequestTimeoutMs: z.number().int().min(100).max(3_600_000),
-    httpKeepAliveTimeoutMs: z.number().int().min(100).max(600_000),
-    httpConnectionsMax: z.number().int().min(1).max(1_000_000),
+    ...HTTP_SERVER_CONFIG_FIELDS,
   })
-  // Node refuses a headers timeout longer than the whole request's.
-  .refine((c) => c.httpHeadersTimeoutMs <= c.httpRequestTimeoutMs, {
-    path: ['httpHeadersTimeoutMs'],
-    message: 'must not be longer than httpRequestTimeoutMs',
-  })
+  .refine(...HTTP_TIMEOUTS_AGREE)
   .refine((c) => c.chunkOverlapChars < c.chunkChars, {
     path: ['chunkOverlapChars'],
     message: 'must be smaller than chunkChars',
@@ -182,10 +179,7 @@ export const DEFAULT_REGION_AGENT_CONFIG = {
   tenantBurst: 4_000,
   shutdownTimeoutMs: 10_000,
   logLevel: 'info',
-  httpHeadersTimeoutMs: DEFAULT_HTTP_SERVER_LIMITS.headersTimeoutMs,
-  httpRequestTimeoutMs: DEFAULT_HTTP_SERVER_LIMITS.requestTimeoutMs,
-  httpKeepAliveTimeoutMs: DEFAULT_HTTP_SERVER_LIMITS.keepAliveTimeoutMs,
-  httpConnectionsMax: DEFAULT_HTTP_SERVER_LIMITS.connectionsMax,
+  ...DEFAULT_HTTP_SERVER_CONFIG,
 } as const satisfies Partial<RegionAgentConfig>;
 
 /** Environment variable of each field, documented in the README. */
@@ -232,10 +226,7 @@ export const ENV_NAMES = {
   tenantBurst: 'MEMMESH_TENANT_BURST',
   shutdownTimeoutMs: 'MEMMESH_SHUTDOWN_TIMEOUT_MS',
   logLevel: 'MEMMESH_LOG_LEVEL',
-  httpHeadersTimeoutMs: 'MEMMESH_HTTP_HEADERS_TIMEOUT_MS',
-  httpRequestTimeoutMs: 'MEMMESH_HTTP_REQUEST_TIMEOUT_MS',
-  httpKeepAliveTimeoutMs: 'MEMMESH_HTTP_KEEP_ALIVE_TIMEOUT_MS',
-  httpConnectionsMax: 'MEMMESH_HTTP_CONNECTIONS_MAX',
+  ...HTTP_SERVER_ENV_NAMES,
 } as const satisfies Record<keyof RegionAgentConfig, string>;
 
 /** How each variable that is not a plain string is read: numbers by the schema, and the keys. */
