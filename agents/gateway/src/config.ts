@@ -12,12 +12,7 @@ import {
   REGION_PATTERN,
   readEnv,
 } from '@memmesh/core';
-import {
-  DEFAULT_HTTP_SERVER_CONFIG,
-  HTTP_SERVER_CONFIG_FIELDS,
-  HTTP_SERVER_ENV_NAMES,
-  HTTP_TIMEOUTS_AGREE,
-} from '@memmesh/http';
+import { HTTP_SERVER_CONFIG } from '@memmesh/http';
 import { LogLevelSchema } from '@memmesh/telemetry';
 import { z } from 'zod';
 
@@ -72,9 +67,9 @@ export const GatewayConfigSchema = z
     /** Requests per second per tenant across every region, and the burst above it. */
     tenantRequestsPerSecond: z.number().min(1),
     tenantBurst: z.number().int().min(1),
-    ...HTTP_SERVER_CONFIG_FIELDS,
+    ...HTTP_SERVER_CONFIG.fields,
   })
-  .refine(...HTTP_TIMEOUTS_AGREE);
+  .refine(...HTTP_SERVER_CONFIG.timeoutsAgree);
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
 
 export const DEFAULT_GATEWAY_CONFIG = {
@@ -108,7 +103,7 @@ export const DEFAULT_GATEWAY_CONFIG = {
   // The agents' own default in each region: a tenant gets at most one region's worth in all.
   tenantRequestsPerSecond: 2_000,
   tenantBurst: 4_000,
-  ...DEFAULT_HTTP_SERVER_CONFIG,
+  ...HTTP_SERVER_CONFIG.defaults,
 } as const satisfies Omit<GatewayConfig, 'dynamodbEndpoint' | 'adminKey' | 'region'>;
 
 /** Environment variable of each field, documented in the README. */
@@ -140,7 +135,7 @@ export const GATEWAY_ENV_NAMES = {
   logLevel: 'MEMMESH_LOG_LEVEL',
   tenantRequestsPerSecond: 'MEMMESH_TENANT_RPS',
   tenantBurst: 'MEMMESH_TENANT_BURST',
-  ...HTTP_SERVER_ENV_NAMES,
+  ...HTTP_SERVER_CONFIG.envNames,
 } as const satisfies Record<keyof GatewayConfig, string>;
 
 /** How each variable that is not a plain string is read: numbers by the schema, and the lists. */

@@ -64,14 +64,7 @@ export {
   serveApp,
   serveUntilSignalled,
 } from './serve.ts';
-export {
-  DEFAULT_HTTP_SERVER_CONFIG,
-  HTTP_SERVER_CONFIG_FIELDS,
-  HTTP_SERVER_ENV_NAMES,
-  HTTP_TIMEOUTS_AGREE,
-  type HttpServerConfig,
-  httpLimitsOf,
-} from './server-config.ts';
+export { HTTP_SERVER_CONFIG, type HttpServerConfig, httpLimitsOf } from './server-config.ts';
 export {
   type Readiness,
   type ServiceHandlers,

@@ -18,12 +18,7 @@ import {
   readEnv,
   SHARD_COUNT_MAX,
 } from '@memmesh/core';
-import {
-  DEFAULT_HTTP_SERVER_CONFIG,
-  HTTP_SERVER_CONFIG_FIELDS,
-  HTTP_SERVER_ENV_NAMES,
-  HTTP_TIMEOUTS_AGREE,
-} from '@memmesh/http';
+import { HTTP_SERVER_CONFIG } from '@memmesh/http';
 import { HNSW_RANGES } from '@memmesh/index';
 import { LogLevelSchema } from '@memmesh/telemetry';
 import { z } from 'zod';
@@ -121,9 +116,9 @@ export const RegionAgentConfigSchema = z
     tenantBurst: z.number().int().min(1),
     shutdownTimeoutMs: z.number().int().min(100),
     logLevel: LogLevelSchema,
-    ...HTTP_SERVER_CONFIG_FIELDS,
+    ...HTTP_SERVER_CONFIG.fields,
   })
-  .refine(...HTTP_TIMEOUTS_AGREE)
+  .refine(...HTTP_SERVER_CONFIG.timeoutsAgree)
   .refine((c) => c.chunkOverlapChars < c.chunkChars, {
     path: ['chunkOverlapChars'],
     message: 'must be smaller than chunkChars',
@@ -179,7 +174,7 @@ export const DEFAULT_REGION_AGENT_CONFIG = {
   tenantBurst: 4_000,
   shutdownTimeoutMs: 10_000,
   logLevel: 'info',
-  ...DEFAULT_HTTP_SERVER_CONFIG,
+  ...HTTP_SERVER_CONFIG.defaults,
 } as const satisfies Partial<RegionAgentConfig>;
 
 /** Environment variable of each field, documented in the README. */
@@ -226,7 +221,7 @@ export const ENV_NAMES = {
   tenantBurst: 'MEMMESH_TENANT_BURST',
   shutdownTimeoutMs: 'MEMMESH_SHUTDOWN_TIMEOUT_MS',
   logLevel: 'MEMMESH_LOG_LEVEL',
-  ...HTTP_SERVER_ENV_NAMES,
+  ...HTTP_SERVER_CONFIG.envNames,
 } as const satisfies Record<keyof RegionAgentConfig, string>;
 
 /** How each variable that is not a plain string is read: numbers by the schema, and the keys. */
