@@ -2,7 +2,10 @@
  * @module mesh
  * `npm start`: the local memmesh on embedded defaults. It starts the regions described in
  * regions/ (one NATS cluster each, JetStream on, joined by gateways into a supercluster, all
- * on loopback with stores under .memmesh/), one region agent per region in multi-region
+ * on loopback with stores under .memmesh/), locked down as in production: TLS on every NATS
+ * connection with a CA made for this start, and nkey users with least-privilege roles (each
+ * agent may use only its region's subjects and streams; the operator's seed, for inspection
+ * with a NATS client, is printed). Then one region agent per region in multi-region
  * mode, and the gateway on MEMMESH_PORT (default 8080); the agents take the next ports.
  * Once the toolchain has provisioned all-MiniLM-L6-v2 (MEMMESH_MINILM_DIR), the regions run
  * with it instead of the hashing embedder, so that search finds meaning, not only words.
@@ -13,7 +16,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { loadTopology } from '@memmesh/routing';
-import { type Supercluster, startSupercluster } from '@memmesh/testkit';
+import { createNatsSecurity, type Supercluster, startSupercluster } from '@memmesh/testkit';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const REGIONS_DIR = `${ROOT}regions`;
@@ -48,10 +51,24 @@ async function main(): Promise<void> {
   console.log(
     `memmesh: starting NATS for ${regions.map((r) => r.id).join(', ')} (supercluster, stores in .memmesh/nats)`,
   );
+  // New keys and certificates on every start: the configuration is written afresh anyway,
+  // and a key copied out of an old run opens nothing.
+  const securityDir = `${ROOT}.memmesh/nats-security`;
+  await rm(securityDir, { recursive: true, force: true });
+  const security = await createNatsSecurity({
+    regions: regions.map((r) => r.id),
+    dir: securityDir,
+    validDays: 365,
+  });
   nats = await startSupercluster({
     regions: regions.map((r) => ({ name: r.nats.cluster, servers: r.nats.servers })),
     storeRoot: `${ROOT}.memmesh/nats`,
+    security,
   });
+  const operator = security.operator();
+  console.log(
+    `memmesh: NATS requires TLS (CA ${operator.tls.caFile}) and nkey users; operator seed: ${operator.credsFile}`,
+  );
 
   const urls: string[] = [];
   for (const [i, region] of regions.entries()) {
@@ -59,6 +76,8 @@ async function main(): Promise<void> {
       MEMMESH_REGION: region.id,
       MEMMESH_AGENT_ID: `${region.id}-a0`,
       MEMMESH_NATS_URL: nats.regions[region.nats.cluster]?.urls.join(',') ?? '',
+      MEMMESH_NATS_CREDS: security.agent(region.id).credsFile,
+      MEMMESH_NATS_TLS_CA: security.agent(region.id).tls.caFile,
       MEMMESH_REGIONS_DIR: regionsDir,
       MEMMESH_HOST: HOST,
       MEMMESH_PORT: String(FIRST_PORT + 1 + i),

@@ -20,7 +20,7 @@ import { type Gateway, resolveGatewayConfig, startGateway } from '@memmesh/gatew
 import { type RegionAgent, resolveConfig, startRegionAgent } from '@memmesh/region-agent';
 import { createMemoryRoutingTable, loadTopology, seedRoutingTable } from '@memmesh/routing';
 import { silentLogger } from '@memmesh/telemetry';
-import { natsServerBin, startSupercluster } from '@memmesh/testkit';
+import { createNatsSecurity, natsServerBin, startSupercluster } from '@memmesh/testkit';
 import { runClient } from './client-process.ts';
 import { makeCorpus, makeQueries } from './corpus.ts';
 import { percentile } from './stats.ts';
@@ -65,7 +65,9 @@ const post = (url: string, path: string, body: unknown, extra: Record<string, st
 const PIN_US = { 'x-client-region': 'us-east-1' };
 
 async function main(): Promise<void> {
-  const sc = await startSupercluster({ regions: [...REGIONS] });
+  // Locked down as in production (TLS, nkey users), so the figures include what that costs.
+  const security = await createNatsSecurity({ regions: REGIONS });
+  const sc = await startSupercluster({ regions: [...REGIONS], security });
   const dataDir = await mkdtemp(join(tmpdir(), 'memmesh-mesh-bench-'));
   const routing = createMemoryRoutingTable();
   await seedRoutingTable(routing, await loadTopology(new URL('../../regions', import.meta.url).pathname));
@@ -78,6 +80,8 @@ async function main(): Promise<void> {
       const config = resolveConfig({
         region,
         natsUrl,
+        natsCredsFile: security.agent(region).credsFile,
+        natsTlsCaFile: security.agent(region).tls.caFile,
         dataDir,
         port: 0,
         resultCacheTtlMs: 0,
@@ -112,6 +116,7 @@ async function main(): Promise<void> {
       await s.agent.close();
     }
     await sc.stop();
+    await security.remove();
     await rm(dataDir, { recursive: true, force: true });
   }
 }

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { type NatsServer, startNatsServer } from '@memmesh/testkit';
+import { createNatsSecurity, type NatsSecurity, type NatsServer, startNatsServer } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACME, distinctiveSentence } from './harness.ts';
 
@@ -40,21 +40,29 @@ export interface CrashSuiteOptions {
 export function describeCrash(backends: string, options: CrashSuiteOptions): void {
   const { docs } = options;
   let nats: NatsServer;
+  let security: NatsSecurity;
   let dataDir: string;
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
-    nats = await startNatsServer();
+    security = await createNatsSecurity({ regions: ['us-east-1'] });
+    nats = await startNatsServer({ security });
     dataDir = await mkdtemp(join(tmpdir(), 'memmesh-crash-'));
   });
 
   afterAll(async () => {
     for (const child of children) child.kill('SIGKILL');
     await nats?.stop();
+    await security?.remove();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  const startAgent = () => spawnAgent(nats.url, dataDir, children, options.env?.() ?? {});
+  // The process gets its role's credentials the way a deployment does: files named in its environment.
+  const startAgent = () => {
+    const files = security.agent('us-east-1');
+    const credentials = { MEMMESH_NATS_CREDS: files.credsFile, MEMMESH_NATS_TLS_CA: files.tls.caFile };
+    return spawnAgent(nats.url, dataDir, children, { ...credentials, ...options.env?.() });
+  };
 
   describe(`crash on ${backends}`, () => {
     it(`crash - kill -9 during a ${docs}-document ingest loses no acknowledged document and duplicates none`, async () => {

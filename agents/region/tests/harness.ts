@@ -1,7 +1,8 @@
 /**
  * @module harness
  * Test harnesses of the region agent, built with the test kit:
- * - `startHarness`: a real nats-server and an in-process region agent, with a small client
+ * - `startHarness`: a real nats-server (locked down: TLS, nkey users) and an in-process
+ *   region agent connecting with its role's credentials, with a small client
  *   for `app.request()` (no sockets; the HTTP stack is exercised in process, as hono does);
  * - `startAgentMesh`: the three regions of regions/ on a NATS supercluster, one in-process
  *   agent each sharing one routing table seeded from regions/, served over HTTP unless told
@@ -22,14 +23,23 @@ import {
 } from '@memmesh/routing';
 import { silentLogger } from '@memmesh/telemetry';
 import {
+  createNatsSecurity,
   type JsonReply,
   type Mesh,
+  type NatsClientFiles,
+  type NatsSecurity,
   type NatsServer,
   sendJson,
   startMesh,
   startNatsServer,
 } from '@memmesh/testkit';
-import { type RegionAgent, type RegionAgentConfig, resolveConfig, startRegionAgent } from '../src/index.ts';
+import {
+  DEFAULT_REGION_AGENT_CONFIG,
+  type RegionAgent,
+  type RegionAgentConfig,
+  resolveConfig,
+  startRegionAgent,
+} from '../src/index.ts';
 
 export const ACME = 'acme-dev-key';
 export const GLOBEX = 'globex-dev-key';
@@ -41,6 +51,8 @@ const REGIONS_DIR = new URL('../../../regions', import.meta.url).pathname;
 
 export interface Harness {
   nats: NatsServer;
+  /** The server's CA and the roles' credentials: `security.connectOptions(security.operator())`. */
+  security: NatsSecurity;
   agent: RegionAgent;
   dataDir: string;
   call(method: string, path: string, body?: unknown, key?: string): Promise<JsonReply>;
@@ -48,10 +60,13 @@ export interface Harness {
 }
 
 export async function startHarness(overrides: Partial<RegionAgentConfig> = {}): Promise<Harness> {
-  const nats = await startNatsServer();
+  const region = overrides.region ?? DEFAULT_REGION_AGENT_CONFIG.region;
+  const security = await createNatsSecurity({ regions: [region] });
+  const nats = await startNatsServer({ security });
   const dataDir = await mkdtemp(join(tmpdir(), 'memmesh-agent-'));
   const config = resolveConfig({
     natsUrl: nats.url,
+    ...natsCredentialsOf(security.agent(region)),
     dataDir,
     port: 0,
     snapshotIntervalMs: 500,
@@ -60,6 +75,7 @@ export async function startHarness(overrides: Partial<RegionAgentConfig> = {}): 
   const agent = await startRegionAgent(config, silentLogger);
   return {
     nats,
+    security,
     agent,
     dataDir,
     call: (method, path, body, key = ACME) =>
@@ -67,6 +83,7 @@ export async function startHarness(overrides: Partial<RegionAgentConfig> = {}): 
     async stop() {
       await agent.close();
       await nats.stop();
+      await security.remove();
       await rm(dataDir, { recursive: true, force: true });
     },
   };
@@ -89,11 +106,18 @@ export async function startAgentMesh(options: AgentMeshOptions = {}): Promise<Ag
     routing: table,
     name: options.name,
     http: options.http,
-    startAgent: ({ region, natsUrl, dataDir, routing }) =>
-      startRegionAgent(resolveConfig({ ...options.agent, region, natsUrl, dataDir, port: 0 }), silentLogger, {
-        routing,
-      }),
+    startAgent: ({ region, natsUrl, nats, dataDir, routing }) =>
+      startRegionAgent(
+        resolveConfig({ ...options.agent, region, natsUrl, ...natsCredentialsOf(nats), dataDir, port: 0 }),
+        silentLogger,
+        { routing },
+      ),
   });
+}
+
+/** An agent's NATS settings from the test kit's files for its role. */
+export function natsCredentialsOf(files: NatsClientFiles): Partial<RegionAgentConfig> {
+  return { natsCredsFile: files.credsFile, natsTlsCaFile: files.tls.caFile };
 }
 
 /** A sentence no other generated document shares: rare words derived from the index. */

@@ -26,7 +26,7 @@ let nc: NatsConnection;
 beforeAll(async () => {
   milvus = await startMilvusLite();
   h = await startHarness({ index: 'milvus', milvusAddress: milvus.address });
-  nc = await connect({ servers: h.nats.url });
+  nc = await connect({ servers: h.nats.url, ...h.security.connectOptions(h.security.operator()) });
 });
 
 afterAll(async () => {

@@ -89,7 +89,10 @@ describe('multi-region', () => {
     expect(w.status).toBe(202);
     // Give replication every chance to (wrongly) copy it.
     await new Promise((r) => setTimeout(r, 1_000));
-    const nc = await connect({ servers: mesh.supercluster.regions['us-east-1']?.urls ?? [] });
+    const nc = await connect({
+      servers: mesh.supercluster.regions['us-east-1']?.urls ?? [],
+      ...mesh.security.connectOptions(mesh.security.operator()),
+    });
     const jsm = await jetstreamManager(nc);
     for (const stream of ['MEM_US_EAST_1', 'MEM_AP_SOUTHEAST_1']) {
       // Absent: the client answers null, or a no-message error, depending on the path.

@@ -166,7 +166,7 @@ function definePipelineTests(harness: () => Harness, docs: number): void {
   });
 
   it('pipeline - a malformed event on a shard subject is dead-lettered and the shard goes on', async () => {
-    const nc = await connect({ servers: h.nats.url });
+    const nc = await connect({ servers: h.nats.url, ...h.security.connectOptions(h.security.operator()) });
     const js = jetstream(nc);
     const shard = shardOf('acme', 'poison-1', 4);
     await js.publish(

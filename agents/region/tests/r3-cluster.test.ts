@@ -1,18 +1,27 @@
 /**
  * One region on a three-server NATS cluster with R3 streams: an acknowledged write is on a
- * quorum, so losing any one server (kill -9) loses nothing and writes go on.
+ * quorum, so losing any one server (kill -9) loses nothing and writes go on. The cluster is
+ * locked down (TLS on client and route connections, nkey users), as in production.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '@memmesh/telemetry';
-import { type JsonReply, type Supercluster, sendJson, startNatsCluster } from '@memmesh/testkit';
+import {
+  createNatsSecurity,
+  type JsonReply,
+  type NatsSecurity,
+  type Supercluster,
+  sendJson,
+  startNatsCluster,
+} from '@memmesh/testkit';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RegionAgent, resolveConfig, startRegionAgent } from '../src/index.ts';
-import { ACME } from './harness.ts';
+import { ACME, natsCredentialsOf } from './harness.ts';
 
+let security: NatsSecurity;
 let cluster: Supercluster;
 let agent: RegionAgent;
 let dataDir: string;
@@ -21,11 +30,18 @@ const call = (method: string, path: string, body?: unknown) =>
   sendJson(agent.app, method, path, body, { authorization: `Bearer ${ACME}` });
 
 beforeAll(async () => {
-  cluster = await startNatsCluster({ name: 'us-east-1', servers: 3 });
+  security = await createNatsSecurity({ regions: ['us-east-1'] });
+  cluster = await startNatsCluster({ name: 'us-east-1', servers: 3, security });
   dataDir = await mkdtemp(join(tmpdir(), 'memmesh-r3-'));
   const natsUrl = cluster.regions['us-east-1']?.urls.join(',') ?? '';
   agent = await startRegionAgent(
-    resolveConfig({ natsUrl, dataDir, port: 0, streamReplicas: 3 }),
+    resolveConfig({
+      natsUrl,
+      ...natsCredentialsOf(security.agent('us-east-1')),
+      dataDir,
+      port: 0,
+      streamReplicas: 3,
+    }),
     silentLogger,
   );
 }, 60_000);
@@ -33,12 +49,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await agent?.close();
   await cluster?.stop();
+  await security?.remove();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
 describe('r3 cluster', () => {
   it('r3 cluster - streams have three replicas and survive losing one server', async () => {
-    const nc = await connect({ servers: cluster.regions['us-east-1']?.urls ?? [] });
+    const nc = await connect({
+      servers: cluster.regions['us-east-1']?.urls ?? [],
+      ...security.connectOptions(security.operator()),
+    });
     const info = await (await jetstreamManager(nc)).streams.info('MEM_US_EAST_1');
     expect(info.config.num_replicas).toBe(3);
     expect(info.cluster?.name).toBe('us-east-1');

@@ -9,7 +9,7 @@ import { silentLogger } from '@memmesh/telemetry';
 import { eventually, type RedisServer, startRedisServer } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RegionAgent, resolveConfig, startRegionAgent } from '../src/index.ts';
-import { ACME, type Harness, startHarness } from './harness.ts';
+import { ACME, type Harness, natsCredentialsOf, startHarness } from './harness.ts';
 
 const POLL_MS = 20;
 const SETTLE_ATTEMPTS_MAX = 50;
@@ -57,7 +57,14 @@ describe('redis cache shared by replicas', () => {
     // previous test restarted (its client backs off up to 2 s), and would then cache nothing.
     const replicaOf = (agentId: string) =>
       startRegionAgent(
-        resolveConfig({ natsUrl: h.nats.url, agentId, port: 0, cache: 'redis', redisUrl: redis.url }),
+        resolveConfig({
+          natsUrl: h.nats.url,
+          ...natsCredentialsOf(h.security.agent('us-east-1')),
+          agentId,
+          port: 0,
+          cache: 'redis',
+          redisUrl: redis.url,
+        }),
         silentLogger,
       );
     const primary = await replicaOf('us-east-1-a2');

@@ -8,6 +8,7 @@
 export { type DecodeResult, decodeEvent, encodeEvent } from './codec.ts';
 export {
   type BusConnectionOptions,
+  type BusTlsFiles,
   type ConnectionState,
   connectBus,
   DEFAULT_CONNECT_TIMEOUT_MS,

@@ -1,13 +1,22 @@
 /**
  * @module @memmesh/core
- * What every memmesh part shares: schemas, ids, sharding, subjects, errors, limits,
- * configuration parsing and retry policies.
+ * What every memmesh part shares: schemas, ids, sharding, subjects and which role may use
+ * which on NATS, errors, limits, configuration parsing and retry policies.
  */
 export { type ChunkOptions, chunkText, DEFAULT_CHUNK_OPTIONS, type TextSpan } from './chunk.ts';
 export { type EnvParser, numberParsersOf, parseConfig, parsePairs, readEnv } from './config.ts';
 export { ErrorCode, httpStatusOf, isMeshError, MeshError, type MeshErrorOptions } from './errors.ts';
 export { DOC_ID_PATTERN, docKeyOf, isDocId, isTenant, newDocId, sha256Hex, TENANT_PATTERN } from './ids.ts';
 export { LIMITS } from './limits.ts';
+export {
+  MEMMESH_ACCOUNT,
+  type NatsPermissions,
+  type NatsSubjectPermission,
+  natsPermissionsConfig,
+  OPERATOR_PERMISSIONS,
+  regionAgentPermissions,
+  regionInboxPrefix,
+} from './nats-permissions.ts';
 export {
   backoffDelayMs,
   DEFAULT_RETRY_POLICY,

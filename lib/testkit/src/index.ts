@@ -43,6 +43,14 @@ export {
   startMilvusLite,
 } from './milvus-lite.ts';
 export {
+  createNatsSecurity,
+  type NatsClientFiles,
+  type NatsConnectSecurity,
+  type NatsSecurity,
+  type NatsSecurityOptions,
+  type NatsServerSecurity,
+} from './nats-security.ts';
+export {
   DEFAULT_START_TIMEOUT_MS,
   type NatsServer,
   type NatsServerClusterOptions,

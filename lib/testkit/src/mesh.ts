@@ -1,6 +1,7 @@
 /**
  * @module mesh
- * The multi-region fixture: a NATS supercluster (one cluster per region), one agent per
+ * The multi-region fixture: a locked-down NATS supercluster (one cluster per region, TLS on
+ * every connection, nkey users with the roles' permissions), one agent per
  * region started by the caller on that region's cluster with one shared routing table and
  * one data directory, each agent served over HTTP on loopback, and a teardown in reverse
  * order of start.
@@ -8,13 +9,14 @@
  * The test kit does not know the region agent (the agent's own tests depend on the kit, so
  * the kit depending on the agent would be a cycle), nor the routing table's package for the
  * same reason: the caller passes a `startAgent` that builds its agent from the region, its
- * NATS URL, the data directory and the routing table it also passed in, and gets that agent
+ * NATS URL and credentials, the data directory and the routing table it also passed in, and gets that agent
  * back with its type intact.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type FetchHandler, type HttpServer, serveHttp } from './http.ts';
+import { createNatsSecurity, type NatsClientFiles, type NatsSecurity } from './nats-security.ts';
 import { type Supercluster, type SuperclusterOptions, startSupercluster } from './nats-topology.ts';
 import { createTeardown } from './teardown.ts';
 
@@ -29,6 +31,8 @@ export interface MeshAgentContext<Region extends string, Routing> {
   region: Region;
   /** The region's cluster, every server's client URL joined by commas (NATS's server list). */
   natsUrl: string;
+  /** The region agent role's credentials and the CA of the servers' certificates. */
+  nats: NatsClientFiles;
   /** Shared by every agent of the mesh; each keeps its own region's files there. */
   dataDir: string;
   routing: Routing;
@@ -45,7 +49,7 @@ export interface MeshOptions<Region extends string, Agent extends MeshAgent, Rou
   /** Names the temporary data directory (`memmesh-<name>-…`), to tell whose it is. */
   name?: string;
   /** Anything else for the supercluster (ready timeout, fsync policy). */
-  supercluster?: Omit<SuperclusterOptions, 'regions'>;
+  supercluster?: Omit<SuperclusterOptions, 'regions' | 'security'>;
 }
 
 export interface MeshRegion<Agent> {
@@ -64,6 +68,8 @@ export interface MeshRegion<Agent> {
 
 export interface Mesh<Region extends string, Agent extends MeshAgent, Routing> {
   readonly supercluster: Supercluster;
+  /** The CA and every role's credentials, for tests that connect to NATS themselves. */
+  readonly security: NatsSecurity;
   readonly routing: Routing;
   readonly dataDir: string;
   readonly regions: Readonly<Record<Region, MeshRegion<Agent>>>;
@@ -86,12 +92,19 @@ export async function startMesh<Region extends string, Agent extends MeshAgent, 
   try {
     const dataDir = await mkdtemp(join(tmpdir(), `memmesh-${options.name ?? 'mesh'}-`));
     teardown.push(() => rm(dataDir, { recursive: true, force: true }));
-    const supercluster = await startSupercluster({ ...options.supercluster, regions: [...options.regions] });
+    const security = await createNatsSecurity({ regions: options.regions });
+    teardown.push(() => security.remove());
+    const supercluster = await startSupercluster({
+      ...options.supercluster,
+      regions: [...options.regions],
+      security,
+    });
     teardown.push(() => supercluster.stop());
     const regions = {} as Record<Region, RegionSlot<Agent>>;
     for (const region of options.regions) {
       const natsUrl = supercluster.regions[region]?.urls.join(',') ?? '';
-      const agent = await options.startAgent({ region, natsUrl, dataDir, routing: options.routing });
+      const nats = security.agent(region);
+      const agent = await options.startAgent({ region, natsUrl, nats, dataDir, routing: options.routing });
       teardown.push(() => agent.close());
       const slot: RegionSlot<Agent> = { agent, natsUrl, http: undefined, port: 0 };
       if (options.http ?? true) {
@@ -102,7 +115,7 @@ export async function startMesh<Region extends string, Agent extends MeshAgent, 
       teardown.push(() => closeSlot(slot));
       regions[region] = slot;
     }
-    return meshOf(options, { supercluster, dataDir, regions, stop: () => teardown.run() });
+    return meshOf(options, { supercluster, security, dataDir, regions, stop: () => teardown.run() });
   } catch (err) {
     // The start's own error is the one worth reporting; a teardown failure would hide it.
     await teardown.run().catch(() => undefined);
@@ -127,6 +140,7 @@ function meshOf<Region extends string, Agent extends MeshAgent, Routing>(
   options: MeshOptions<Region, Agent, Routing>,
   started: {
     supercluster: Supercluster;
+    security: NatsSecurity;
     dataDir: string;
     regions: Record<Region, RegionSlot<Agent>>;
     stop(): Promise<void>;
@@ -149,6 +163,7 @@ function meshOf<Region extends string, Agent extends MeshAgent, Routing>(
   );
   return {
     supercluster: started.supercluster,
+    security: started.security,
     routing: options.routing,
     dataDir: started.dataDir,
     regions: views,

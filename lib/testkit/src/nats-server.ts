@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep } from '@memmesh/core';
 import { hasExited, keepOutputTail, killOnExit, terminate } from './child-process.ts';
+import type { NatsServerSecurity } from './nats-security.ts';
 
 export interface NatsServerOptions {
   /** Prefix of the generated server name. */
@@ -40,6 +41,11 @@ export interface NatsServerOptions {
   cluster?: NatsServerClusterOptions;
   /** Joins a supercluster: a `gateway {}` block naming every region's gateways. */
   gateway?: NatsServerGatewayOptions;
+  /**
+   * Locks the server down: TLS on client, route and gateway connections, and only the
+   * accounts' users may connect (createNatsSecurity). Anonymous and plaintext when omitted.
+   */
+  security?: NatsServerSecurity;
 }
 
 export interface NatsServerClusterOptions {
@@ -173,8 +179,9 @@ export function natsServerConfig(
     `ports_file_dir: "${portsFileDir}"`,
     `max_payload: ${MAX_PAYLOAD}`,
     jetStreamBlock(options),
-    options.cluster ? clusterBlock(options.cluster) : '',
-    options.gateway ? gatewayBlock(options.gateway) : '',
+    options.security ? clientSecurityBlock(options.security) : '',
+    options.cluster ? clusterBlock(options.cluster, options.security) : '',
+    options.gateway ? gatewayBlock(options.gateway, options.security) : '',
     options.extraConfig ?? '',
   ].join('\n');
 }
@@ -190,18 +197,42 @@ function jetStreamBlock(options: NatsServerOptions & { storeDir: string }): stri
   ].join('\n');
 }
 
-function clusterBlock(cluster: NatsServerClusterOptions): string {
+/** Clients must speak TLS and authenticate as one of the accounts' users. */
+function clientSecurityBlock(security: NatsServerSecurity): string {
+  return [tlsBlock(security, false, ''), security.accountsConfig].join('\n');
+}
+
+/**
+ * A `tls {}` block. Routes and gateways verify the peer's certificate too (`verify`), so only
+ * a server holding a certificate of the CA can join the cluster or the supercluster; clients
+ * prove who they are with their nkey instead.
+ */
+function tlsBlock(security: NatsServerSecurity, verify: boolean, indent: string): string {
+  const { certFile, keyFile, caFile } = security.tls;
+  return [
+    `${indent}tls {`,
+    `${indent}  cert_file: "${certFile}"`,
+    `${indent}  key_file: "${keyFile}"`,
+    `${indent}  ca_file: "${caFile}"`,
+    verify ? `${indent}  verify: true` : '',
+    `${indent}  timeout: 2`,
+    `${indent}}`,
+  ].join('\n');
+}
+
+function clusterBlock(cluster: NatsServerClusterOptions, security: NatsServerSecurity | undefined): string {
   const routes = cluster.routePorts.map((port) => `"nats-route://127.0.0.1:${port}"`);
   return [
     'cluster {',
     `  name: "${cluster.name}"`,
     `  listen: "127.0.0.1:${cluster.port}"`,
     `  routes: [${routes.join(', ')}]`,
+    security ? tlsBlock(security, true, '  ') : '',
     '}',
   ].join('\n');
 }
 
-function gatewayBlock(gateway: NatsServerGatewayOptions): string {
+function gatewayBlock(gateway: NatsServerGatewayOptions, security: NatsServerSecurity | undefined): string {
   const remotes = gateway.gateways.map(({ name, ports }) => {
     const urls = ports.map((port) => `"nats://127.0.0.1:${port}"`);
     return `    { name: "${name}", urls: [${urls.join(', ')}] }`;
@@ -210,6 +241,7 @@ function gatewayBlock(gateway: NatsServerGatewayOptions): string {
     'gateway {',
     `  name: "${gateway.name}"`,
     `  listen: "127.0.0.1:${gateway.port}"`,
+    security ? tlsBlock(security, true, '  ') : '',
     '  gateways: [',
     remotes.join(',\n'),
     '  ]',

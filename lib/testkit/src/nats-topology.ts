@@ -31,6 +31,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep } from '@memmesh/core';
+import type { NatsServerSecurity } from './nats-security.ts';
 import {
   DEFAULT_START_TIMEOUT_MS,
   type LaunchedNatsServer,
@@ -58,6 +59,8 @@ export interface NatsTopologyOptions {
   syncInterval?: 'always' | string;
   /** Path of the nats-server binary, as in startNatsServer. */
   bin?: string;
+  /** TLS on every connection and nkey users only, as in startNatsServer (createNatsSecurity). */
+  security?: NatsServerSecurity;
 }
 
 export interface SuperclusterOptions extends NatsTopologyOptions {
@@ -325,6 +328,7 @@ async function startSlot(topology: Topology, slot: Slot): Promise<void> {
     startTimeoutMs: options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
     ...(options.syncInterval ? { syncInterval: options.syncInterval } : {}),
     ...(options.bin ? { bin: options.bin } : {}),
+    ...(options.security ? { security: options.security } : {}),
     cluster: { name: slot.region, port: slot.clusterPort, routePorts: routePeers.map((s) => s.clusterPort) },
     ...(regionNames.length > 1
       ? {

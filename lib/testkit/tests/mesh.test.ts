@@ -1,12 +1,14 @@
 /**
  * The mesh fixture on a real two-region supercluster, with a stand-in agent per region that
- * connects to the NATS URL it was given and answers with the cluster it landed on: every
+ * connects to the NATS URL it was given, with the region agent role's credentials and the CA
+ * (the supercluster refuses anything else), and answers with the cluster it landed on: every
  * region's agent on its own cluster with the shared data directory and routing table, HTTP
  * that closes and re-opens on the same port, a teardown in reverse order, and nothing left
  * behind by a start that fails half-way.
  */
 import { existsSync } from 'node:fs';
-import { connect } from '@nats-io/transport-node';
+import { readFile } from 'node:fs/promises';
+import { connect, nkeyAuthenticator } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Mesh, type MeshAgentContext, sendJson, startMesh } from '../src/index.ts';
 
@@ -25,7 +27,13 @@ async function startStandIn(
   context: MeshAgentContext<RegionId, typeof ROUTING>,
   closed: string[],
 ): Promise<StandIn> {
-  const nc = await connect({ servers: context.natsUrl.split(',') });
+  const seed = (await readFile(context.nats.credsFile, 'utf8')).trim();
+  const nc = await connect({
+    servers: context.natsUrl.split(','),
+    authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)),
+    tls: context.nats.tls,
+    ...(context.nats.inboxPrefix ? { inboxPrefix: context.nats.inboxPrefix } : {}),
+  });
   return {
     context,
     app: {
@@ -61,7 +69,13 @@ describe('mesh', () => {
       const { agent, url, natsUrl, serving } = mesh.regions[region];
       expect(agent).toBe(mesh.agents[region]);
       expect(url).toBe(mesh.urls[region]);
-      expect(agent.context).toEqual({ region, natsUrl, dataDir: mesh.dataDir, routing: ROUTING });
+      expect(agent.context).toEqual({
+        region,
+        natsUrl,
+        nats: mesh.security.agent(region),
+        dataDir: mesh.dataDir,
+        routing: ROUTING,
+      });
       expect(natsUrl).toBe(mesh.supercluster.regions[region]?.urls.join(','));
       expect(serving).toBe(true);
       const r = await sendJson(url, 'GET', '/');
@@ -89,6 +103,7 @@ describe('mesh', () => {
     for (const region of REGIONS) await expect(fetch(urls[region])).rejects.toThrow();
     await expect(connect({ servers: mesh.supercluster.regions['us-east-1']?.urls })).rejects.toThrow();
     expect(existsSync(dataDir)).toBe(false);
+    expect(existsSync(mesh.security.dir)).toBe(false);
     await mesh.stop();
     expect(closed).toHaveLength(2);
   });

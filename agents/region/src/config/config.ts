@@ -3,7 +3,7 @@
  * The region agent's configuration: typed, with named defaults, read from the environment
  * in one place (`configFromEnv`, called only by main.ts) and validated once at start-up.
  */
-
+import { accessSync, constants, statSync } from 'node:fs';
 import { SHARD_QUERY_WAIT_MS_MAX } from '@memmesh/bus';
 import {
   ApiKeySchema,
@@ -38,12 +38,34 @@ export const EMBEDDED_BACKENDS: Backends = { index: 'embedded', cache: 'lru', em
 
 export const DEFAULT_API_KEYS = 'acme-dev-key=acme,globex-dev-key=globex';
 
+/** A path that names a readable file now: a missing credentials file is a start-up error, not a later one. */
+const ReadableFileSchema = z.string().min(1).refine(isReadableFile, { message: 'is not a readable file' });
+
+function isReadableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
 export const RegionAgentConfigSchema = z
   .strictObject({
     region: z.string().regex(REGION_PATTERN, 'region must look like us-east-1'),
     /** Unique per agent replica: it names the replica's durable consumers. */
     agentId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'agentId must be 1-64 of [A-Za-z0-9_-]'),
     natsUrl: z.string().min(1),
+    /**
+     * The region agent's NATS user: an nkey seed file or a `.creds` file. Without it the agent
+     * connects anonymously, which a locked-down NATS (the local mesh, the chart's) refuses.
+     */
+    natsCredsFile: ReadableFileSchema.optional(),
+    /** The CA of the NATS servers' certificates; TLS is used when set. */
+    natsTlsCaFile: ReadableFileSchema.optional(),
+    /** A client certificate and its key, for servers that verify clients (mutual TLS). */
+    natsTlsCertFile: ReadableFileSchema.optional(),
+    natsTlsKeyFile: ReadableFileSchema.optional(),
     host: z.string().min(1),
     port: z.number().int().min(0).max(65_535),
     shardCount: z.number().int().min(1).max(SHARD_COUNT_MAX),
@@ -138,6 +160,15 @@ export const RegionAgentConfigSchema = z
     path: ['milvusAddress'],
     message: 'is required when index is milvus',
   })
+  .refine((c) => (c.natsTlsCertFile === undefined) === (c.natsTlsKeyFile === undefined), {
+    path: ['natsTlsKeyFile'],
+    message:
+      'a NATS client certificate and its key are set together (MEMMESH_NATS_TLS_CERT, MEMMESH_NATS_TLS_KEY)',
+  })
+  .refine((c) => c.natsTlsCertFile === undefined || c.natsTlsCaFile !== undefined, {
+    path: ['natsTlsCaFile'],
+    message: 'is required with a client certificate: TLS needs the CA of the servers (MEMMESH_NATS_TLS_CA)',
+  })
   .refine((c) => c.embedder !== 'minilm' || c.minilmDir !== undefined, {
     path: ['minilmDir'],
     message: 'is required when embedder is minilm (provision it with bash scripts/models/install-minilm.sh)',
@@ -182,6 +213,10 @@ export const ENV_NAMES = {
   region: 'MEMMESH_REGION',
   agentId: 'MEMMESH_AGENT_ID',
   natsUrl: 'MEMMESH_NATS_URL',
+  natsCredsFile: 'MEMMESH_NATS_CREDS',
+  natsTlsCaFile: 'MEMMESH_NATS_TLS_CA',
+  natsTlsCertFile: 'MEMMESH_NATS_TLS_CERT',
+  natsTlsKeyFile: 'MEMMESH_NATS_TLS_KEY',
   host: 'MEMMESH_HOST',
   port: 'MEMMESH_PORT',
   shardCount: 'MEMMESH_SHARDS',

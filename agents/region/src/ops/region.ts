@@ -11,6 +11,7 @@ import {
   LIMITS,
   type Memory,
   type MemoryInput,
+  regionInboxPrefix,
   type SearchInput,
   type SearchResponse,
   streamName,
@@ -73,7 +74,17 @@ export interface OpenRegionOptions {
 }
 
 export async function openRegion(options: OpenRegionOptions): Promise<Region> {
-  const nc = await connectBus({ servers: options.config.natsUrl, name: options.config.agentId });
+  const { config } = options;
+  const nc = await connectBus({
+    servers: config.natsUrl,
+    name: config.agentId,
+    credsFile: config.natsCredsFile,
+    tls: config.natsTlsCaFile
+      ? { caFile: config.natsTlsCaFile, certFile: config.natsTlsCertFile, keyFile: config.natsTlsKeyFile }
+      : undefined,
+    // The region agent role may subscribe to replies only under its region's prefix.
+    inboxPrefix: regionInboxPrefix(config.region),
+  });
   try {
     const parts = options.telemetry ? instrumentParts(options.parts, options.telemetry) : options.parts;
     return await RegionService.open({ ...options, parts }, nc);
