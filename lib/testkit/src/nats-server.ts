@@ -69,6 +69,8 @@ export interface NatsServerGatewayOptions {
 export interface NatsServer {
   readonly url: string;
   readonly port: number;
+  /** The HTTP monitoring endpoint (`/varz`, `/connz`, …), plaintext on loopback. */
+  readonly monitorUrl: string;
   readonly storeDir: string;
   readonly pid: number;
   /** Stops the server (SIGTERM, then SIGKILL after a grace period) and removes temp dirs. */
@@ -145,6 +147,7 @@ export async function launchNatsServer(options: NatsServerOptions = {}): Promise
   const server: NatsServer = {
     url: `nats://127.0.0.1:${ports.client}`,
     port: ports.client,
+    monitorUrl: `http://127.0.0.1:${ports.monitor}`,
     storeDir,
     pid: running.pid ?? -1,
     async stop() {
