@@ -109,7 +109,20 @@ ensure_redis_server() {
     || die "apt-get could not install redis-server"
 }
 
+# openssl makes the local NATS CA and certificates (npm start and the tests run NATS with TLS).
+ensure_openssl() {
+  command -v openssl >/dev/null 2>&1 && return
+  if [[ $(id -u) -ne 0 ]]; then
+    die "openssl is missing: it makes the local NATS certificates; install it ('apt-get install openssl')."
+  fi
+  say "installing openssl (Debian package) for the local NATS certificates"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssl >&2 \
+    || die "apt-get could not install openssl"
+}
+
 ensure_node
+ensure_openssl
 export PATH="$TOOLS/node/node_modules/.bin:$ROOT/node_modules/.bin:$TOOLS/bin:$PATH"
 ensure_deps
 ensure_nats_server

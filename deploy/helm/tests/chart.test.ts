@@ -4,11 +4,14 @@
  * (whose CRDs kubernetes-validate does not know) and the in-chart NATS configuration, and
  * refuse bad values with a message that names the field.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { regionAgentPermissions } from '@memmesh/core';
+import { createNatsSecurity } from '@memmesh/testkit';
 import { describe, expect, test } from 'vitest';
 import {
+  AGENT_NKEY,
   byKind,
   CHART_DIR,
   EVERYTHING_ON_ARGS,
@@ -17,7 +20,9 @@ import {
   KUBERNETES_VERSION,
   kubernetesValidateBin,
   type Manifest,
+  NATS_SECURITY_ARGS,
   natsServerBin,
+  OPERATOR_NKEY,
   parseManifests,
   render,
   run,
@@ -171,27 +176,139 @@ describe('chart - monitoring objects', () => {
 
 describe('chart - in-chart NATS', () => {
   test('chart - nats-server accepts the rendered configuration', async () => {
-    const manifests = await render('us-east-1', EVERYTHING_ON_ARGS);
-    const config = byKind(manifests, 'ConfigMap').find((m) => m.metadata.name.endsWith('-nats'));
-    const text = config?.data?.['nats.conf'] ?? '';
+    const text = await renderedNatsConfig('us-east-1', EVERYTHING_ON_ARGS);
     expect(text).toContain('name: "us-east-1"');
     expect(text).toContain('nats://nats-eu.memmesh.example:7222');
     const dir = await mkdtemp(join(tmpdir(), 'memmesh-nats-conf-'));
+    // The Secret's files, where the pod mounts them: -t loads the certificate and key.
+    const security = await createNatsSecurity({ regions: ['us-east-1'] });
     try {
-      await writeFile(join(dir, 'nats.conf'), text);
+      await mkdir(join(dir, 'tls'));
+      await copyFile(security.tls.certFile, join(dir, 'tls', 'tls.crt'));
+      await copyFile(security.tls.keyFile, join(dir, 'tls', 'tls.key'));
+      await copyFile(security.tls.caFile, join(dir, 'tls', 'ca.crt'));
+      await writeFile(join(dir, 'nats.conf'), text.replaceAll('/etc/nats/tls/', `${dir}/tls/`));
       // -t parses and checks the configuration, then exits; it never listens.
       const result = await run(natsServerBin(), ['-t', '-c', join(dir, 'nats.conf')], { POD_NAME: 'nats-0' });
       expect(result.stdout + result.stderr).toMatch(/is valid/);
       expect(result.code).toBe(0);
     } finally {
       await rm(dir, { recursive: true, force: true });
+      await security.remove();
     }
+  });
+
+  test('chart - NATS is locked down: TLS on client, route and gateway connections, and nkey users only', async () => {
+    const text = await renderedNatsConfig('us-east-1', EVERYTHING_ON_ARGS);
+    // Three tls blocks: clients, routes (verify), gateways (verify).
+    expect(text.match(/^\s*tls \{/gm)).toHaveLength(3);
+    expect(text.match(/verify: true/g)).toHaveLength(2);
+    expect(text).toContain('cert_file: /etc/nats/tls/tls.crt');
+    expect(text).not.toMatch(/no_auth_user|authorization \{/);
+    expect(text).toContain(`nkey: "${AGENT_NKEY}"`);
+    expect(text).toContain(`nkey: "${OPERATOR_NKEY}"`);
+  });
+
+  test.each(REGIONS)(
+    "chart - %s's agent user has exactly the region agent role of @memmesh/core",
+    async (region) => {
+      const text = await renderedNatsConfig(region, [...NATS_SECURITY_ARGS, '--set', 'nats.enabled=true']);
+      const line = text.split('\n').find((l) => l.includes(`nkey: "${AGENT_NKEY}"`)) ?? '';
+      const rendered = parseNatsPermissions(line.slice(line.indexOf('permissions:') + 'permissions:'.length));
+      const expected = regionAgentPermissions(region, REGIONS);
+      expect(rendered.publish.allow.sort()).toEqual([...expected.publish.allow].sort());
+      expect(rendered.subscribe.allow.sort()).toEqual([...expected.subscribe.allow].sort());
+      expect(rendered.allow_responses).toBe(true);
+    },
+  );
+
+  test("chart - the in-chart NATS is refused without users, the agents' credentials or a certificate", async () => {
+    const without = (drop: string) =>
+      helmTemplate('us-east-1', [...NATS_SECURITY_ARGS, '--set', `nats.enabled=true,${drop}`]);
+    const cases: [string, RegExp][] = [
+      ['nats.users.agentNkey=', /nats.users.agentNkey is required/],
+      ['nats.credentials.existingSecret=', /nats.credentials.existingSecret is required/],
+      ['nats.tls.existingSecret=', /nats.tls.existingSecret is required/],
+    ];
+    for (const [drop, message] of cases) {
+      const result = await without(drop);
+      expect(result.code, drop).not.toBe(0);
+      expect(result.stderr, drop).toMatch(message);
+    }
+    const badKey = await without('nats.users.agentNkey=SUAMNOTAPUBLICKEY');
+    expect(badKey.code).not.toBe(0);
+  });
+
+  test('chart - agents get their NATS seed and the CA as files, and nothing else of the Secrets', async () => {
+    const manifests = await render('us-east-1', EVERYTHING_ON_ARGS);
+    const agent = byKind(manifests, 'StatefulSet').find((m) => m.metadata.name.endsWith('-agent'));
+    const pod = agent?.spec.template.spec;
+    const env = Object.fromEntries(
+      pod.containers[0].env.map((e: { name: string; value?: string }) => [e.name, e.value]),
+    );
+    expect(env.MEMMESH_NATS_CREDS).toBe('/etc/memmesh/nats/credentials/agent.nk');
+    expect(env.MEMMESH_NATS_TLS_CA).toBe('/etc/memmesh/nats/ca/ca.crt');
+    const volumes = Object.fromEntries(pod.volumes.map((v: { name: string }) => [v.name, v]));
+    expect(volumes['nats-credentials'].secret).toEqual({
+      secretName: 'memmesh-nats-agent',
+      defaultMode: 0o400,
+      items: [{ key: 'agent.nk', path: 'agent.nk' }],
+    });
+    expect(volumes['nats-ca'].secret).toEqual({
+      secretName: 'memmesh-nats-tls',
+      items: [{ key: 'ca.crt', path: 'ca.crt' }],
+    });
+  });
+
+  test("chart - only the other regions' NATS may reach the gateway port", async () => {
+    const policyOf = async (args: string[]) => {
+      const manifests = await render('us-east-1', args);
+      const policy = byKind(manifests, 'NetworkPolicy').find((m) => m.metadata.name.endsWith('-nats'));
+      return policy?.spec.ingress as { from?: unknown[]; ports: { port: string }[] }[];
+    };
+    const open = (await policyOf(EVERYTHING_ON_ARGS)).filter((r) =>
+      r.ports.some((p) => p.port === 'gateway'),
+    );
+    expect(open).toEqual([
+      { from: [{ ipBlock: { cidr: '10.20.0.0/16' } }], ports: [{ port: 'gateway', protocol: 'TCP' }] },
+    ]);
+    const closed = await policyOf([...NATS_SECURITY_ARGS, '--set', 'nats.enabled=true']);
+    expect(closed.filter((r) => r.ports.some((p) => p.port === 'gateway'))).toEqual([]);
+    // Every other rule names its sources too: no port is open to everyone.
+    for (const rule of closed) expect(rule.from?.length, JSON.stringify(rule)).toBeGreaterThan(0);
+  });
+
+  test('chart - cert-manager can issue the NATS certificate, for the names clients and gateways dial', async () => {
+    const manifests = await render('us-east-1', [
+      ...EVERYTHING_ON_ARGS,
+      '--set',
+      'nats.tls.existingSecret=,nats.tls.certManager.enabled=true,nats.tls.certManager.issuerRef.name=memmesh-ca',
+    ]);
+    const [certificate] = byKind(manifests, 'Certificate');
+    expect(certificate?.apiVersion).toBe('cert-manager.io/v1');
+    expect(certificate?.spec.secretName).toBe(certificate?.metadata.name);
+    expect(certificate?.spec.usages).toEqual([
+      'server auth',
+      'client auth',
+      'digital signature',
+      'key encipherment',
+    ]);
+    expect(certificate?.spec.dnsNames).toContain('nats-us.memmesh.example');
+    expect(certificate?.spec.issuerRef).toEqual({
+      name: 'memmesh-ca',
+      kind: 'ClusterIssuer',
+      group: 'cert-manager.io',
+    });
+    const nats = byKind(manifests, 'StatefulSet').find((m) => m.metadata.name.endsWith('-nats'));
+    const tls = nats?.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'tls');
+    expect(tls.secret.secretName).toBe(certificate?.metadata.name);
   });
 
   test('chart - fewer NATS servers than stream replicas are refused', async () => {
     const result = await helmTemplate('us-east-1', [
       '--set',
       'nats.enabled=true,nats.replicas=1,regions.us-east-1.streamReplicas=3',
+      ...NATS_SECURITY_ARGS,
     ]);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/streamReplicas 3 but nats.replicas is 1/);
@@ -268,3 +385,19 @@ describe('chart - bad values are refused with a clear message', () => {
     expect(result.stdout + result.stderr).toMatch(/\/agent\/replicas': got string, want integer/);
   });
 });
+
+async function renderedNatsConfig(region: string, args: string[]): Promise<string> {
+  const manifests = await render(region, args);
+  const config = byKind(manifests, 'ConfigMap').find((m) => m.metadata.name.endsWith('-nats'));
+  return config?.data?.['nats.conf'] ?? '';
+}
+
+/** The chart writes permissions in NATS's relaxed syntax (bare keys); quoting them makes JSON. */
+function parseNatsPermissions(text: string): {
+  publish: { allow: string[] };
+  subscribe: { allow: string[] };
+  allow_responses?: boolean;
+} {
+  const body = text.trim().replace(/\s*\}\s*$/, '');
+  return JSON.parse(body.replace(/([{,]\s*)([a-z_]+):/g, '$1"$2":'));
+}

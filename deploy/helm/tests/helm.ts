@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { nkeys } from '@nats-io/transport-node';
 import { parseAllDocuments } from 'yaml';
 
 export const ROOT = new URL('../../..', import.meta.url).pathname;
@@ -139,7 +140,21 @@ export function componentContainer(manifests: Manifest[], component: 'agent' | '
  * DynamoDB routing, in-chart NATS with gateways. Renders of it show every variable the chart
  * can set.
  */
+/** Public nkeys of this run's NATS users (the seeds are never needed: nothing connects). */
+export const AGENT_NKEY = nkeys.createUser().getPublicKey();
+export const OPERATOR_NKEY = nkeys.createUser().getPublicKey();
+/** What the in-chart NATS needs to be locked down: users, the agents' seed, the servers' certificate. */
+export const NATS_SECURITY_ARGS = [
+  '--set',
+  `nats.users.agentNkey=${AGENT_NKEY},nats.users.operatorNkey=${OPERATOR_NKEY}`,
+  '--set',
+  'nats.credentials.existingSecret=memmesh-nats-agent,nats.tls.existingSecret=memmesh-nats-tls',
+];
+
 export const EVERYTHING_ON_ARGS = [
+  ...NATS_SECURITY_ARGS,
+  '--set-json',
+  'networkPolicy.natsGatewayFrom=[{"ipBlock":{"cidr":"10.20.0.0/16"}}]',
   '--set',
   'regions.us-east-1.backends.index=milvus,regions.us-east-1.backends.cache=redis',
   '--set',

@@ -65,6 +65,25 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
+{{/*
+The Secret whose CA the agents verify NATS with: the in-chart servers' own (its ca.crt), or
+nats.tls.caSecret for an external NATS; empty when neither (the system's CAs then).
+*/}}
+{{- define "memmesh.natsCaSecret" -}}
+{{- if .Values.nats.enabled -}}
+{{- include "memmesh.natsTlsSecret" . -}}
+{{- else -}}
+{{- .Values.nats.tls.caSecret -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The in-chart NATS refuses anonymous clients: the agents must be given a user. */}}
+{{- define "memmesh.natsCredentialsCheck" -}}
+{{- if and .Values.nats.enabled (not .Values.nats.credentials.existingSecret) -}}
+{{- fail "nats.credentials.existingSecret is required with the in-chart NATS: a Secret with the region agent's nkey seed (its public key goes in nats.users.agentNkey)" -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "memmesh.agentServiceUrl" -}}
 {{- printf "http://%s-agent.%s.svc.cluster.local:%d" (include "memmesh.fullname" .) .Release.Namespace (int .Values.agent.port) -}}
 {{- end -}}
