@@ -7,6 +7,9 @@
  * asserted here comes from nats-server itself; at the end, nothing forged is searchable in
  * any region.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { encodeEvent } from '@memmesh/bus';
 import {
   docKeyOf,
@@ -19,6 +22,7 @@ import {
   shardOf,
 } from '@memmesh/core';
 import { LOCAL_EMBEDDER_MODEL } from '@memmesh/embed';
+import { silentLogger } from '@memmesh/telemetry';
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import {
   connect,
@@ -28,7 +32,8 @@ import {
   nkeys,
 } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACME, type AgentMesh, GLOBEX, startAgentMesh } from './harness.ts';
+import { type RegionAgentConfig, resolveConfig, startRegionAgent } from '../src/index.ts';
+import { ACME, type AgentMesh, GLOBEX, natsCredentialsOf, startAgentMesh } from './harness.ts';
 
 const US = 'us-east-1';
 const EU = 'eu-central-1';
@@ -296,3 +301,61 @@ async function expectDeadLettered(jsm: JetStreamManager, shard: string): Promise
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+describe('nats security - agent start-up', () => {
+  const startUs = (overrides: Partial<RegionAgentConfig>) =>
+    startRegionAgent(
+      resolveConfig({
+        region: US,
+        agentId: 'start-up-probe',
+        natsUrl: servers(US).join(','),
+        port: 0,
+        ...natsCredentialsOf(mesh.security.agent(US)),
+        ...overrides,
+      }),
+      silentLogger,
+      { routing: mesh.routing },
+    );
+
+  it('nats security - a credentials or CA file that does not exist is a configuration error naming the variable', () => {
+    expect(() => resolveConfig({ natsCredsFile: '/nonexistent/agent.nk' })).toThrow(
+      /MEMMESH_NATS_CREDS|natsCredsFile/,
+    );
+    expect(() => resolveConfig({ natsTlsCaFile: '/nonexistent/ca.pem' })).toThrow(
+      /MEMMESH_NATS_TLS_CA|natsTlsCaFile/,
+    );
+    expect(() => resolveConfig({ natsTlsCertFile: mesh.security.tls.certFile })).toThrow(
+      /MEMMESH_NATS_TLS_KEY/,
+    );
+  });
+
+  it('nats security - wrong credentials, a file that is not credentials, and a missing CA each stop the agent with a clear error', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'memmesh-bad-creds-'));
+    try {
+      const stranger = join(dir, 'stranger.nk');
+      await writeFile(stranger, `${new TextDecoder().decode(nkeys.createUser().getSeed())}\n`);
+      await expect(startUs({ natsCredsFile: stranger })).rejects.toThrow(
+        new RegExp(`refused the credentials in ${stranger}.*authorization violation`, 'i'),
+      );
+      const notCreds = join(dir, 'not-creds.txt');
+      await writeFile(notCreds, 'hello\n');
+      await expect(startUs({ natsCredsFile: notCreds })).rejects.toThrow(/holds neither a user JWT/);
+      const { natsTlsCaFile: _ca, ...withoutCa } = natsCredentialsOf(mesh.security.agent(US));
+      await expect(
+        startRegionAgent(
+          resolveConfig({
+            region: US,
+            agentId: 'no-ca',
+            natsUrl: servers(US).join(','),
+            port: 0,
+            ...withoutCa,
+          }),
+          silentLogger,
+          { routing: mesh.routing },
+        ),
+      ).rejects.toThrow(/TLS with NATS .* failed/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
