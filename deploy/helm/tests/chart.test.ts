@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { regionAgentPermissions } from '@memmesh/core';
 import { createNatsSecurity } from '@memmesh/testkit';
+import { nkeys } from '@nats-io/transport-node';
 import { describe, expect, test } from 'vitest';
 import {
   AGENT_NKEY,
@@ -207,6 +208,27 @@ describe('chart - in-chart NATS', () => {
     expect(text).not.toMatch(/no_auth_user|authorization \{/);
     expect(text).toContain(`nkey: "${AGENT_NKEY}"`);
     expect(text).toContain(`nkey: "${OPERATOR_NKEY}"`);
+  });
+
+  test('chart - during a key rotation the previous agent key is accepted with the same permissions', async () => {
+    const previous = nkeys.createUser().getPublicKey();
+    const args = [
+      ...NATS_SECURITY_ARGS,
+      '--set',
+      `nats.enabled=true,nats.users.previousAgentNkey=${previous}`,
+    ];
+    const lines = (await renderedNatsConfig('us-east-1', args)).split('\n');
+    const permissionsOf = (key: string) => {
+      const line = lines.find((l) => l.includes(`nkey: "${key}"`)) ?? '';
+      return line.slice(line.indexOf('permissions:'));
+    };
+    expect(permissionsOf(previous)).toMatch(/mem\.us-east-1/);
+    expect(permissionsOf(previous)).toBe(permissionsOf(AGENT_NKEY));
+    expect(
+      (await renderedNatsConfig('us-east-1', [...NATS_SECURITY_ARGS, '--set', 'nats.enabled=true'])).match(
+        /nkey:/g,
+      ),
+    ).toHaveLength(2);
   });
 
   test.each(REGIONS)(

@@ -73,7 +73,8 @@ ca_file: /etc/nats/tls/ca.crt
 {{- end -}}
 
 {{/*
-The MEMMESH account and its users: this region's agent and, when given, operator tooling.
+The MEMMESH account and its users: this region's agent (and its previous key while a key
+rotation is under way) and, when given, operator tooling.
 No `no_auth_user`, so a client without credentials is refused. Other regions' agents connect
 to their own region's servers and are listed there.
 */}}
@@ -84,6 +85,9 @@ accounts {
     jetstream: enabled
     users: [
       { nkey: {{ $agent | quote }}, permissions: {{ include "memmesh.natsAgentPermissions" . }} }
+      {{- with .Values.nats.users.previousAgentNkey }}
+      { nkey: {{ . | quote }}, permissions: {{ include "memmesh.natsAgentPermissions" $ }} }
+      {{- end }}
       {{- with .Values.nats.users.operatorNkey }}
       { nkey: {{ . | quote }}, permissions: { publish: { allow: [">"] }, subscribe: { allow: [">"] } } }
       {{- end }}
