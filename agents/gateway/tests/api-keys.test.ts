@@ -71,7 +71,6 @@ let functionalCases = 0;
 
 interface Reply {
   status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: a test reads the fields of the reply it checks.
   body: any;
   retryAfter: string | undefined;
 }
