@@ -1,14 +1,19 @@
 /**
  * @module admin
  * The admin API of the gateway: read and change tenant placement policies, with the admin
- * key (tenant keys do not open it). Changes are conditional (`If-Match: <version>`, 0 to
+ * key (tenant keys do not open it, whatever their scopes; a tenant's own API keys are keys.ts). Changes are conditional (`If-Match: <version>`, 0 to
  * create), so that of two operators or gateways changing the same policy from the same
  * version, one wins and the other gets 409 and re-reads. Placement and residency are checked
  * by the routing table on every write.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { describeIssues, ErrorCode, MeshError, TenantSchema } from '@memmesh/core';
-import type { RouteHandler, TenantPolicyBodySchema } from '@memmesh/http';
+import { describeIssues, ErrorCode, MeshError, secretsEqual, TenantSchema } from '@memmesh/core';
+import {
+  type AuthThrottle,
+  bearerKeyOf,
+  type RouteHandler,
+  sourceAddressOf,
+  type TenantPolicyBodySchema,
+} from '@memmesh/http';
 import { type RoutingTable, TenantPolicyInputSchema } from '@memmesh/routing';
 import type { Context } from 'hono';
 import type { z } from 'zod';
@@ -18,22 +23,31 @@ export interface AdminHandlers {
   putTenantPolicy: RouteHandler<z.infer<typeof TenantPolicyBodySchema>>;
 }
 
-const digest = (value: string) => createHash('sha256').update(value).digest();
+export interface AdminGuardOptions {
+  adminKey: string | undefined;
+  /** Wrong admin keys count as failed authentications, like wrong tenant keys. */
+  throttle: AuthThrottle;
+  trustedProxyHops: number;
+}
 
 /** Throws unless the request carries the admin key; the admin API is off without one. */
-export function adminGuard(adminKey: string | undefined): (c: Context) => void {
-  const expected = adminKey === undefined ? undefined : digest(adminKey);
-  return (c) => {
-    if (!expected) throw new MeshError(ErrorCode.NotFound, 'the admin API is not enabled on this gateway');
-    const given = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1];
-    // Compared as digests in constant time: the key never leaks through timing.
-    if (!given || !timingSafeEqual(digest(given), expected)) {
-      throw new MeshError(ErrorCode.Unauthorized, 'admin key required');
+export function adminGuard(options: AdminGuardOptions): (c: Context) => Promise<void> {
+  const { adminKey, throttle, trustedProxyHops } = options;
+  return async (c) => {
+    if (adminKey === undefined) {
+      throw new MeshError(ErrorCode.NotFound, 'the admin API is not enabled on this gateway');
     }
+    const given = bearerKeyOf(c.req.header('authorization'));
+    await throttle.attempt(sourceAddressOf(c, trustedProxyHops), given, async () => {
+      // Compared in constant time: the key never leaks through timing.
+      if (given === undefined || !secretsEqual(given, adminKey)) {
+        throw new MeshError(ErrorCode.Unauthorized, 'admin key required');
+      }
+    });
   };
 }
 
-function tenantParam(c: Context): string {
+export function tenantParam(c: Context): string {
   const parsed = TenantSchema.safeParse(c.req.param('tenant'));
   if (!parsed.success) {
     throw new MeshError(ErrorCode.BadRequest, 'bad tenant name', { details: describeIssues(parsed.error) });

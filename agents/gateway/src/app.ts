@@ -6,12 +6,14 @@
  * the best region for it — the home for writes, the nearest healthy holder for reads, failing
  * over in order (dispatch.ts). Every tenant route that agents serve is proxied, so a route
  * added to the table reaches the agents with no edit here. Every proxied answer says which
- * region served it (`X-Memmesh-Region`). The agents check the key again: the gateway forwards
- * `Authorization` unchanged.
+ * region served it (`X-Memmesh-Region`). A key must hold the scope of the route's kind (403
+ * otherwise), and failed authentications are throttled per source and key prefix (429). The
+ * agents check the key again: the gateway forwards `Authorization` unchanged.
  */
 import {
   API,
   answerErrors,
+  authThrottleOf,
   createRateLimiter,
   type Handlers,
   HEADERS,
@@ -31,6 +33,7 @@ import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { adminGuard, adminHandlers } from './admin.ts';
 import type { GatewayConfig } from './config.ts';
 import { createDispatcher, type Dispatcher } from './dispatch.ts';
+import { keyHandlers } from './keys.ts';
 import type { Probes } from './probes.ts';
 import type { Answer, Forward } from './proxy.ts';
 import { candidates } from './routes.ts';
@@ -75,11 +78,20 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
   const metrics = options.metrics ?? createMetrics({ region: 'global', service: 'gateway' });
   const tracer = options.tracer ?? tracerOf();
   const dispatch = createDispatcher(config, probes, log, { metrics, tracer });
-  const lookups = createTenantLookups(options.routing, log);
+  // One throttle for tenant and admin keys: guesses at either from one source add up.
+  const throttle = authThrottleOf(config);
+  const trustedProxyHops = config.httpTrustedProxyHops;
+  const lookups = createTenantLookups({
+    routing: options.routing,
+    log,
+    throttle,
+    trustedProxyHops,
+    adminKey: config.adminKey,
+  });
   const limiter = createRateLimiter(config.tenantRequestsPerSecond, config.tenantBurst);
-  /** The caller's tenant, within its limit across all regions (429 with Retry-After past it). */
-  const tenantOf = async (c: Context) => {
-    const tenant = await lookups.tenantOf(c.req.header('authorization'));
+  /** The caller's tenant, with a key of `scope`, within its limit across all regions (429 past it). */
+  const tenantOf = async (c: Context, scope: 'read' | 'write') => {
+    const { tenant } = await lookups.keyOf(c, scope);
     limiter.take(tenant);
     return tenant;
   };
@@ -100,17 +112,18 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
     ...service,
     ...proxyHandlers({ config, probes, dispatch, lookups, tenantOf }),
     ...adminHandlers(options.routing),
+    ...keyHandlers(options.routing, lookups),
     // Tenants see what the gateway sees: RTT and health per region. Internal addresses (the
     // endpoints, and failure reasons that quote them) are left out: they are operators' business.
     async listRegions(c) {
-      await tenantOf(c);
+      await tenantOf(c, 'read');
       const regions = probes
         .all()
         .map(({ region, status, rttMs, healthy, probed }) => ({ region, status, rttMs, healthy, probed }));
       return c.json({ regions });
     },
   };
-  const admin = adminGuard(config.adminKey);
+  const admin = adminGuard({ adminKey: config.adminKey, throttle, trustedProxyHops });
   mountRoutes(app, {
     table: API,
     service: 'gateway',
@@ -125,25 +138,26 @@ interface ProxyDeps {
   probes: Probes;
   dispatch: Dispatcher;
   lookups: TenantLookups;
-  tenantOf: (c: Context) => Promise<string>;
+  tenantOf: (c: Context, scope: 'read' | 'write') => Promise<string>;
 }
 
 /** A proxy handler for every tenant route that the agents serve, by its kind. */
 function proxyHandlers(deps: ProxyDeps): Pick<GatewayHandlers, ProxiedIds> {
   const handlers: Record<string, RouteHandler<unknown>> = {};
   for (const [id, route] of routesOf(API, 'gateway')) {
-    const proxied = route.servedBy.includes('agent') && (route.kind === 'read' || route.kind === 'write');
-    if (proxied) handlers[id] = proxy(deps, route.kind);
+    const { kind } = route;
+    if (route.servedBy.includes('agent') && (kind === 'read' || kind === 'write'))
+      handlers[id] = proxy(deps, kind);
   }
   return handlers as Pick<GatewayHandlers, ProxiedIds>;
 }
 
 function proxy(
   { config, probes, dispatch, lookups, tenantOf }: ProxyDeps,
-  kind: RouteKind,
+  kind: 'read' | 'write',
 ): RouteHandler<unknown> {
   return async (c, request) => {
-    const policy = await lookups.policyOf(await tenantOf(c));
+    const policy = await lookups.policyOf(await tenantOf(c, kind));
     const url = new URL(c.req.url);
     const bytes = await readBoundedBody(c, request, config.bodyBytesMax);
     const forward: Forward = {

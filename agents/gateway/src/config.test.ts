@@ -34,6 +34,31 @@ describe('config', () => {
     expect(config.adminKey).toBe('admin-key-0123456');
   });
 
+  it('config - failed-authentication throttling: defaults, variables, and bad values named', () => {
+    expect(gatewayConfigFromEnv({})).toMatchObject({
+      authFailuresMax: 10,
+      authFailureWindowMs: 60_000,
+      httpTrustedProxyHops: 0,
+    });
+    const config = gatewayConfigFromEnv({
+      MEMMESH_AUTH_FAILURES_MAX: '3',
+      MEMMESH_AUTH_FAILURE_WINDOW_MS: '5000',
+      MEMMESH_AUTH_THROTTLE_ENTRIES_MAX: '500',
+      MEMMESH_HTTP_TRUSTED_PROXY_HOPS: '1',
+    });
+    expect(config).toMatchObject({
+      authFailuresMax: 3,
+      authFailureWindowMs: 5_000,
+      authThrottleEntriesMax: 500,
+      httpTrustedProxyHops: 1,
+    });
+    expect(configError({ MEMMESH_AUTH_FAILURES_MAX: '0' })).toContain('MEMMESH_AUTH_FAILURES_MAX');
+    expect(configError({ MEMMESH_AUTH_FAILURE_WINDOW_MS: '10' })).toContain('MEMMESH_AUTH_FAILURE_WINDOW_MS');
+    expect(configError({ MEMMESH_HTTP_TRUSTED_PROXY_HOPS: '-1' })).toContain(
+      'MEMMESH_HTTP_TRUSTED_PROXY_HOPS',
+    );
+  });
+
   it('config - a bad value is refused with the name of its variable', () => {
     expect(configError({ MEMMESH_PROBE_EWMA_ALPHA: '2' })).toContain(GATEWAY_ENV_NAMES.ewmaAlpha);
     expect(configError({ MEMMESH_GATEWAY_LOCATION: 'frankfurt' })).toContain('MEMMESH_GATEWAY_LOCATION');

@@ -12,7 +12,7 @@ import {
   REGION_PATTERN,
   readEnv,
 } from '@memmesh/core';
-import { HTTP_SERVER_CONFIG } from '@memmesh/http';
+import { AUTH_THROTTLE_CONFIG, HTTP_SERVER_CONFIG } from '@memmesh/http';
 import { LogLevelSchema } from '@memmesh/telemetry';
 import { z } from 'zod';
 
@@ -68,6 +68,8 @@ export const GatewayConfigSchema = z
     tenantRequestsPerSecond: z.number().min(1),
     tenantBurst: z.number().int().min(1),
     ...HTTP_SERVER_CONFIG.fields,
+    /** Failed authentications per source and per key prefix before 429 (lib/http auth-throttle). */
+    ...AUTH_THROTTLE_CONFIG.fields,
   })
   .refine(...HTTP_SERVER_CONFIG.timeoutsAgree);
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
@@ -104,6 +106,7 @@ export const DEFAULT_GATEWAY_CONFIG = {
   tenantRequestsPerSecond: 2_000,
   tenantBurst: 4_000,
   ...HTTP_SERVER_CONFIG.defaults,
+  ...AUTH_THROTTLE_CONFIG.defaults,
 } as const satisfies Omit<GatewayConfig, 'dynamodbEndpoint' | 'adminKey' | 'region'>;
 
 /** Environment variable of each field, documented in the README. */
@@ -136,6 +139,7 @@ export const GATEWAY_ENV_NAMES = {
   tenantRequestsPerSecond: 'MEMMESH_TENANT_RPS',
   tenantBurst: 'MEMMESH_TENANT_BURST',
   ...HTTP_SERVER_CONFIG.envNames,
+  ...AUTH_THROTTLE_CONFIG.envNames,
 } as const satisfies Record<keyof GatewayConfig, string>;
 
 /** How each variable that is not a plain string is read: numbers by the schema, and the lists. */

@@ -1,23 +1,42 @@
 /**
  * @module tenants
- * Who is asking and where their data lives: API key → tenant, tenant → placement policy,
- * both through the routing table's read cache. The gateway checks keys itself, so that bad
- * keys never reach a region. A lookup that fails (the table is down and the entry is not
- * cached) is the table's failure, not the client's: 503, never 500.
+ * Who is asking and where their data lives: API key → its record (tenant, scopes, expiry),
+ * tenant → placement policy, both through the routing table's read cache. The gateway checks
+ * keys itself, scopes included, so that bad keys never reach a region; failed attempts are
+ * throttled per source address and per key prefix (lib/http auth-throttle). A lookup that
+ * fails (the table is down and the entry is not cached) is the table's failure, not the
+ * client's: 503, never 500.
  */
-import { ErrorCode, isMeshError, MeshError } from '@memmesh/core';
-import type { RoutingTable, TenantPolicy } from '@memmesh/routing';
+import { ErrorCode, isMeshError, MeshError, secretsEqual } from '@memmesh/core';
+import { type AuthThrottle, bearerKeyOf, checkApiKey, missingBearer, sourceAddressOf } from '@memmesh/http';
+import type { ApiKeyRecord, ApiKeyScope, RoutingTable, TenantPolicy } from '@memmesh/routing';
 import type { Logger } from '@memmesh/telemetry';
+import type { Context } from 'hono';
 import { unavailable } from './dispatch.ts';
 
+/** Who may manage a tenant's keys: the operator (the admin key), or the tenant's own admin key. */
+export type KeyManager = { operator: true } | { operator: false; key: ApiKeyRecord };
+
 export interface TenantLookups {
-  /** The tenant of an `Authorization: Bearer <key>` header, or `unauthorized`. */
-  tenantOf(authorization: string | undefined): Promise<string>;
+  /** The request's key, live and holding `scope` (else 401 or 403; 429 while throttled). */
+  keyOf(c: Context, scope: ApiKeyScope): Promise<ApiKeyRecord>;
+  /** The caller, if it may manage `tenant`'s keys (else 401 or 403; 429 while throttled). */
+  keyManagerOf(c: Context, tenant: string): Promise<KeyManager>;
   /** The tenant's placement, or `wrong_region` when no region holds it. */
   policyOf(tenant: string): Promise<TenantPolicy>;
 }
 
-export function createTenantLookups(routing: RoutingTable, log: Logger): TenantLookups {
+export interface TenantLookupOptions {
+  routing: RoutingTable;
+  log: Logger;
+  throttle: AuthThrottle;
+  trustedProxyHops: number;
+  /** The operator's admin key: it manages every tenant's keys. */
+  adminKey?: string | undefined;
+}
+
+export function createTenantLookups(options: TenantLookupOptions): TenantLookups {
+  const { routing, log, throttle, trustedProxyHops, adminKey } = options;
   const lookup = async <T>(read: () => Promise<T>): Promise<T> => {
     try {
       return await read();
@@ -27,14 +46,31 @@ export function createTenantLookups(routing: RoutingTable, log: Logger): TenantL
       throw unavailable('the routing table cannot be read; retry later');
     }
   };
+  /** Runs `check` on the request's key, through the throttle of its source and prefix. */
+  const throttled = <T>(c: Context, check: (key: string) => Promise<T>): Promise<T> => {
+    const key = bearerKeyOf(c.req.header('authorization'));
+    return throttle.attempt(sourceAddressOf(c, trustedProxyHops), key, async () => {
+      if (key === undefined) throw missingBearer();
+      return check(key);
+    });
+  };
+  const recordOf = async (key: string, scope: ApiKeyScope) =>
+    checkApiKey(await lookup(() => routing.apiKeyOf(key)), scope, Date.now());
   return {
-    async tenantOf(authorization) {
-      const key = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
-      if (!key) throw new MeshError(ErrorCode.Unauthorized, 'send Authorization: Bearer <api key>');
-      const tenant = await lookup(() => routing.tenantOfApiKey(key));
-      if (!tenant) throw new MeshError(ErrorCode.Unauthorized, 'unknown API key');
-      return tenant;
-    },
+    keyOf: (c, scope) => throttled(c, (key) => recordOf(key, scope)),
+    keyManagerOf: (c, tenant) =>
+      throttled(c, async (key): Promise<KeyManager> => {
+        // Compared in constant time: the admin key never leaks through timing.
+        if (adminKey !== undefined && secretsEqual(key, adminKey)) return { operator: true };
+        const record = await recordOf(key, 'admin');
+        if (record.tenant !== tenant) {
+          throw new MeshError(
+            ErrorCode.Forbidden,
+            `API key ${record.keyId} manages only tenant ${record.tenant}'s keys`,
+          );
+        }
+        return { operator: false, key: record };
+      }),
     async policyOf(tenant) {
       const policy = await lookup(() => routing.getTenant(tenant));
       if (!policy) throw new MeshError(ErrorCode.WrongRegion, `tenant ${tenant} has no placement policy`);

@@ -9,6 +9,7 @@
  * method it lacks must answer 405 with `Allow` listing exactly the methods the document has.
  * The walk also checks that the document and the route table list the same operations.
  */
+import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { API, routesOf, type Service } from '@memmesh/http';
@@ -22,6 +23,9 @@ import { type Gateway, resolveGatewayConfig, startGateway } from '../src/index.t
 const ACME = 'Bearer acme-dev-key';
 const FARAWAY = 'Bearer faraway-dev-key';
 const ADMIN_KEY = 'conformance-admin-key';
+/** A key the walker revokes (by its id: the first 16 hex characters of its hash). */
+const REVOKED_KEY = 'walker-revoked-key-1';
+const REVOKED_KEY_ID = createHash('sha256').update(REVOKED_KEY).digest('hex').slice(0, 16);
 /** Headers memmesh itself sets; any of them in an answer must be declared for that answer. */
 const MEMMESH_HEADERS = ['retry-after', 'x-memmesh-region', 'allow', 'www-authenticate', 'etag'];
 
@@ -80,6 +84,7 @@ beforeAll(async () => {
   });
   await agent.routing.putTenant({ tenant: 'faraway', home: 'eu-central-1' });
   await agent.routing.putApiKey('faraway-dev-key', 'faraway');
+  await agent.routing.putApiKey(REVOKED_KEY, 'faraway');
   urls.agent = await listen(agent.app.fetch);
   const config = resolveGatewayConfig({ endpoints: { 'us-east-1': urls.agent }, adminKey: ADMIN_KEY });
   gateway = await startGateway(config, silentLogger, agent.routing);
@@ -207,6 +212,58 @@ function casesOf(operationId: string, service: Service): Case[] {
         body: json({ big }),
       },
     ],
+    createApiKey: [
+      // acme holds one seeded key: the first create is its second active key, the next is refused.
+      {
+        method: 'POST',
+        path: '/v1/admin/tenants/acme/keys',
+        headers: admin(),
+        body: json({ scopes: ['read'] }),
+      },
+      {
+        method: 'POST',
+        path: '/v1/admin/tenants/acme/keys',
+        headers: admin(),
+        body: json({ scopes: ['read'] }),
+      },
+      {
+        method: 'POST',
+        path: '/v1/admin/tenants/acme/keys',
+        headers: admin(),
+        body: json({ scopes: ['root'] }),
+      },
+      {
+        method: 'POST',
+        path: '/v1/admin/tenants/nobody/keys',
+        headers: admin(),
+        body: json({ scopes: ['read'] }),
+      },
+      {
+        method: 'POST',
+        path: '/v1/admin/tenants/acme/keys',
+        headers: auth(ACME),
+        body: json({ scopes: ['read'] }),
+      },
+      {
+        method: 'POST',
+        path: '/v1/admin/tenants/acme/keys',
+        headers: auth(''),
+        body: json({ scopes: ['read'] }),
+      },
+      { method: 'POST', path: '/v1/admin/tenants/acme/keys', headers: admin(), body: json({ big }) },
+    ],
+    listApiKeys: [
+      { method: 'GET', path: '/v1/admin/tenants/acme/keys', headers: admin() },
+      { method: 'GET', path: '/v1/admin/tenants/nobody/keys', headers: admin() },
+      { method: 'GET', path: '/v1/admin/tenants/Bad!/keys', headers: admin() },
+      { method: 'GET', path: '/v1/admin/tenants/acme/keys', headers: auth(ACME) },
+    ],
+    revokeApiKey: [
+      { method: 'DELETE', path: `/v1/admin/tenants/faraway/keys/${REVOKED_KEY_ID}`, headers: admin() },
+      { method: 'DELETE', path: `/v1/admin/tenants/faraway/keys/${REVOKED_KEY_ID}`, headers: admin() },
+      { method: 'DELETE', path: '/v1/admin/tenants/faraway/keys/not-an-id', headers: admin() },
+      { method: 'DELETE', path: `/v1/admin/tenants/acme/keys/${REVOKED_KEY_ID}`, headers: auth(ACME) },
+    ],
     health: [{ method: 'GET', path: '/healthz' }],
     ready: [{ method: 'GET', path: '/readyz' }],
     metrics: [{ method: 'GET', path: '/metrics' }],
@@ -299,6 +356,17 @@ describe.each(['agent', 'gateway'] as const)('api conformance - %s', (service) =
     expect(seen).toContain(service === 'agent' ? 'writeMemory 421' : 'writeMemory 503');
     if (service === 'gateway') {
       for (const expected of ['putTenantPolicy 200', 'putTenantPolicy 409', 'getTenantPolicy 401']) {
+        expect(seen).toContain(expected);
+      }
+      for (const expected of [
+        'createApiKey 201',
+        'createApiKey 409',
+        'createApiKey 403',
+        'revokeApiKey 204',
+      ]) {
+        expect(seen).toContain(expected);
+      }
+      for (const expected of ['revokeApiKey 404', 'listApiKeys 200', 'listApiKeys 403', 'createApiKey 401']) {
         expect(seen).toContain(expected);
       }
     }

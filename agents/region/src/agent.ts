@@ -61,7 +61,15 @@ export async function startRegionAgent(
     throw err;
   }
   const { tenantRequestsPerSecond, tenantBurst } = config;
-  const app = createApp({ region, routing, tenantRequestsPerSecond, tenantBurst, logger, telemetry });
+  const app = createApp({
+    region,
+    routing,
+    tenantRequestsPerSecond,
+    tenantBurst,
+    authThrottle: config,
+    logger,
+    telemetry,
+  });
   return {
     config,
     region,

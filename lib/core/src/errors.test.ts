@@ -46,9 +46,11 @@ describe('MeshError', () => {
     expect(ErrorCode).toEqual({
       BadRequest: 'bad_request',
       Unauthorized: 'unauthorized',
+      Forbidden: 'forbidden',
       NotFound: 'not_found',
       MethodNotAllowed: 'method_not_allowed',
       VersionConflict: 'version_conflict',
+      Conflict: 'conflict',
       WrongRegion: 'wrong_region',
       PayloadTooLarge: 'payload_too_large',
       RateLimited: 'rate_limited',
@@ -95,9 +97,11 @@ describe('httpStatusOf', () => {
     expect(httpStatusOf).toEqual({
       bad_request: 400,
       unauthorized: 401,
+      forbidden: 403,
       not_found: 404,
       method_not_allowed: 405,
       version_conflict: 409,
+      conflict: 409,
       wrong_region: 421,
       payload_too_large: 413,
       rate_limited: 429,

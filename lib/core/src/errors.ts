@@ -8,10 +8,14 @@
 export const ErrorCode = {
   BadRequest: 'bad_request',
   Unauthorized: 'unauthorized',
+  /** The key is known and valid, but its scopes do not allow this route (a read-only key writing). */
+  Forbidden: 'forbidden',
   NotFound: 'not_found',
   /** The path exists, but not with this method (the answer's `Allow` lists those it has). */
   MethodNotAllowed: 'method_not_allowed',
   VersionConflict: 'version_conflict',
+  /** The request contradicts the current state, not a version: a tenant's third active API key. */
+  Conflict: 'conflict',
   /** The request reached a region that does not hold (or is not the home of) the tenant. */
   WrongRegion: 'wrong_region',
   PayloadTooLarge: 'payload_too_large',
@@ -68,9 +72,11 @@ export function isMeshError(err: unknown, code?: ErrorCode): err is MeshError {
 export const httpStatusOf: Readonly<Record<ErrorCode, number>> = {
   bad_request: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
   version_conflict: 409,
+  conflict: 409,
   wrong_region: 421,
   payload_too_large: 413,
   rate_limited: 429,

@@ -62,6 +62,7 @@ export {
   type WriteResult,
   WriteResultSchema,
 } from './schemas.ts';
+export { secretsEqual } from './secrets.ts';
 export { jumpHash, SHARD_COUNT_MAX, shardIndexOf, shardName, shardNames, shardOf } from './shard.ts';
 export {
   deadLetterStreamName,

@@ -21,6 +21,10 @@ import {
   WriteResultSchema,
 } from '@memmesh/core';
 import {
+  API_KEY_ID_PATTERN,
+  API_KEY_SCOPES,
+  ApiKeyRecordSchema,
+  ApiKeyScopeSchema,
   RegionIdSchema,
   RegionStatusSchema,
   ResidencySchema,
@@ -89,6 +93,22 @@ export const TenantPolicyBodySchema = TenantPolicyInputSchema.omit({
   residency: ResidencySchema.nullable().optional(),
 });
 
+/**
+ * A key to create for the tenant of the path: its scopes, and optionally when it expires
+ * (ms since the epoch, in the future, at most ten years away; checked by the routing table).
+ */
+export const ApiKeyCreateBodySchema = z.strictObject({
+  scopes: z.array(ApiKeyScopeSchema).min(1).max(API_KEY_SCOPES.length),
+  expiresAtMs: z.number().int().min(0).optional(),
+});
+/** Bodies of the key routes are small: a few scopes and a number. */
+const API_KEY_BODY_BYTES_MAX = 1024;
+
+/** A created key: the key itself, shown this once (only its hash is stored), and its record. */
+export const ApiKeyCreatedSchema = ApiKeyRecordSchema.extend({ key: z.string() });
+/** A tenant's keys: ids, scopes and dates, never a key or its hash. */
+export const ApiKeyListSchema = z.strictObject({ keys: z.array(ApiKeyRecordSchema) });
+
 const HealthSchema = z.object({ status: z.literal('ok') });
 /** Readiness, with what each service adds (the gateway counts the regions it can reach). */
 const ReadinessSchema = z.looseObject({ status: z.enum(['ready', 'not ready']) });
@@ -105,6 +125,9 @@ const SCHEMAS = {
   RegionsResponse: RegionsResponseSchema,
   TenantPolicy: TenantPolicySchema,
   TenantPolicyBody: TenantPolicyBodySchema,
+  ApiKeyCreateBody: ApiKeyCreateBodySchema,
+  ApiKeyCreated: ApiKeyCreatedSchema,
+  ApiKeyList: ApiKeyListSchema,
   Health: HealthSchema,
   Readiness: ReadinessSchema,
   Error: ErrorBodySchema,
@@ -134,12 +157,16 @@ function failure(description: string, status: number): ResponseSpec<SchemaName> 
 
 const ERRORS = {
   400: failure('Bad input: the body, a parameter or the id does not match the schema.', 400),
-  401: failure('Missing or unknown API key.', 401),
+  401: failure('Missing, unknown, revoked or expired API key (the message says which).', 401),
+  403: failure('The key is valid, but its scopes do not allow this route (a read-only key writing).', 403),
   404: failure('Not found.', 404),
   409: failure('Version conflict: `ifVersion` or `If-Match` is not the current version.', 409),
   413: failure('The request body is larger than the route allows.', 413),
   421: failure('This region does not hold the tenant, or is not its home (writes).', 421),
-  429: failure('Over the tenant’s rate limit; see Retry-After.', 429),
+  429: failure(
+    'Over the tenant’s rate limit, or too many failed authentications from this address or with this key; see Retry-After.',
+    429,
+  ),
   502: failure('A dependency (the embedder) answered wrongly.', 502),
   503: failure('A dependency is down or a replica is behind `minVersion`; see Retry-After.', 503),
   504: failure('No region answered in time; a write may or may not be stored.', 504),
@@ -154,7 +181,7 @@ const ok = (description: string, body: SchemaName, headers: HeaderSpec[] = []): 
 });
 
 /** Errors every tenant route may give, through the gateway or from an agent. */
-const TENANT_ERRORS: ErrorStatus[] = [401, 421, 429, 503, 504];
+const TENANT_ERRORS: ErrorStatus[] = [401, 403, 421, 429, 503, 504];
 
 const MEMORY_ID: ParamSpec = {
   name: 'id',
@@ -186,6 +213,14 @@ const TENANT: ParamSpec = {
   schema: { type: 'string', pattern: TENANT_PATTERN.source },
 };
 
+const KEY_ID: ParamSpec = {
+  name: 'keyId',
+  in: 'path',
+  required: true,
+  description: 'The key’s public id (as created or listed).',
+  schema: { type: 'string', pattern: API_KEY_ID_PATTERN.source },
+};
+
 const BOTH = ['agent', 'gateway'] as const;
 const GATEWAY = ['gateway'] as const;
 
@@ -193,6 +228,54 @@ const GATEWAY = ['gateway'] as const;
 function tenantRoute<const R extends Omit<RouteSpec<SchemaName>, 'auth' | 'servedBy'>>(route: R) {
   return { auth: 'tenant', servedBy: BOTH, ...route } as const;
 }
+
+/**
+ * A tenant's own API keys, on the gateway: the operator's admin key manages any tenant's, a
+ * tenant key with the `admin` scope its own tenant's (and may grant only scopes it holds).
+ * At most two keys are active at once, so that a tenant can rotate: create, move, revoke.
+ */
+const KEY_ERRORS: ErrorStatus[] = [400, 401, 403, 404, 429, 503];
+const API_KEY_ROUTES = {
+  createApiKey: {
+    method: 'post',
+    path: '/v1/admin/tenants/{tenant}/keys',
+    kind: 'admin',
+    auth: 'tenant',
+    servedBy: GATEWAY,
+    summary: 'Create an API key for the tenant; the key is in this answer only.',
+    body: 'ApiKeyCreateBody',
+    bodyBytesMax: API_KEY_BODY_BYTES_MAX,
+    params: [TENANT],
+    responses: {
+      201: ok('The key, once, and its record.', 'ApiKeyCreated'),
+      409: failure('The tenant already has two active keys: revoke one first.', 409),
+      ...errors(413, ...KEY_ERRORS),
+    },
+  },
+  listApiKeys: {
+    method: 'get',
+    path: '/v1/admin/tenants/{tenant}/keys',
+    kind: 'admin',
+    auth: 'tenant',
+    servedBy: GATEWAY,
+    summary: 'The tenant’s API keys, expired ones included: ids, scopes and dates, never the keys.',
+    params: [TENANT],
+    responses: { 200: ok('The keys.', 'ApiKeyList'), ...errors(...KEY_ERRORS) },
+  },
+  revokeApiKey: {
+    method: 'delete',
+    path: '/v1/admin/tenants/{tenant}/keys/{keyId}',
+    kind: 'admin',
+    auth: 'tenant',
+    servedBy: GATEWAY,
+    summary: 'Revoke an API key; every service refuses it within its routing cache TTL.',
+    params: [TENANT, KEY_ID],
+    responses: {
+      204: { description: 'Revoked.', headers: [SERVING_REGION] },
+      ...errors(...KEY_ERRORS),
+    },
+  },
+} as const satisfies Record<string, RouteSpec<SchemaName>>;
 
 const ROUTES = {
   writeMemory: tenantRoute({
@@ -275,7 +358,7 @@ const ROUTES = {
     auth: 'tenant',
     servedBy: GATEWAY,
     summary: 'The regions as the gateway sees them: status, RTT and health (no internal addresses).',
-    responses: { 200: ok('Regions.', 'RegionsResponse'), ...errors(401, 429, 503) },
+    responses: { 200: ok('Regions.', 'RegionsResponse'), ...errors(401, 403, 429, 503) },
   },
   getTenantPolicy: {
     method: 'get',
@@ -287,7 +370,7 @@ const ROUTES = {
     params: [TENANT],
     responses: {
       200: ok('The policy; ETag is its version.', 'TenantPolicy', [ETAG]),
-      ...errors(400, 401, 404, 503),
+      ...errors(400, 401, 404, 429, 503),
     },
   },
   putTenantPolicy: {
@@ -311,9 +394,10 @@ const ROUTES = {
     ],
     responses: {
       200: ok('The stored policy; ETag is its version.', 'TenantPolicy', [ETAG]),
-      ...errors(400, 401, 404, 409, 413, 503),
+      ...errors(400, 401, 404, 409, 413, 429, 503),
     },
   },
+  ...API_KEY_ROUTES,
   health: opsRoute('/healthz', 'Liveness: the process answers.', {
     200: { description: 'Alive.', body: 'Health' },
   }),

@@ -2,12 +2,16 @@
  * @module @memmesh/http
  * The HTTP layer of both services (the region agent and the gateway): the API's route table
  * and the OpenAPI document generated from it, mounting a service's handlers from the table,
- * one error answer with one Retry-After rule, bodies read within their byte limits, request
+ * one error answer with one Retry-After rule, API key checks (scopes, expiry) and throttling
+ * of failed authentication, bodies read within their byte limits, request
  * telemetry (server spans and per-route metrics), the service routes (health, readiness,
  * metrics, OpenAPI), serving on a socket and graceful shutdown.
  */
 export {
   API,
+  ApiKeyCreateBodySchema,
+  ApiKeyCreatedSchema,
+  ApiKeyListSchema,
   type ApiTable,
   HEADERS,
   type OperationId,
@@ -17,6 +21,18 @@ export {
   StatsResponseSchema,
   TenantPolicyBodySchema,
 } from './api.ts';
+export { bearerKeyOf, checkApiKey, missingBearer, scopeOfKind } from './api-key-auth.ts';
+export {
+  AUTH_THROTTLE_CONFIG,
+  type AuthThrottle,
+  type AuthThrottleConfig,
+  type AuthThrottleOptions,
+  authThrottleOf,
+  createAuthThrottle,
+  KEY_PREFIX_CHARS,
+  sourceAddressOf,
+  UNKNOWN_SOURCE,
+} from './auth-throttle.ts';
 export { parseJsonBody, readBody } from './body.ts';
 export {
   answerErrors,

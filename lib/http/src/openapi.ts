@@ -80,6 +80,10 @@ function operationOf(id: string, route: RouteSpec) {
     tags: [route.kind],
     ...(route.auth === 'none' ? { security: [] } : {}),
     ...(route.auth === 'admin' ? { security: [{ admin: [] }] } : {}),
+    // A tenant's own admin routes (its keys) take its admin-scoped key or the operator's.
+    ...(route.auth === 'tenant' && route.kind === 'admin'
+      ? { security: [{ bearer: [] }, { admin: [] }] }
+      : {}),
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(body ? { requestBody: body, 'x-memmesh-body-bytes-max': route.bodyBytesMax } : {}),
     responses: responsesOf(route),

@@ -13,15 +13,23 @@ export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
 /**
  * - `read`: a tenant reads; any region holding the tenant may answer (the gateway fails over).
  * - `write`: a tenant writes; only the tenant's home region answers.
- * - `admin`: operators, with the admin key.
+ * - `admin`: administration: with `auth: 'admin'` the operator's admin key only (placement
+ *   policies); with `auth: 'tenant'` also a tenant key with the `admin` scope, for its own
+ *   tenant (its API keys).
  * - `ops`: the service itself (health, readiness, metrics, this document); no key.
+ *
+ * A tenant route needs a key whose scopes include the route's kind (`read`, `write`, `admin`):
+ * a key without it is refused with 403.
  */
 export type RouteKind = 'read' | 'write' | 'admin' | 'ops';
 
 /** The two services; a route lists those that serve it. */
 export type Service = 'agent' | 'gateway';
 
-/** `tenant`: an API key that maps to a tenant; `admin`: the admin key; `none`: open. */
+/**
+ * `tenant`: an API key that maps to a tenant and holds the scope of the route's kind (on admin
+ * routes the operator's admin key too); `admin`: the operator's admin key; `none`: open.
+ */
 export type RouteAuth = 'tenant' | 'admin' | 'none';
 
 /** A documented header, request or response. */

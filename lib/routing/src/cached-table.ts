@@ -4,7 +4,15 @@
  * API key and its tenant's policy). Entries live `ttlMs`; a stale entry is served while a
  * refresh runs in the background, and a failed refresh keeps the last known value, so an
  * outage of the table does not stop requests. Writes go through and drop what they change.
+ *
+ * API keys are the exception to serving stale: a key revoked elsewhere (another gateway,
+ * an agent, an operator's tool) must stop working within a stated bound, so a key entry
+ * older than `ttlMs` is re-read before it is used. A revoked key therefore stops working
+ * within `ttlMs` plus one table read in every process; only while the table cannot be read
+ * is the last known record served (then nothing could be revoked anyway). A revoke through
+ * this wrapper drops its entry at once.
  */
+import { type ApiKeyRecord, apiKeyHashOf, isApiKeyActive } from './api-keys.ts';
 import type { RoutingTable } from './types.ts';
 
 export interface CachedRoutingTableOptions {
@@ -39,8 +47,31 @@ export function withReadCache(table: RoutingTable, options: CachedRoutingTableOp
     }
     return entry.value as T;
   };
+  /** Like `cached`, but an entry past its TTL is re-read before use (API keys). */
+  const fresh = async <T>(key: string, load: () => Promise<T>): Promise<T> => {
+    const entry = entries.get(key);
+    if (entry && Date.now() - entry.at <= options.ttlMs) return entry.value as T;
+    try {
+      return store(key, await load()) as T;
+    } catch (err) {
+      if (!entry) throw err;
+      options.onRefreshError?.(err);
+      return entry.value as T;
+    }
+  };
   const drop = (...keys: string[]) => {
     for (const key of keys) entries.delete(key);
+  };
+  // Keyed by the hash, so that the cache holds no presented key, good or bad.
+  const keyEntry = (apiKey: string) => `key:${apiKeyHashOf(apiKey)}`;
+  const apiKeyOf = (apiKey: string) =>
+    fresh(keyEntry(apiKey), () => table.apiKeyOf(apiKey)) as Promise<ApiKeyRecord | undefined>;
+  /** Revoking by id: the entry is found by the record it holds (revokes are rare; the scan is bounded). */
+  const dropKeyId = (tenant: string, keyId: string) => {
+    for (const [key, entry] of entries) {
+      const record = entry.value as ApiKeyRecord | undefined;
+      if (key.startsWith('key:') && record?.tenant === tenant && record.keyId === keyId) entries.delete(key);
+    }
   };
 
   return {
@@ -61,15 +92,27 @@ export function withReadCache(table: RoutingTable, options: CachedRoutingTableOp
       drop(`tenant:${policy.tenant}`, 'tenants');
       return table.putTenant(policy, putOptions);
     },
-    async putApiKey(apiKey, tenant) {
-      drop(`key:${apiKey}`);
-      return table.putApiKey(apiKey, tenant);
+    async putApiKey(apiKey, tenant, keyOptions) {
+      drop(keyEntry(apiKey));
+      return table.putApiKey(apiKey, tenant, keyOptions);
     },
     async deleteApiKey(apiKey) {
-      drop(`key:${apiKey}`);
+      drop(keyEntry(apiKey));
       return table.deleteApiKey(apiKey);
     },
-    tenantOfApiKey: (apiKey) => cached(`key:${apiKey}`, () => table.tenantOfApiKey(apiKey)),
+    async tenantOfApiKey(apiKey) {
+      const record = await apiKeyOf(apiKey);
+      return record && isApiKeyActive(record, Date.now()) ? record.tenant : undefined;
+    },
+    apiKeyOf,
+    // A new key was in no entry (it is random); listings are the admin API's, read fresh.
+    createApiKey: (input) => table.createApiKey(input),
+    listApiKeys: (tenant) => table.listApiKeys(tenant),
+    async revokeApiKey(tenant, keyId) {
+      const revoked = await table.revokeApiKey(tenant, keyId);
+      dropKeyId(tenant, keyId);
+      return revoked;
+    },
     // Control rows coordinate work between processes: always read fresh.
     getControl: (name) => table.getControl(name),
     putControl: (name, value, expectedVersion) => table.putControl(name, value, expectedVersion),

@@ -4,7 +4,8 @@
  *
  *   PK 'REGION'          SK <region id>   config (JSON), status, endpoint, updatedAtMs
  *   PK 'TENANT'          SK <tenant>      policy (JSON), version, updatedAtMs
- *   PK 'APIKEY#<sha256>' SK 'KEY'         tenant          (only the hash of a key is stored)
+ *   PK 'APIKEY#<sha256>' SK 'KEY'         the key's record (only the hash of a key is stored)
+ *   PK 'KEYS#<tenant>'   SK 'KEY#<id>'    a tenant's keys, for listing and revoking (dynamodb-keys.ts)
  *   PK 'CONTROL'         SK <name>        value (JSON), version   (reserved: re-indexing)
  *
  * Regions, tenants and control rows each live in one partition so that a Query lists them;
@@ -16,16 +17,17 @@ import {
   type AttributeValue,
   ConditionalCheckFailedException,
   CreateTableCommand,
-  DeleteItemCommand,
   DescribeTableCommand,
   DynamoDBClient,
   GetItemCommand,
-  PutItemCommand,
   QueryCommand,
   ResourceInUseException,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { ErrorCode, MeshError, sha256Hex, sleep } from '@memmesh/core';
+import { ErrorCode, MeshError, sleep } from '@memmesh/core';
+import type { ApiKeyInput, ApiKeyRecord, CreatedApiKey, PutApiKeyOptions } from './api-keys.ts';
+import { isApiKeyActive } from './api-keys.ts';
+import { type DynamoKeyRows, dynamoKeyRows } from './dynamodb-keys.ts';
 import { checkPlacement } from './placement.ts';
 import {
   type RegionConfig,
@@ -54,8 +56,6 @@ const S = (value: string): AttributeValue => ({ S: value });
 const N = (value: number): AttributeValue => ({ N: String(value) });
 const str = (item: Item, name: string) => item[name]?.S;
 const num = (item: Item, name: string) => Number(item[name]?.N ?? 0);
-
-const apiKeyPk = (apiKey: string) => `APIKEY#${sha256Hex(apiKey)}`;
 
 function toRegion(item: Item): RegionRecord {
   return {
@@ -97,12 +97,14 @@ class DynamoRoutingTable implements RoutingTable {
   readonly #tableName: string;
   readonly #now: () => number;
   readonly #ownsClient: boolean;
+  readonly #keys: DynamoKeyRows;
 
   constructor(init: DynamoRoutingTableInit) {
     this.#client = init.client;
     this.#tableName = init.tableName;
     this.#now = init.now ?? Date.now;
     this.#ownsClient = init.ownsClient;
+    this.#keys = dynamoKeyRows(init.client, init.tableName, this.#now);
   }
 
   async getRegion(id: string): Promise<RegionRecord | undefined> {
@@ -176,23 +178,36 @@ class DynamoRoutingTable implements RoutingTable {
     return toPolicy(item);
   }
 
-  async putApiKey(apiKey: string, tenant: string): Promise<void> {
-    await this.#client.send(
-      new PutItemCommand({
-        TableName: this.#tableName,
-        Item: { PK: S(apiKeyPk(apiKey)), SK: S('KEY'), tenant: S(tenant) },
-      }),
-    );
+  async putApiKey(apiKey: string, tenant: string, options: PutApiKeyOptions = {}): Promise<void> {
+    await this.#keys.put(apiKey, tenant, options);
   }
 
   async deleteApiKey(apiKey: string): Promise<void> {
-    await this.#client.send(
-      new DeleteItemCommand({ TableName: this.#tableName, Key: { PK: S(apiKeyPk(apiKey)), SK: S('KEY') } }),
-    );
+    await this.#keys.remove(apiKey);
   }
 
   async tenantOfApiKey(apiKey: string): Promise<string | undefined> {
-    return str((await this.#get(apiKeyPk(apiKey), 'KEY')) ?? {}, 'tenant');
+    const record = await this.#keys.find(apiKey);
+    return record && isApiKeyActive(record, this.#now()) ? record.tenant : undefined;
+  }
+
+  apiKeyOf(apiKey: string): Promise<ApiKeyRecord | undefined> {
+    return this.#keys.find(apiKey);
+  }
+
+  async createApiKey(input: ApiKeyInput): Promise<CreatedApiKey> {
+    if (!(await this.#get('TENANT', input.tenant))) {
+      throw new MeshError(ErrorCode.NotFound, `unknown tenant ${input.tenant}`);
+    }
+    return this.#keys.create(input);
+  }
+
+  listApiKeys(tenant: string): Promise<ApiKeyRecord[]> {
+    return this.#keys.list(tenant);
+  }
+
+  revokeApiKey(tenant: string, keyId: string): Promise<ApiKeyRecord> {
+    return this.#keys.revoke(tenant, keyId);
   }
 
   async getControl(name: string): Promise<ControlRow | undefined> {

@@ -1,10 +1,31 @@
 /**
  * @module @memmesh/routing
  * Where everything lives: region configurations, tenant policies (home, replicas,
- * residency), API keys, and the RoutingTable that stores them. The conformance suite is
+ * residency), API keys (hashed, scoped, at most two active per tenant), and the RoutingTable
+ * that stores them. The conformance suite is
  * the subpath `@memmesh/routing/conformance`, the DynamoDB table `@memmesh/routing/dynamodb`.
  */
 
+export {
+  ACTIVE_API_KEYS_PER_TENANT_MAX,
+  API_KEY_ID_PATTERN,
+  API_KEY_LIFETIME_MS_MAX,
+  API_KEY_RECORDS_PER_TENANT_MAX,
+  API_KEY_SCOPES,
+  ApiKeyIdSchema,
+  type ApiKeyInput,
+  ApiKeyInputSchema,
+  type ApiKeyRecord,
+  ApiKeyRecordSchema,
+  type ApiKeyScope,
+  ApiKeyScopeSchema,
+  apiKeyHashOf,
+  apiKeyIdOf,
+  type CreatedApiKey,
+  DEFAULT_API_KEY_SCOPES,
+  isApiKeyActive,
+  type PutApiKeyOptions,
+} from './api-keys.ts';
 export {
   type CachedRoutingTableOptions,
   DEFAULT_ROUTING_CACHE_ENTRIES_MAX,

@@ -2,9 +2,18 @@
  * @module memory-table
  * The embedded routing table: plain maps in the process, seeded from `regions/`. Every
  * process of the local mesh seeds the same files, so they agree; policy changes made at run
- * time stay in the process that made them (production shares one DynamoDB table).
+ * time, API keys created through the admin API included, stay in the process that made them
+ * (production shares one DynamoDB table).
  */
-import { ErrorCode, MeshError, sha256Hex } from '@memmesh/core';
+import { ErrorCode, MeshError } from '@memmesh/core';
+import {
+  type ApiKeyRecord,
+  apiKeyHashOf,
+  isApiKeyActive,
+  newApiKeyRecord,
+  seededApiKeyRecord,
+  unknownKeyId,
+} from './api-keys.ts';
 import { checkPlacement } from './placement.ts';
 import {
   type RegionConfig,
@@ -24,7 +33,6 @@ export function createMemoryRoutingTable(options: MemoryRoutingTableOptions = {}
   const now = options.now ?? Date.now;
   const regions = new Map<string, RegionRecord>();
   const tenants = new Map<string, TenantPolicy>();
-  const keys = new Map<string, string>();
   const controls = new Map<string, ControlRow>();
   // Callers get copies, so that mutating a result never edits the table.
   const copy = <T>(value: T): T => structuredClone(value);
@@ -72,15 +80,7 @@ export function createMemoryRoutingTable(options: MemoryRoutingTableOptions = {}
       tenants.set(policy.tenant, next);
       return copy(next);
     },
-    async putApiKey(apiKey, tenant) {
-      keys.set(sha256Hex(apiKey), tenant);
-    },
-    async deleteApiKey(apiKey) {
-      keys.delete(sha256Hex(apiKey));
-    },
-    async tenantOfApiKey(apiKey) {
-      return keys.get(sha256Hex(apiKey));
-    },
+    ...memoryKeys((tenant) => tenants.has(tenant), now),
     async getControl(name) {
       const found = controls.get(name);
       return found && copy(found);
@@ -93,6 +93,72 @@ export function createMemoryRoutingTable(options: MemoryRoutingTableOptions = {}
       return copy(row);
     },
     async close() {},
+  };
+}
+
+type KeyMethods = Pick<
+  RoutingTable,
+  | 'putApiKey'
+  | 'deleteApiKey'
+  | 'tenantOfApiKey'
+  | 'apiKeyOf'
+  | 'createApiKey'
+  | 'listApiKeys'
+  | 'revokeApiKey'
+>;
+
+/** API key records by hash, and each tenant's key ids (for listing and revoking by id). */
+function memoryKeys(tenantExists: (tenant: string) => boolean, now: () => number): KeyMethods {
+  const byHash = new Map<string, ApiKeyRecord>();
+  const byTenant = new Map<string, Map<string, string>>();
+  const copy = (record: ApiKeyRecord): ApiKeyRecord => structuredClone(record);
+  const ofTenant = (tenant: string) =>
+    [...(byTenant.get(tenant)?.values() ?? [])]
+      .map((hash) => byHash.get(hash) as ApiKeyRecord)
+      .sort((a, b) => a.createdAtMs - b.createdAtMs);
+  const store = (hash: string, record: ApiKeyRecord) => {
+    remove(hash);
+    byHash.set(hash, record);
+    byTenant.set(record.tenant, (byTenant.get(record.tenant) ?? new Map()).set(record.keyId, hash));
+  };
+  const remove = (hash: string) => {
+    const record = byHash.get(hash);
+    byHash.delete(hash);
+    if (record) byTenant.get(record.tenant)?.delete(record.keyId);
+  };
+  return {
+    async putApiKey(apiKey, tenant, keyOptions = {}) {
+      const hash = apiKeyHashOf(apiKey);
+      store(hash, seededApiKeyRecord(hash, tenant, keyOptions, byHash.get(hash)?.createdAtMs ?? now()));
+    },
+    async deleteApiKey(apiKey) {
+      remove(apiKeyHashOf(apiKey));
+    },
+    async tenantOfApiKey(apiKey) {
+      const record = byHash.get(apiKeyHashOf(apiKey));
+      return record && isApiKeyActive(record, now()) ? record.tenant : undefined;
+    },
+    async apiKeyOf(apiKey) {
+      const found = byHash.get(apiKeyHashOf(apiKey));
+      return found && copy(found);
+    },
+    async createApiKey(input) {
+      if (!tenantExists(input.tenant))
+        throw new MeshError(ErrorCode.NotFound, `unknown tenant ${input.tenant}`);
+      const { key, hash, record } = newApiKeyRecord(input, ofTenant(input.tenant), now());
+      store(hash, record);
+      return { key, record: copy(record) };
+    },
+    async listApiKeys(tenant) {
+      return ofTenant(tenant).map(copy);
+    },
+    async revokeApiKey(tenant, keyId) {
+      const hash = byTenant.get(tenant)?.get(keyId);
+      const record = hash === undefined ? undefined : byHash.get(hash);
+      if (hash === undefined || !record) throw unknownKeyId(tenant, keyId);
+      remove(hash);
+      return copy(record);
+    },
   };
 }
 

@@ -1,4 +1,5 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { sha256Hex } from '@memmesh/core';
 import { type DynamoDbLocal, startDynamoDbLocal } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { describeRoutingTableConformance } from '../src/conformance.ts';
@@ -66,6 +67,49 @@ describe('dynamodb routing table', () => {
     } finally {
       destroy.mockRestore();
     }
+  });
+
+  it('dynamodb routing table - keys are stored only as hashes: no row holds a key, created or seeded', async () => {
+    const table = createDynamoRoutingTable({ client, tableName: TABLE });
+    const tenant = `hashes-${Date.now()}`;
+    await table.putRegion({
+      id: 'us-east-1',
+      location: { latitude: 1, longitude: 2 },
+      residency: 'us',
+      nats: { cluster: 'us-east-1', servers: 1 },
+      shardCount: 4,
+      streamReplicas: 1,
+      backends: { index: 'embedded', cache: 'lru', embedder: 'local' },
+    });
+    await table.putTenant({ tenant, home: 'us-east-1' });
+    const created = await table.createApiKey({ tenant, scopes: ['read'] });
+    const seeded = `seeded-secret-${Date.now()}`;
+    await table.putApiKey(seeded, tenant);
+    const rows = (await client.send(new ScanCommand({ TableName: TABLE }))).Items ?? [];
+    const text = JSON.stringify(rows);
+    expect(text).not.toContain(created.key);
+    expect(text).not.toContain(seeded);
+    const pks = rows.map((r) => r.PK?.S);
+    expect(pks).toContain(`APIKEY#${sha256Hex(created.key)}`);
+    expect(pks).toContain(`APIKEY#${sha256Hex(seeded)}`);
+  });
+
+  it('dynamodb routing table - a key row from before key records reads as a read-write key', async () => {
+    const table = createDynamoRoutingTable({ client, tableName: TABLE });
+    const key = `legacy-key-${Date.now()}`;
+    await client.send(
+      new PutItemCommand({
+        TableName: TABLE,
+        Item: { PK: { S: `APIKEY#${sha256Hex(key)}` }, SK: { S: 'KEY' }, tenant: { S: 'acme' } },
+      }),
+    );
+    expect(await table.apiKeyOf(key)).toEqual({
+      keyId: sha256Hex(key).slice(0, 16),
+      tenant: 'acme',
+      scopes: ['read', 'write'],
+      createdAtMs: 0,
+    });
+    expect(await table.tenantOfApiKey(key)).toBe('acme');
   });
 });
 

@@ -75,6 +75,14 @@ describe('config - environment', () => {
 });
 
 describe('config - keys', () => {
+  it('config - failed-authentication throttling is configured like the gateway’s, and checked', () => {
+    expect(configFromEnv({})).toMatchObject({ authFailuresMax: 10, httpTrustedProxyHops: 0 });
+    expect(configFromEnv({ MEMMESH_AUTH_FAILURES_MAX: '4' }).authFailuresMax).toBe(4);
+    expect(() => configFromEnv({ MEMMESH_AUTH_THROTTLE_ENTRIES_MAX: '1' })).toThrow(
+      /MEMMESH_AUTH_THROTTLE_ENTRIES_MAX/,
+    );
+  });
+
   it('config - weak API keys in MEMMESH_API_KEYS stop the start, naming the variable', () => {
     expect(() => configFromEnv({ MEMMESH_API_KEYS: '12345678=acme' })).toThrow(/MEMMESH_API_KEYS/);
     expect(configFromEnv({ MEMMESH_API_KEYS: 'acme-dev-key=acme' }).apiKeys).toEqual({

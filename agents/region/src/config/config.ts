@@ -18,7 +18,7 @@ import {
   readEnv,
   SHARD_COUNT_MAX,
 } from '@memmesh/core';
-import { HTTP_SERVER_CONFIG } from '@memmesh/http';
+import { AUTH_THROTTLE_CONFIG, HTTP_SERVER_CONFIG } from '@memmesh/http';
 import { HNSW_RANGES } from '@memmesh/index';
 import { LogLevelSchema } from '@memmesh/telemetry';
 import { z } from 'zod';
@@ -139,6 +139,8 @@ export const RegionAgentConfigSchema = z
     shutdownTimeoutMs: z.number().int().min(100),
     logLevel: LogLevelSchema,
     ...HTTP_SERVER_CONFIG.fields,
+    /** Failed authentications per source and per key prefix before 429 (lib/http auth-throttle). */
+    ...AUTH_THROTTLE_CONFIG.fields,
   })
   .refine(...HTTP_SERVER_CONFIG.timeoutsAgree)
   .refine((c) => c.chunkOverlapChars < c.chunkChars, {
@@ -206,6 +208,7 @@ export const DEFAULT_REGION_AGENT_CONFIG = {
   shutdownTimeoutMs: 10_000,
   logLevel: 'info',
   ...HTTP_SERVER_CONFIG.defaults,
+  ...AUTH_THROTTLE_CONFIG.defaults,
 } as const satisfies Partial<RegionAgentConfig>;
 
 /** Environment variable of each field, documented in the README. */
@@ -257,6 +260,7 @@ export const ENV_NAMES = {
   shutdownTimeoutMs: 'MEMMESH_SHUTDOWN_TIMEOUT_MS',
   logLevel: 'MEMMESH_LOG_LEVEL',
   ...HTTP_SERVER_CONFIG.envNames,
+  ...AUTH_THROTTLE_CONFIG.envNames,
 } as const satisfies Record<keyof RegionAgentConfig, string>;
 
 /** How each variable that is not a plain string is read: numbers by the schema, and the keys. */

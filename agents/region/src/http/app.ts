@@ -1,27 +1,32 @@
 /**
  * @module app
  * The Hono app of the region agent: the public API of DESIGN §6, mounted from the route
- * table of `@memmesh/http`. Tenant routes are authenticated and rate-limited before their
- * handler runs; one error answer turns every error into `{error: {code, message}}` with the
+ * table of `@memmesh/http`. Tenant routes are authenticated (a key holding the scope of the
+ * route's kind; failed attempts throttled) and rate-limited before their handler runs; one error answer turns every error into `{error: {code, message}}` with the
  * status of its code, so bad input is a 4xx and never a 500. Every answer of a tenant route
  * says which region gave it (`X-Memmesh-Region`), as it does through the gateway.
  */
 import {
   API,
+  AUTH_THROTTLE_CONFIG,
+  type AuthThrottleConfig,
   answerErrors,
+  authThrottleOf,
   createRateLimiter,
   HEADERS,
   httpTelemetry,
   mountRoutes,
   openApiDocument,
+  scopeOfKind,
   serviceHandlers,
+  sourceAddressOf,
 } from '@memmesh/http';
 import type { RoutingTable } from '@memmesh/routing';
 import { createMetrics, type Logger, tracerOf } from '@memmesh/telemetry';
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { Region } from '../ops/region.ts';
 import type { RegionTelemetry } from '../parts/types.ts';
-import { tenantOfAuthorization } from './auth.ts';
+import { tenantOfRequest } from './auth.ts';
 import { type AgentEnv, memoryHandlers } from './handlers.ts';
 
 export interface AppOptions {
@@ -29,6 +34,8 @@ export interface AppOptions {
   routing: RoutingTable;
   tenantRequestsPerSecond: number;
   tenantBurst: number;
+  /** Failed authentications allowed per source and key prefix, and whose address counts; defaults when omitted. */
+  authThrottle?: AuthThrottleConfig;
   logger: Logger;
   /** Metrics served at /metrics and the tracer of the server spans; fresh ones when omitted. */
   telemetry?: RegionTelemetry;
@@ -37,6 +44,9 @@ export interface AppOptions {
 export function createApp(options: AppOptions): Hono<AgentEnv> {
   const { region, logger } = options;
   const limiter = createRateLimiter(options.tenantRequestsPerSecond, options.tenantBurst);
+  const throttleConfig = options.authThrottle ?? AUTH_THROTTLE_CONFIG.defaults;
+  const throttle = authThrottleOf(throttleConfig);
+  const { httpTrustedProxyHops } = throttleConfig;
   const telemetry = options.telemetry ?? {
     metrics: createMetrics({ region: region.region, service: 'region-agent' }),
     tracer: tracerOf(),
@@ -58,7 +68,11 @@ export function createApp(options: AppOptions): Hono<AgentEnv> {
     },
     async guard(c, route) {
       if (route.auth !== 'tenant') return;
-      const tenant = await tenantOfAuthorization(options.routing, c.req.header('authorization'));
+      const tenant = await tenantOfRequest(options.routing, throttle, {
+        authorization: c.req.header('authorization'),
+        source: sourceAddressOf(c, httpTrustedProxyHops),
+        scope: scopeOfKind(route.kind),
+      });
       limiter.take(tenant);
       c.set('tenant', tenant);
     },

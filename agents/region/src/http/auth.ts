@@ -1,19 +1,30 @@
 /**
  * @module auth
- * API keys → tenants (through the routing table, which holds only sha256 hashes of keys).
+ * API keys → tenants (through the routing table, which holds only sha256 hashes of keys): a
+ * tenant route needs a live key holding the scope of its kind (401 unknown or expired, 403
+ * without the scope), and failed attempts are throttled per source address and per key
+ * prefix (429 with Retry-After). Requests through the gateway come from the gateway's
+ * address, but the gateway refuses bad keys itself, so they seldom count here.
  */
-import { ErrorCode, MeshError } from '@memmesh/core';
-import type { RoutingTable } from '@memmesh/routing';
+import { type AuthThrottle, bearerKeyOf, checkApiKey, missingBearer } from '@memmesh/http';
+import type { ApiKeyScope, RoutingTable } from '@memmesh/routing';
 
-/** The tenant of an `Authorization: Bearer <key>` header, or `unauthorized`. */
-export async function tenantOfAuthorization(
+export interface RequestAuth {
+  authorization: string | undefined;
+  /** The request's source address (lib/http sourceAddressOf). */
+  source: string;
+  scope: ApiKeyScope;
+}
+
+/** The tenant of the request's `Authorization: Bearer <key>`, if the key may do `scope`. */
+export async function tenantOfRequest(
   routing: RoutingTable,
-  authorization: string | undefined,
+  throttle: AuthThrottle,
+  request: RequestAuth,
 ): Promise<string> {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-  if (!match)
-    throw new MeshError(ErrorCode.Unauthorized, 'missing bearer token: send Authorization: Bearer <api key>');
-  const tenant = await routing.tenantOfApiKey(match[1] as string);
-  if (!tenant) throw new MeshError(ErrorCode.Unauthorized, 'unknown API key');
-  return tenant;
+  const key = bearerKeyOf(request.authorization);
+  return throttle.attempt(request.source, key, async () => {
+    if (key === undefined) throw missingBearer();
+    return checkApiKey(await routing.apiKeyOf(key), request.scope, Date.now()).tenant;
+  });
 }
