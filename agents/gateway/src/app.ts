@@ -37,7 +37,7 @@ import { keyHandlers } from './keys.ts';
 import type { Probes } from './probes.ts';
 import type { Answer, Forward } from './proxy.ts';
 import { candidates } from './routes.ts';
-import { createTenantLookups, type TenantLookups } from './tenants.ts';
+import { createTenantLookups, type TenantLookups, unavailableWhenDown } from './tenants.ts';
 
 export interface GatewayAppOptions {
   config: GatewayConfig;
@@ -88,6 +88,7 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
     trustedProxyHops,
     adminKey: config.adminKey,
   });
+  const adminTable = unavailableWhenDown(options.routing, log);
   const limiter = createRateLimiter(config.tenantRequestsPerSecond, config.tenantBurst);
   /** The caller's tenant, with a key of `scope`, within its limit across all regions (429 past it). */
   const tenantOf = async (c: Context, scope: 'read' | 'write') => {
@@ -111,8 +112,8 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
   const handlers: GatewayHandlers = {
     ...service,
     ...proxyHandlers({ config, probes, dispatch, lookups, tenantOf }),
-    ...adminHandlers(options.routing),
-    ...keyHandlers(options.routing, lookups),
+    ...adminHandlers(adminTable),
+    ...keyHandlers(adminTable, lookups),
     // Tenants see what the gateway sees: RTT and health per region. Internal addresses (the
     // endpoints, and failure reasons that quote them) are left out: they are operators' business.
     async listRegions(c) {

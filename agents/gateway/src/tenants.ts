@@ -78,3 +78,26 @@ export function createTenantLookups(options: TenantLookupOptions): TenantLookups
     },
   };
 }
+
+/**
+ * The routing table as the admin and key routes use it: a call that fails for the table's
+ * sake (unreachable, throttled, an unexpected answer) is 503 with Retry-After, the same as a
+ * failed lookup; the table's own answers (404, 409, 400) pass through unchanged.
+ */
+export function unavailableWhenDown(routing: RoutingTable, log: Logger): RoutingTable {
+  return new Proxy(routing, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } catch (err) {
+          if (isMeshError(err) && err.code !== ErrorCode.Internal) throw err;
+          log.warn('routing table call failed', { err, call: String(property) });
+          throw unavailable('the routing table cannot be reached; retry later');
+        }
+      };
+    },
+  });
+}

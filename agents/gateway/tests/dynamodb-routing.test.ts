@@ -148,3 +148,39 @@ describe('admin', () => {
     }
   });
 });
+
+describe('table down', () => {
+  // Last in the file: it stops DynamoDB Local.
+  it('table down - the admin and key routes answer 503 with Retry-After, never 500', async () => {
+    const config = resolveGatewayConfig({
+      routing: 'dynamodb',
+      dynamodbTable: TABLE,
+      dynamodbEndpoint: dynamo.endpoint,
+      adminKey: 'admin-test-key-0123',
+      // No cached entries to fall back on: every call below reaches the table.
+      routingCacheTtlMs: 1,
+    });
+    const gw = await startGateway(config, silentLogger);
+    try {
+      await dynamo.stop();
+      const admin = { authorization: 'Bearer admin-test-key-0123', 'content-type': 'application/json' };
+      const calls: [string, string, unknown?][] = [
+        ['GET', '/v1/admin/tenants/initech'],
+        ['PUT', '/v1/admin/tenants/initech', { home: 'ap-southeast-1', replicas: [] }],
+        ['GET', '/v1/admin/tenants/initech/keys'],
+        ['POST', '/v1/admin/tenants/initech/keys', { scopes: ['read'] }],
+      ];
+      for (const [method, path, body] of calls) {
+        const res = await gw.app.request(path, {
+          method,
+          headers: { ...admin, ...(method === 'PUT' ? { 'if-match': '"1"' } : {}) },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        });
+        expect(res.status, `${method} ${path}`).toBe(503);
+        expect(Number(res.headers.get('retry-after')), `${method} ${path}`).toBeGreaterThan(0);
+      }
+    } finally {
+      await gw.close();
+    }
+  }, 60_000);
+});
