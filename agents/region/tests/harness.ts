@@ -15,6 +15,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sleep } from '@memmesh/core';
+import { createLocalEmbedder } from '@memmesh/embed';
 import {
   createMemoryRoutingTable,
   loadTopology,
@@ -29,9 +31,11 @@ import {
   type NatsClientFiles,
   type NatsSecurity,
   type NatsServer,
+  type OpenAiServer,
   sendJson,
   startMesh,
   startNatsServer,
+  startOpenAiServer,
 } from '@memmesh/testkit';
 import {
   DEFAULT_REGION_AGENT_CONFIG,
@@ -133,4 +137,50 @@ export function distinctiveSentence(i: number): string {
     return s;
   };
   return `The ${word(i * 3 + 1)} keeps ${word(i * 5 + 2)} beside the ${word(i * 7 + 3)} number ${i}.`;
+}
+
+export interface CostlyEmbedderOptions {
+  /** Time of every call, whatever its size. */
+  callMs: number;
+  /** Time per character embedded. */
+  charMs: number;
+}
+
+export interface CostlyEmbedderServer {
+  readonly server: OpenAiServer;
+  /** Characters embedded so far. */
+  readonly chars: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * An OpenAI-compatible embeddings server whose work costs what a real model's does: one call
+ * at a time (like a model server with one accelerator: a second call waits for the first),
+ * taking `callMs + charMs × characters`, with the local embedder's vectors. It makes the
+ * embedder's time real in tests of fair use, where the local embedder is too fast to matter.
+ */
+export async function startCostlyEmbedderServer(
+  options: CostlyEmbedderOptions,
+): Promise<CostlyEmbedderServer> {
+  const local = createLocalEmbedder({ dimensions: 384 });
+  let chars = 0;
+  let busy: Promise<unknown> = Promise.resolve();
+  const embed = (texts: string[]) => {
+    const size = texts.reduce((sum, text) => sum + text.length, 0);
+    const run = busy.then(async () => {
+      await sleep(options.callMs + options.charMs * size);
+      chars += size;
+      return local.embed(texts);
+    });
+    busy = run.catch(() => undefined);
+    return run;
+  };
+  const server = await startOpenAiServer({ dimensions: 384, embed });
+  return {
+    server,
+    get chars() {
+      return chars;
+    },
+    stop: () => server.stop(),
+  };
 }

@@ -4,6 +4,14 @@
  * semantic model (all-MiniLM-L6-v2 on ONNX Runtime) and the production backend (OpenAI or any
  * server speaking its embeddings wire format).
  */
+
+export {
+  createEmbedQueue,
+  DEFAULT_EMBED_QUEUE_OPTIONS,
+  type EmbedClass,
+  type EmbedQueue,
+  type EmbedQueueOptions,
+} from './embed-queue.ts';
 export {
   createLocalEmbedder,
   DEFAULT_LOCAL_EMBEDDER_OPTIONS,

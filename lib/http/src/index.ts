@@ -53,7 +53,15 @@ export {
 } from './mount.ts';
 export { DEFAULT_OPENAPI_INFO, type OpenApiInfo, openApiDocument } from './openapi.ts';
 export { booleanParam, integerParam, memoryIdParam } from './params.ts';
-export { createRateLimiter, type RateLimiter } from './rate-limit.ts';
+export {
+  type Charge,
+  type CostLimiter,
+  type CostLimiterOptions,
+  createCostLimiter,
+  createRateLimiter,
+  type RateLimiter,
+  takeAll,
+} from './rate-limit.ts';
 export {
   allowedMethods,
   type BodyOf,

@@ -136,6 +136,24 @@ export const RegionAgentConfigSchema = z
     /** Requests per second per tenant, and the burst above it. */
     tenantRequestsPerSecond: z.number().min(1),
     tenantBurst: z.number().int().min(1),
+    /**
+     * Budgets of work per tenant (token buckets: per second sustained, and the most at once;
+     * a request costing more than a burst is refused with 413). Embedding: characters of the
+     * texts embedded (a write's chunks, a search's query). Index: chunks written. Search:
+     * shard results asked for (shards queried × topK).
+     */
+    tenantEmbedCharsPerSecond: z.number().min(1),
+    tenantEmbedCharsBurst: z.number().int().min(1),
+    tenantIndexChunksPerSecond: z.number().min(1),
+    tenantIndexChunksBurst: z.number().int().min(1),
+    tenantSearchHitsPerSecond: z.number().min(1),
+    tenantSearchHitsBurst: z.number().int().min(1),
+    /** The embedder's queue (shared by tenants): characters per call, calls at once, bounds. */
+    embedPieceCharsMax: z.number().int().min(1_000).max(1_000_000),
+    /** Unset: 1 for the local and MiniLM embedders (they use the CPU), 4 for OpenAI (network). */
+    embedConcurrency: z.number().int().min(1).max(64).optional(),
+    embedQueueCharsMax: z.number().int().min(10_000),
+    tenantEmbedQueueCharsMax: z.number().int().min(10_000),
     shutdownTimeoutMs: z.number().int().min(100),
     logLevel: LogLevelSchema,
     ...HTTP_SERVER_CONFIG.fields,
@@ -143,6 +161,10 @@ export const RegionAgentConfigSchema = z
     ...AUTH_THROTTLE_CONFIG.fields,
   })
   .refine(...HTTP_SERVER_CONFIG.timeoutsAgree)
+  .refine((c) => c.tenantEmbedQueueCharsMax <= c.embedQueueCharsMax, {
+    path: ['tenantEmbedQueueCharsMax'],
+    message: 'must not exceed embedQueueCharsMax',
+  })
   .refine((c) => c.chunkOverlapChars < c.chunkChars, {
     path: ['chunkOverlapChars'],
     message: 'must be smaller than chunkChars',
@@ -205,6 +227,19 @@ export const DEFAULT_REGION_AGENT_CONFIG = {
   cacheEntriesMax: 10_000,
   tenantRequestsPerSecond: 2_000,
   tenantBurst: 4_000,
+  // Sized so that no normal client meets them (the largest batch, 100 texts of 16 KiB, is
+  // about 2 million characters and 2 000 chunks at the default chunking) while one tenant
+  // cannot take more than its share. With a paid embedder, set them to what the plan allows.
+  tenantEmbedCharsPerSecond: 2_000_000,
+  tenantEmbedCharsBurst: 8_000_000,
+  tenantIndexChunksPerSecond: 4_000,
+  tenantIndexChunksBurst: 16_000,
+  // 4 shards × topK 10 = 40 per search: 2 500 such searches per second, 500 at topK 50.
+  tenantSearchHitsPerSecond: 100_000,
+  tenantSearchHitsBurst: 200_000,
+  embedPieceCharsMax: 8_192,
+  embedQueueCharsMax: 16_000_000,
+  tenantEmbedQueueCharsMax: 4_000_000,
   shutdownTimeoutMs: 10_000,
   logLevel: 'info',
   ...HTTP_SERVER_CONFIG.defaults,
@@ -257,6 +292,16 @@ export const ENV_NAMES = {
   cacheEntriesMax: 'MEMMESH_CACHE_ENTRIES_MAX',
   tenantRequestsPerSecond: 'MEMMESH_TENANT_RPS',
   tenantBurst: 'MEMMESH_TENANT_BURST',
+  tenantEmbedCharsPerSecond: 'MEMMESH_TENANT_EMBED_CHARS_PER_SECOND',
+  tenantEmbedCharsBurst: 'MEMMESH_TENANT_EMBED_CHARS_BURST',
+  tenantIndexChunksPerSecond: 'MEMMESH_TENANT_INDEX_CHUNKS_PER_SECOND',
+  tenantIndexChunksBurst: 'MEMMESH_TENANT_INDEX_CHUNKS_BURST',
+  tenantSearchHitsPerSecond: 'MEMMESH_TENANT_SEARCH_HITS_PER_SECOND',
+  tenantSearchHitsBurst: 'MEMMESH_TENANT_SEARCH_HITS_BURST',
+  embedPieceCharsMax: 'MEMMESH_EMBED_PIECE_CHARS_MAX',
+  embedConcurrency: 'MEMMESH_EMBED_CONCURRENCY',
+  embedQueueCharsMax: 'MEMMESH_EMBED_QUEUE_CHARS_MAX',
+  tenantEmbedQueueCharsMax: 'MEMMESH_TENANT_EMBED_QUEUE_CHARS_MAX',
   shutdownTimeoutMs: 'MEMMESH_SHUTDOWN_TIMEOUT_MS',
   logLevel: 'MEMMESH_LOG_LEVEL',
   ...HTTP_SERVER_CONFIG.envNames,

@@ -5,16 +5,22 @@
  */
 import type { Publisher } from '@memmesh/bus';
 import type { ChunkOptions } from '@memmesh/core';
+import type { EmbedQueue } from '@memmesh/embed';
 import type { Logger } from '@memmesh/telemetry';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { RegionAgentConfig } from '../config/config.ts';
 import type { RegionParts } from '../parts/types.ts';
 import type { Views } from '../shards/views.ts';
+import type { TenantBudgets } from './budgets.ts';
 
 export interface RegionHandles {
   config: RegionAgentConfig;
   parts: RegionParts;
+  /** The parts' embedder behind the queue every tenant's work waits in, fairly. */
+  embedQueue: EmbedQueue;
+  /** Each tenant's budgets of work, charged before the work starts. */
+  budgets: TenantBudgets;
   nc: NatsConnection;
   jsm: JetStreamManager;
   publisher: Publisher;

@@ -17,6 +17,7 @@ import {
   streamName,
   type WriteResult,
 } from '@memmesh/core';
+import { createEmbedQueue } from '@memmesh/embed';
 import type { RoutingTable } from '@memmesh/routing';
 import type { Logger } from '@memmesh/telemetry';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -26,6 +27,7 @@ import { instrumentParts, instrumentPublisher } from '../parts/instrument.ts';
 import type { RegionParts, RegionTelemetry } from '../parts/types.ts';
 import { trackConsumerLag } from '../shards/lag.ts';
 import { openViews, type Views } from '../shards/views.ts';
+import { createTenantBudgets } from './budgets.ts';
 import type { RegionHandles } from './handles.ts';
 import { requireHome, requireReadable } from './policy.ts';
 import { getMemory } from './reads.ts';
@@ -94,6 +96,13 @@ export async function openRegion(options: OpenRegionOptions): Promise<Region> {
   }
 }
 
+/**
+ * Embedder calls at once when the configuration does not say: the local and MiniLM embedders
+ * compute on this process's CPU, where a second call only waits; OpenAI's are network
+ * round trips, which overlap.
+ */
+const DEFAULT_EMBED_CONCURRENCY = { local: 1, minilm: 1, openai: 4 } as const;
+
 class RegionService implements Region {
   readonly region: string;
   readonly #options: OpenRegionOptions;
@@ -159,6 +168,13 @@ class RegionService implements Region {
     this.#handles = {
       config,
       parts: options.parts,
+      embedQueue: createEmbedQueue(options.parts.embedder, {
+        pieceCharsMax: config.embedPieceCharsMax,
+        concurrency: config.embedConcurrency ?? DEFAULT_EMBED_CONCURRENCY[config.embedder ?? 'local'],
+        pendingCharsMax: config.embedQueueCharsMax,
+        tenantPendingCharsMax: config.tenantEmbedQueueCharsMax,
+      }),
+      budgets: createTenantBudgets(config),
       nc: opened.nc,
       jsm: opened.jsm,
       publisher: opened.publisher,
@@ -244,6 +260,7 @@ class RegionService implements Region {
     await this.#handles.views.close();
     await this.#tenantVersions.flush();
     await this.#handles.nc.drain().catch(() => undefined);
+    this.#handles.embedQueue.close();
     await this.#handles.parts.embedder.close();
     await this.#handles.parts.cache.close();
   }

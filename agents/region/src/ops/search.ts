@@ -46,6 +46,7 @@ export async function search(
   const started = performance.now();
   const { tenant } = policy;
   const topK = input.topK ?? LIMITS.topKDefault;
+  h.budgets.chargeSearch(tenant, input.query, homeViews(h, policy).shardCount, topK);
   const key = await resultKey(h, tenant, input, topK, ctx.tenantVersions);
   if (key) {
     const cached = await h.parts.cache.get(key).catch(() => undefined);
@@ -117,12 +118,13 @@ async function scatter(
 }
 
 async function embedQuery(h: RegionHandles, tenant: string, query: string): Promise<Float32Array> {
-  const { embedder, cache } = h.parts;
-  const key = embeddingCacheKey(tenant, embedder.modelId, query);
+  const { embedQueue } = h;
+  const { cache } = h.parts;
+  const key = embeddingCacheKey(tenant, embedQueue.modelId, query);
   const cached = await cache.get(key).catch(() => undefined);
-  const decoded = cached ? decodeVector(cached, embedder.dimensions) : undefined;
+  const decoded = cached ? decodeVector(cached, embedQueue.dimensions) : undefined;
   if (decoded) return decoded;
-  const [vector] = await embedder.embed([query]);
+  const [vector] = await embedQueue.embed(tenant, [query], 'query');
   await cache.set(key, encodeVector(vector as Float32Array), EMBEDDING_CACHE_TTL_MS).catch(() => undefined);
   return vector as Float32Array;
 }

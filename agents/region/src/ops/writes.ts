@@ -41,7 +41,7 @@ interface PreparedWrite {
   ifVersion: number | undefined;
 }
 
-/** Chunks and embeds a batch of inputs, in embedder-sized batches, and builds their events. */
+/** Chunks a batch of inputs, charges and embeds the chunks, and builds their events. */
 async function prepareWrites(
   h: RegionHandles,
   tenant: string,
@@ -53,10 +53,9 @@ async function prepareWrites(
   const texts = inputs.flatMap((input, i) =>
     (spansPerDoc[i] ?? []).map((s) => input.text.slice(s.start, s.end)),
   );
-  const vectors: Float32Array[] = [];
-  for (let at = 0; at < texts.length; at += embedder.batchSizeMax) {
-    vectors.push(...(await embedder.embed(texts.slice(at, at + embedder.batchSizeMax))));
-  }
+  h.budgets.chargeWrite(tenant, texts);
+  // The queue splits the texts into pieces it interleaves with other tenants' work.
+  const vectors = await h.embedQueue.embed(tenant, texts, 'bulk');
   let next = 0;
   return inputs.map((input, i) => {
     const id = input.id ?? newDocId();

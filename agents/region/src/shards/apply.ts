@@ -15,6 +15,11 @@ export async function applyEvent(
   { version, event }: AppliedEvent,
   onApplied: (tenant: string, version: number) => void,
 ): Promise<void> {
+  // Indexing is synchronous work (an upsert adds each chunk to the HNSW graph), and the
+  // consumer hands over a fetched batch of events through promises alone: without a turn of
+  // the event loop between events, one tenant's large batch would be indexed in one go while
+  // every other tenant's requests wait unread.
+  await new Promise<void>((resolve) => setImmediate(resolve));
   const changed =
     event.type === 'delete'
       ? await index.delete(event.tenant, event.id, version)
