@@ -1,9 +1,12 @@
 /**
- * Fair use under a flood, against real servers: a real nats-server, a region agent and the
- * gateway each served over HTTP on loopback, and an embedder whose time is real (an
- * OpenAI-compatible stand-in that serves one call at a time and takes 1 ms + 0.5 µs per
- * character, about 2 M characters per second, like a self-hosted model server with one
- * accelerator: the local embedder is too fast for a flood to matter).
+ * Fair use under a flood, against real servers in their own processes, as in production: a
+ * real nats-server (locked down), a region agent process and a gateway process on loopback,
+ * and an embedder whose time is real (an OpenAI-compatible stand-in in the test process that
+ * serves one call at a time and takes 1 ms + 0.5 µs per character, about 2 M characters per
+ * second, like a self-hosted model server with one accelerator: the local embedder is too
+ * fast for a flood to matter). The flooder runs in a worker thread: it is another client, and
+ * its own encoding and parsing of megabytes must not load the event loop that times the quiet
+ * tenant.
  *
  * One tenant floods with batches of 30 texts of 16 KiB and large searches while a quiet
  * tenant searches, one search at a time, each with a query never searched before (so every
@@ -17,91 +20,150 @@
  * The load is bounded: four flooding workers, each at most FLOOD_ROUNDS_MAX rounds, all of
  * it within FLOOD_MS_MAX, and the quiet tenant's fixed number of searches.
  */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { LIMITS } from '@memmesh/core';
 import {
   type CostlyEmbedderServer,
   distinctiveSentence,
-  type Harness,
   startCostlyEmbedderServer,
-  startHarness,
 } from '@memmesh/region-agent/testing';
-import { silentLogger } from '@memmesh/telemetry';
-import { type HttpServer, serveHttp } from '@memmesh/testkit';
+import {
+  createNatsSecurity,
+  eventually,
+  type NatsSecurity,
+  type NatsServer,
+  type ServiceProcess,
+  startNatsServer,
+  startServiceProcess,
+} from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Gateway, resolveGatewayConfig, startGateway } from '../src/index.ts';
 
 const KEYS = {
   quiet: 'quiet-tenant-key-0001',
   floodAgent: 'flood-agent-key-0001',
   floodGateway: 'flood-gateway-key-0001',
 } as const;
-/** Searches of the quiet tenant per measurement: p99 is then the 4th slowest of 400. */
-const SAMPLES = 400;
+const TENANTS = { quiet: KEYS.quiet, 'flood-agent': KEYS.floodAgent, 'flood-gateway': KEYS.floodGateway };
+const REGION = 'us-east-1';
+const AGENT_MAIN = new URL('../../region/src/main.ts', import.meta.url).pathname;
+const GATEWAY_MAIN = new URL('../src/main.ts', import.meta.url).pathname;
+const REGION_FILE = new URL(`../../../regions/${REGION}/region.json`, import.meta.url).pathname;
+/** Searches of the quiet tenant per measurement: p99 is then the 8th slowest of 800. */
+const SAMPLES = 800;
 const WARMUP_SEARCHES = 40;
 const FLOOD_WORKERS = 4;
 const FLOOD_ROUNDS_MAX = 200;
 const FLOOD_MS_MAX = 30_000;
 /**
  * A flooder waits as long as a 429's Retry-After says (at most this long). One that ignores
- * it and resends 500 kB bodies costs the agent their reading and parsing, which no budget
- * of work can refuse earlier: that is for the request limit and the connection limits.
+ * it and resends 500 kB bodies costs the agent their reading, which no budget of work can
+ * refuse earlier: that is for the request limit and the connection limits.
  */
 const FLOOD_PAUSE_MS_MAX = 1_000;
 const BATCH_TEXTS = 30;
 /** Stated in the module note: the allowance for an unloaded p99 of a few milliseconds. */
 const P99_FLOOR_MS = 5;
 
+/**
+ * Budgets small enough for a flood to meet at once: just large enough for one batch of
+ * 30 × 16 KiB (about 585 000 characters and 600 chunks) and for the quiet tenant's
+ * searches (4 shards × topK 5, about 100 a second); a flood search returns up to 30 memories
+ * of 16 KiB (480 kB), about one of them a second.
+ */
+const BUDGETS = {
+  MEMMESH_TENANT_EMBED_CHARS_PER_SECOND: '200000',
+  MEMMESH_TENANT_EMBED_CHARS_BURST: '600000',
+  MEMMESH_TENANT_INDEX_CHUNKS_PER_SECOND: '100',
+  MEMMESH_TENANT_INDEX_CHUNKS_BURST: '600',
+  MEMMESH_TENANT_SEARCH_HITS_PER_SECOND: '4000',
+  MEMMESH_TENANT_SEARCH_HITS_BURST: '8000',
+  MEMMESH_TENANT_SEARCH_BYTES_PER_SECOND: '500000',
+  MEMMESH_TENANT_SEARCH_BYTES_BURST: '1000000',
+};
+
 let embedder: CostlyEmbedderServer;
-let h: Harness;
-let agentHttp: HttpServer;
-let gateway: Gateway;
-let gatewayHttp: HttpServer;
+let security: NatsSecurity;
+let nats: NatsServer;
+let regionsDir: string;
+let agent: ServiceProcess;
+let gateway: ServiceProcess;
+
+/** One region whose agent embeds with the stand-in, and the three tenants, at home there. */
+async function writeRegions(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'memmesh-fair-use-'));
+  const region = JSON.parse(await readFile(REGION_FILE, 'utf8')) as { backends: { embedder: string } };
+  region.backends.embedder = 'openai';
+  await mkdir(join(dir, REGION));
+  await writeFile(join(dir, REGION, 'region.json'), JSON.stringify(region));
+  const tenants = Object.entries(TENANTS).map(([tenant, key]) => ({
+    tenant,
+    home: REGION,
+    replicas: [],
+    apiKeys: [key],
+  }));
+  await writeFile(join(dir, 'tenants.json'), JSON.stringify({ tenants }));
+  return dir;
+}
 
 beforeAll(async () => {
   embedder = await startCostlyEmbedderServer({ callMs: 1, charMs: 0.000_5 });
-  h = await startHarness({
-    apiKeys: {
-      [KEYS.quiet]: 'quiet',
-      [KEYS.floodAgent]: 'flood-agent',
-      [KEYS.floodGateway]: 'flood-gateway',
+  security = await createNatsSecurity({ regions: [REGION] });
+  nats = await startNatsServer({ security });
+  regionsDir = await writeRegions();
+  const files = security.agent(REGION);
+  agent = await startServiceProcess({
+    script: AGENT_MAIN,
+    portEnv: 'MEMMESH_PORT',
+    env: {
+      MEMMESH_REGION: REGION,
+      MEMMESH_AGENT_ID: 'fair-use-a0',
+      MEMMESH_HOST: '127.0.0.1',
+      MEMMESH_NATS_URL: nats.url,
+      MEMMESH_NATS_CREDS: files.credsFile,
+      MEMMESH_NATS_TLS_CA: files.tls.caFile,
+      MEMMESH_REGIONS_DIR: regionsDir,
+      MEMMESH_EMBEDDER: 'openai',
+      MEMMESH_OPENAI_BASE_URL: embedder.server.url,
+      // The stand-in serves one call at a time: more calls at once would only queue there,
+      // out of reach of the agent's fair queue.
+      MEMMESH_EMBED_CONCURRENCY: '1',
+      MEMMESH_EMBED_PIECE_CHARS_MAX: '2048',
+      ...BUDGETS,
     },
-    embedder: 'openai',
-    openaiBaseUrl: embedder.server.url,
-    // The stand-in serves one call at a time: more calls at once would only queue there,
-    // out of reach of the agent's fair queue.
-    embedConcurrency: 1,
-    // The agent's default: the harness snapshots every 500 ms for its crash tests.
-    snapshotIntervalMs: 5_000,
-    // Budgets small enough for a flood to meet at once, and what this one-process fixture
-    // can afford (indexing a chunk costs about a millisecond of its CPU here); just large
-    // enough for one batch of 30 × 16 KiB (about 585 000 characters and 600 chunks) and for
-    // the quiet tenant's searches (4 shards × topK 5, about 100 a second).
-    tenantEmbedCharsPerSecond: 200_000,
-    tenantEmbedCharsBurst: 600_000,
-    tenantIndexChunksPerSecond: 100,
-    tenantIndexChunksBurst: 600,
-    tenantSearchHitsPerSecond: 4_000,
-    tenantSearchHitsBurst: 8_000,
   });
-  agentHttp = await serveHttp(h.agent.app.fetch);
-  const config = resolveGatewayConfig({
-    endpoints: { 'us-east-1': agentHttp.url },
-    probeIntervalMs: 500,
-    readTimeoutMs: 5_000,
+  gateway = await startServiceProcess({
+    script: GATEWAY_MAIN,
+    portEnv: 'MEMMESH_GATEWAY_PORT',
+    env: {
+      MEMMESH_GATEWAY_HOST: '127.0.0.1',
+      MEMMESH_REGIONS_DIR: regionsDir,
+      MEMMESH_REGION_ENDPOINTS: `${REGION}=${agent.url}`,
+      MEMMESH_PROBE_INTERVAL_MS: '500',
+      MEMMESH_READ_TIMEOUT_MS: '5000',
+    },
   });
-  gateway = await startGateway(config, silentLogger, h.agent.routing);
-  gatewayHttp = await serveHttp(gateway.app.fetch);
+  await eventually(
+    'the gateway sees the agent',
+    async () => ((await fetch(`${gateway.url}/readyz`)).ok ? true : undefined),
+    {
+      timeoutMs: 20_000,
+    },
+  );
   const memories = Array.from({ length: 20 }, (_, i) => ({ id: `q-${i}`, text: distinctiveSentence(i) }));
-  const stored = await post(agentHttp.url, KEYS.quiet, '/v1/memories/batch?wait=true', { memories });
+  const stored = await post(agent.url, KEYS.quiet, '/v1/memories/batch?wait=true', { memories });
   expect(stored.status).toBe(202);
-}, 60_000);
+}, 90_000);
 
 afterAll(async () => {
-  await gatewayHttp?.close();
-  await gateway?.close();
-  await agentHttp?.close();
-  await h?.stop();
+  await gateway?.stop();
+  await agent?.stop();
+  await nats?.stop();
+  await security?.remove();
   await embedder?.stop();
+  if (regionsDir) await rm(regionsDir, { recursive: true, force: true });
 });
 
 interface Reply {
@@ -146,49 +208,44 @@ async function quietSearches(base: string, tag: string, count: number): Promise<
   return replies;
 }
 
-const FILLER = JSON.stringify('flood '.repeat(LIMITS.textBytesMax / 6 + 1)).slice(1, -1);
+interface Flood {
+  stop(): Promise<FloodReply[]>;
+}
+
+type FloodReply = Omit<Reply, 'ms'>;
 
 /**
- * 30 texts of 16 KiB, different in every batch (the same content would be a duplicate),
- * written as JSON by hand: the test process is the servers' too, and encoding 500 kB per
- * attempt would be load of the test's own making.
+ * Workers alternating a large batch and a few large searches, until stopped or bounded, in
+ * their own thread (fixtures/flood-worker.mjs): the flooder is another client, and its own
+ * encoding and parsing of megabytes must not be load on the event loop that times the quiet
+ * tenant.
  */
-function floodBatch(worker: number, round: number): string {
-  const texts = Array.from({ length: BATCH_TEXTS }, (_, i) => {
-    const head = `w${worker} r${round} t${i} `;
-    return `{"text":"${head}${FILLER.slice(0, LIMITS.textBytesMax - head.length)}"}`;
-  });
-  return `{"memories":[${texts.join(',')}]}`;
-}
-
-interface Flood {
-  replies: Reply[];
-  stop(): Promise<void>;
-}
-
-/** Workers alternating a large batch and a few large searches, until stopped or bounded. */
 function startFlood(base: string, key: string): Flood {
-  const replies: Reply[] = [];
-  const deadline = performance.now() + FLOOD_MS_MAX;
-  let stopped = false;
-  const bigQuery = 'flood query '.repeat(300).slice(0, 3_000);
-  const worker = async (w: number) => {
-    for (let round = 0; round < FLOOD_ROUNDS_MAX && !stopped && performance.now() < deadline; round++) {
-      const sent = [await post(base, key, '/v1/memories/batch', floodBatch(w, round))];
-      for (let s = 0; s < 3; s++) {
-        sent.push(await post(base, key, '/v1/search', { query: `${bigQuery} ${w} ${round} ${s}`, topK: 50 }));
-      }
-      replies.push(...sent);
-      const waitS = Math.max(0, ...sent.map((r) => (r.status === 429 ? Number(r.retryAfter) : 0)));
-      if (waitS > 0) await new Promise((r) => setTimeout(r, Math.min(waitS * 1_000, FLOOD_PAUSE_MS_MAX)));
-    }
-  };
-  const done = Promise.all(Array.from({ length: FLOOD_WORKERS }, (_, w) => worker(w)));
+  const worker = new Worker(new URL('./fixtures/flood-worker.mjs', import.meta.url), {
+    workerData: {
+      base,
+      key,
+      workers: FLOOD_WORKERS,
+      roundsMax: FLOOD_ROUNDS_MAX,
+      msMax: FLOOD_MS_MAX,
+      pauseMsMax: FLOOD_PAUSE_MS_MAX,
+      batchTexts: BATCH_TEXTS,
+      textBytesMax: LIMITS.textBytesMax,
+    },
+  });
+  const replies = new Promise<FloodReply[]>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the flood worker exited with ${code} before answering`)));
+  });
   return {
-    replies,
     async stop() {
-      stopped = true;
-      await done;
+      worker.postMessage('stop');
+      try {
+        return await replies;
+      } finally {
+        await worker.terminate();
+      }
     },
   };
 }
@@ -196,7 +253,7 @@ function startFlood(base: string, key: string): Flood {
 interface Figures {
   unloadedP99: number;
   loadedP99: number;
-  flood: Reply[];
+  flood: FloodReply[];
   quiet: Reply[];
   embeddedChars: number;
 }
@@ -210,11 +267,12 @@ async function measure(base: string, floodKey: string, tag: string): Promise<Fig
   const flood = startFlood(base, floodKey);
   // Let the first batches reach the embedder's queue before measuring.
   await new Promise((r) => setTimeout(r, 100));
-  let loaded: Reply[];
+  let loaded: Reply[] = [];
+  let floodReplies: FloodReply[];
   try {
     loaded = await quietSearches(base, `${tag} loaded`, SAMPLES);
   } finally {
-    await flood.stop();
+    floodReplies = await flood.stop();
   }
   const figures = {
     unloadedP99: percentile(
@@ -225,11 +283,11 @@ async function measure(base: string, floodKey: string, tag: string): Promise<Fig
       loaded.map((r) => r.ms),
       0.99,
     ),
-    flood: flood.replies,
+    flood: floodReplies,
     quiet: [...unloaded, ...loaded],
     embeddedChars: embedder.chars - charsBefore,
   };
-  const statuses = countBy(flood.replies.map((r) => r.status));
+  const statuses = countBy(floodReplies.map((r) => r.status));
   console.info(
     `fair use (${tag}): quiet p99 unloaded ${figures.unloadedP99.toFixed(1)} ms, loaded ${figures.loadedP99.toFixed(1)} ms; ` +
       `flooder answers ${JSON.stringify(statuses)}; ${figures.embeddedChars} characters embedded meanwhile`,
@@ -243,7 +301,7 @@ function countBy(values: number[]): Record<string, number> {
   return counts;
 }
 
-function expectFair(figures: Figures): Reply[] {
+function expectFair(figures: Figures): FloodReply[] {
   // The quiet tenant was never refused, and the flood really ran: batches were accepted
   // and embedded while it searched.
   expect(figures.quiet.every((r) => r.status === 200)).toBe(true);
@@ -261,11 +319,11 @@ function expectFair(figures: Figures): Reply[] {
 
 describe('fair use', () => {
   it('fair use - straight at the agent: a flood leaves another tenant’s p99 within 2× and gets 429 with Retry-After', async () => {
-    expectFair(await measure(agentHttp.url, KEYS.floodAgent, 'agent'));
+    expectFair(await measure(agent.url, KEYS.floodAgent, 'agent'));
   }, 120_000);
 
   it('fair use - through the gateway: the region’s 429 reaches the flooder, and the quiet tenant’s p99 stays within 2×', async () => {
-    const refused = expectFair(await measure(gatewayHttp.url, KEYS.floodGateway, 'gateway'));
+    const refused = expectFair(await measure(gateway.url, KEYS.floodGateway, 'gateway'));
     // The region's own 429, relayed: it names the region (the gateway's own has none).
     expect(refused.some((r) => r.region === 'us-east-1')).toBe(true);
   }, 120_000);

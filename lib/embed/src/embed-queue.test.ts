@@ -196,3 +196,46 @@ describe('embed queue', () => {
     expect((await running).length).toBe(1);
   });
 });
+
+describe('embed queue - queries by characters', () => {
+  it("embed queue - a tenant's short query goes before another tenant's long queries queued earlier", async () => {
+    const { embedder, calls } = gatedEmbedder();
+    const queue = createEmbedQueue(embedder, { pieceCharsMax: 4_000 });
+    // One call in flight holds the embedder while the queue fills.
+    const first = queue.embed('flood', [text('busy', 3_000)], 'query');
+    await settle();
+    const flood = [1, 2, 3].map((i) => queue.embed('flood', [text(`long${i}`, 3_000)], 'query'));
+    const quiet = queue.embed('quiet', [text('short', 50)], 'query');
+    const order: string[] = [];
+    // Bounded: five queries, five calls.
+    for (let i = 0; i < 5; i++) {
+      await settle();
+      const call = calls[i];
+      if (!call) break;
+      order.push(tagOf(call.texts) as string);
+      call.answer();
+    }
+    await Promise.all([first, quiet, ...flood]);
+    expect(order).toEqual(['busy', 'short', 'long1', 'long2', 'long3']);
+  });
+
+  it('embed queue - tenants with queries of equal length take turns', async () => {
+    const { embedder, calls } = gatedEmbedder();
+    const queue = createEmbedQueue(embedder);
+    const first = queue.embed('a', [text('busy', 100)], 'query');
+    await settle();
+    const a = [1, 2, 3].map((i) => queue.embed('a', [text(`a${i}`, 100)], 'query'));
+    const b = [1, 2, 3].map((i) => queue.embed('b', [text(`b${i}`, 100)], 'query'));
+    const order: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      await settle();
+      const call = calls[i];
+      if (!call) break;
+      order.push(tagOf(call.texts) as string);
+      call.answer();
+    }
+    await Promise.all([first, ...a, ...b]);
+    // a was just served (busy), so b goes first; then they alternate.
+    expect(order).toEqual(['busy', 'b1', 'a1', 'b2', 'a2', 'b3', 'a3']);
+  });
+});

@@ -6,8 +6,11 @@
  *
  * - Work is split into pieces of at most `pieceCharsMax` characters (and the embedder's
  *   batch size), so that no one call holds the embedder long.
- * - Queries (a search's text) go ahead of bulk work (writes), tenant by tenant in turn; after
- *   `queryStreakMax` query pieces in a row one bulk piece goes, so writes are never starved.
+ * - Queries (a search's text) go ahead of bulk work (writes), shared across tenants by
+ *   characters (fair queuing: the query whose tenant has been served the fewest characters
+ *   lately goes first, so one tenant's long queries do not make another's short ones wait
+ *   their turn); after `queryStreakMax` query pieces in a row one bulk piece goes, so writes
+ *   are never starved.
  * - Bulk pieces are shared by deficit round robin over characters: each tenant with work
  *   gets the same characters per round, however many requests it has queued.
  * - With more than one call at a time, one slot is kept for queries.
@@ -88,6 +91,8 @@ interface Piece {
   readonly at: number;
   readonly chars: number;
   readonly kind: EmbedClass;
+  /** A query's virtual finish time in the fair queuing of queries (0 for bulk). */
+  tag: number;
 }
 
 /** One tenant's pending work. */
@@ -97,6 +102,8 @@ interface Lane {
   readonly bulk: Piece[];
   /** Characters the tenant may still send in this round of the bulk rotation. */
   deficit: number;
+  /** Virtual finish time of the tenant's last query piece. */
+  queryTag: number;
   pendingChars: number;
 }
 
@@ -112,6 +119,8 @@ class FairEmbedQueue implements EmbedQueue {
   #running = 0;
   #runningBulk = 0;
   #queryStreak = 0;
+  /** The virtual time of query fair queuing: the tag of the last query piece started. */
+  #queryClock = 0;
   #charsPerMs = INITIAL_CHARS_PER_MS;
   #scheduled = false;
   #closed = false;
@@ -146,6 +155,13 @@ class FairEmbedQueue implements EmbedQueue {
     return new Promise<Float32Array[]>((resolve, reject) => {
       const job: Job = { vectors: new Array(texts.length), remaining: 0, failed: false, resolve, reject };
       const pieces = this.#split(job, lane, texts, kind);
+      if (kind === 'query') {
+        // A tenant back after a pause starts from now, not from credit saved while away.
+        for (const piece of pieces) {
+          piece.tag = Math.max(this.#queryClock, lane.queryTag) + piece.chars;
+          lane.queryTag = piece.tag;
+        }
+      }
       job.remaining = pieces.length;
       const queue = kind === 'query' ? lane.queries : lane.bulk;
       const ring = kind === 'query' ? this.#queryRing : this.#bulkRing;
@@ -178,7 +194,7 @@ class FairEmbedQueue implements EmbedQueue {
   }
 
   #newLane(tenant: string): Lane {
-    const lane: Lane = { tenant, queries: [], bulk: [], deficit: 0, pendingChars: 0 };
+    const lane: Lane = { tenant, queries: [], bulk: [], deficit: 0, queryTag: 0, pendingChars: 0 };
     this.#lanes.set(tenant, lane);
     return lane;
   }
@@ -228,13 +244,13 @@ class FairEmbedQueue implements EmbedQueue {
       const length = (texts[i] as string).length;
       const full = i - start >= textsMax || (i > start && chars + length > pieceCharsMax);
       if (full) {
-        pieces.push({ job, lane, texts: texts.slice(start, i), at: start, chars, kind });
+        pieces.push({ job, lane, texts: texts.slice(start, i), at: start, chars, kind, tag: 0 });
         start = i;
         chars = 0;
       }
       chars += length;
     }
-    pieces.push({ job, lane, texts: texts.slice(start), at: start, chars, kind });
+    pieces.push({ job, lane, texts: texts.slice(start), at: start, chars, kind, tag: 0 });
     return pieces;
   }
 
@@ -271,14 +287,26 @@ class FairEmbedQueue implements EmbedQueue {
       this.#queryRing.length > 0 && !(bulkWaiting && this.#queryStreak >= this.#options.queryStreakMax);
     if (queryTurn) {
       this.#queryStreak = bulkWaiting ? this.#queryStreak + 1 : 0;
-      const lane = this.#queryRing.shift() as Lane;
-      const piece = lane.queries.shift() as Piece;
-      if (lane.queries.length > 0) this.#queryRing.push(lane);
-      return piece;
+      return this.#nextQuery();
     }
     if (!bulkWaiting) return undefined;
     this.#queryStreak = 0;
     return this.#nextBulk();
+  }
+
+  /** The waiting query with the earliest virtual finish time; ties go to the tenant first in line. */
+  #nextQuery(): Piece {
+    const ring = this.#queryRing;
+    let best = 0;
+    for (let i = 1; i < ring.length; i++) {
+      if ((ring[i] as Lane).queries[0]!.tag < (ring[best] as Lane).queries[0]!.tag) best = i;
+    }
+    const lane = ring[best] as Lane;
+    ring.splice(best, 1);
+    const piece = lane.queries.shift() as Piece;
+    this.#queryClock = Math.max(this.#queryClock, piece.tag - piece.chars);
+    if (lane.queries.length > 0) ring.push(lane);
+    return piece;
   }
 
   /**

@@ -148,6 +148,9 @@ export const RegionAgentConfigSchema = z
     tenantIndexChunksBurst: z.number().int().min(1),
     tenantSearchHitsPerSecond: z.number().min(1),
     tenantSearchHitsBurst: z.number().int().min(1),
+    /** Bytes of search results (texts and metadata) per tenant: what big answers cost. */
+    tenantSearchBytesPerSecond: z.number().min(1),
+    tenantSearchBytesBurst: z.number().int().min(LIMITS.textBytesMax),
     /** The embedder's queue (shared by tenants): characters per call, calls at once, bounds. */
     embedPieceCharsMax: z.number().int().min(1_000).max(1_000_000),
     /** Unset: 1 for the local and MiniLM embedders (they use the CPU), 4 for OpenAI (network). */
@@ -237,6 +240,9 @@ export const DEFAULT_REGION_AGENT_CONFIG = {
   // 4 shards × topK 10 = 40 per search: 2 500 such searches per second, 500 at topK 50.
   tenantSearchHitsPerSecond: 100_000,
   tenantSearchHitsBurst: 200_000,
+  // 64 MB/s, bursts of 128 MB: a thousand topK-50 searches of 16 KiB memories a minute.
+  tenantSearchBytesPerSecond: 64_000_000,
+  tenantSearchBytesBurst: 128_000_000,
   embedPieceCharsMax: 8_192,
   embedQueueCharsMax: 16_000_000,
   tenantEmbedQueueCharsMax: 4_000_000,
@@ -298,6 +304,8 @@ export const ENV_NAMES = {
   tenantIndexChunksBurst: 'MEMMESH_TENANT_INDEX_CHUNKS_BURST',
   tenantSearchHitsPerSecond: 'MEMMESH_TENANT_SEARCH_HITS_PER_SECOND',
   tenantSearchHitsBurst: 'MEMMESH_TENANT_SEARCH_HITS_BURST',
+  tenantSearchBytesPerSecond: 'MEMMESH_TENANT_SEARCH_BYTES_PER_SECOND',
+  tenantSearchBytesBurst: 'MEMMESH_TENANT_SEARCH_BYTES_BURST',
   embedPieceCharsMax: 'MEMMESH_EMBED_PIECE_CHARS_MAX',
   embedConcurrency: 'MEMMESH_EMBED_CONCURRENCY',
   embedQueueCharsMax: 'MEMMESH_EMBED_QUEUE_CHARS_MAX',

@@ -23,6 +23,12 @@ type C = Context<AgentEnv>;
 
 const wait = (c: C) => booleanParam(c.req.query('wait'), 'wait');
 
+/** The declared body size; undefined when absent or not a number (the body reader enforces the limit). */
+function contentLengthOf(c: C): number | undefined {
+  const value = Number(c.req.header('content-length'));
+  return Number.isSafeInteger(value) && value > 0 ? value : undefined;
+}
+
 export interface MemoryHandlers {
   writeMemory: RouteHandler<MemoryInput>;
   writeBatch: RouteHandler<BatchInput>;
@@ -35,10 +41,12 @@ export interface MemoryHandlers {
 export function memoryHandlers(region: Region): MemoryHandlers {
   return {
     async writeMemory(c: C, request) {
+      region.admitWrite(c.get('tenant'), contentLengthOf(c));
       const input = await request.body();
       return c.json(await region.write(c.get('tenant'), input, { wait: wait(c) }), 202);
     },
     async writeBatch(c: C, request) {
+      region.admitWrite(c.get('tenant'), contentLengthOf(c));
       const { memories } = await request.body();
       const results = await region.writeBatch(c.get('tenant'), memories, { wait: wait(c) });
       return c.json({ results }, 202);

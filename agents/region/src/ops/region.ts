@@ -52,6 +52,12 @@ export interface SearchOptions {
 
 export interface Region {
   readonly region: string;
+  /**
+   * Before a write's body is read: refuses (429) a tenant whose budgets cannot hold what a
+   * body of `bodyBytes` will at least cost, so that a flooder's refused batches do not cost
+   * their reading and parsing first. The exact charge comes after parsing.
+   */
+  admitWrite(tenant: string, bodyBytes: number | undefined): void;
   write(tenant: string, input: MemoryInput, options: WriteOptions): Promise<WriteResult>;
   writeBatch(tenant: string, inputs: MemoryInput[], options: WriteOptions): Promise<BatchItemResult[]>;
   get(tenant: string, id: string): Promise<Memory>;
@@ -208,6 +214,10 @@ class RegionService implements Region {
 
   get ready(): boolean {
     return this.#fatal === undefined && this.#link.connected && this.#handles.views.caughtUp;
+  }
+
+  admitWrite(tenant: string, bodyBytes: number | undefined): void {
+    this.#handles.budgets.admitWrite(tenant, bodyBytes);
   }
 
   async write(tenant: string, input: MemoryInput, options: WriteOptions): Promise<WriteResult> {

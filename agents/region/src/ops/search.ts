@@ -50,7 +50,10 @@ export async function search(
   const key = await resultKey(h, tenant, input, topK, ctx.tenantVersions);
   if (key) {
     const cached = await h.parts.cache.get(key).catch(() => undefined);
-    if (cached) return { ...(JSON.parse(cached) as SearchResponse), tookMs: performance.now() - started };
+    if (cached) {
+      h.budgets.chargeSearchResults(tenant, cached.length);
+      return { ...(JSON.parse(cached) as SearchResponse), tookMs: performance.now() - started };
+    }
   }
   if (input.minVersion !== undefined && policy.home !== h.config.region) {
     await ensureArrived(h, policy.home, tenant, input.minVersion, ctx.waitMs);
@@ -61,6 +64,7 @@ export async function search(
     .sort((a, b) => b.score - a.score)
     .slice(0, topK)
     .map(({ id, score, text, metadata, scope, version }) => ({ id, score, text, metadata, scope, version }));
+  h.budgets.chargeSearchResults(tenant, resultBytesOf(results));
   // A shard that had to drop hits to fit its reply may have dropped some of the top k.
   const truncated = replies.some((reply) => reply.truncated);
   const response: SearchResponse = {
@@ -162,4 +166,12 @@ async function ensureArrived(
     }
     await sleep(ARRIVAL_POLL_MS);
   }
+}
+
+/** About what the results weigh on the wire: their texts, and their metadata and scope as JSON. */
+function resultBytesOf(results: SearchResponse['results']): number {
+  let bytes = 0;
+  for (const r of results)
+    bytes += r.text.length + JSON.stringify(r.metadata).length + JSON.stringify(r.scope).length;
+  return bytes;
 }

@@ -82,7 +82,7 @@ class EmbeddedIndexImpl implements VectorIndex {
       keys: this.#allocateKeys(doc.chunks.length),
       vectors,
     };
-    this.#tenantFor(doc.tenant).put(record);
+    if (!(await this.#tenantFor(doc.tenant).putInSlices(record))) return false;
     this.#changes++;
     return true;
   }

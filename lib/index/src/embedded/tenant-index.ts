@@ -30,6 +30,19 @@ const REBUILD_BATCH_CHUNKS_MAX = 4096;
 
 // Single-document writes and single queries are too small to pay for usearch's thread pool.
 const THREADS_PER_CALL = 1;
+/**
+ * Adding a vector to the graph is synchronous work (about 0.3-1 ms at m 16, efConstruction
+ * 128, on a busy core), so a 16 KiB memory's twenty chunks would hold the event loop for
+ * ~20 ms: every search of every tenant waits behind it. A write gives the loop back at least
+ * this often.
+ */
+export const INDEX_SLICE_MS_MAX = 2;
+/**
+ * When the current slice began, shared by every tenant index of the process: the shards'
+ * consumers apply side by side, and each taking its own 2 ms in the same turn of the event
+ * loop would add up to 2 ms per shard.
+ */
+let sliceStartMs = performance.now();
 
 export class TenantIndex {
   readonly tenant: string;
@@ -37,7 +50,10 @@ export class TenantIndex {
   readonly tombstones = new Map<string, number>();
   /** Highest version applied to this tenant, 0 when none. */
   maxVersion = 0;
-  /** Live chunk vectors, which is also the size of the HNSW graph. */
+  /**
+   * Live chunk vectors: the size of the HNSW graph, except while `putInSlices` is adding a
+   * document's vectors, which are in the graph but not yet live.
+   */
   chunkCount = 0;
   readonly #config: HnswConfig;
   readonly #byKey = new Map<number, DocRecord>();
@@ -71,6 +87,40 @@ export class TenantIndex {
     this.docs.set(record.id, record);
     this.#index(record);
     this.maxVersion = Math.max(this.maxVersion, record.version);
+  }
+
+  /**
+   * `put`, with the graph work spread over turns of the event loop. The new vectors go into
+   * the graph first, a few at a time; they are invisible until the end (a search ignores keys
+   * without a live record), where the old version leaves and the new one becomes live in one
+   * synchronous step, so a search sees either version whole, never a mix. A newer version of
+   * the document that became live meanwhile wins: this one is then dropped (false).
+   */
+  async putInSlices(record: DocRecord, sliceMsMax = INDEX_SLICE_MS_MAX): Promise<boolean> {
+    const graph = this.#ensureGraph();
+    const dimensions = this.#config.dimensions;
+    for (let row = 0; row < record.keys.length; row++) {
+      if (performance.now() - sliceStartMs >= sliceMsMax) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        // Closed meanwhile: the vectors went with the old graph, and the write is not applied.
+        if (this.#graph !== graph) throw new Error(`tenant ${this.tenant}: the index closed during a write`);
+        sliceStartMs = performance.now();
+      }
+      const vector = record.vectors.subarray(row * dimensions, (row + 1) * dimensions);
+      graph.add(toBigKeys([record.keys[row] as number]), vector, THREADS_PER_CALL);
+    }
+    const held = this.versionOf(record.id);
+    if (held !== undefined && held >= record.version) {
+      if (record.keys.length > 0) graph.remove(toBigKeys(record.keys));
+      return false;
+    }
+    const old = this.docs.get(record.id);
+    if (old !== undefined) this.#unindex(old);
+    this.tombstones.delete(record.id);
+    this.docs.set(record.id, record);
+    this.#register(record);
+    this.maxVersion = Math.max(this.maxVersion, record.version);
+    return true;
   }
 
   tombstone(id: string, version: number): void {
@@ -167,6 +217,12 @@ export class TenantIndex {
   #index(record: DocRecord): void {
     if (record.keys.length === 0) return;
     this.#ensureGraph().add(toBigKeys(record.keys), record.vectors, THREADS_PER_CALL);
+    this.#register(record);
+  }
+
+  /** Makes a record whose vectors are in the graph live. */
+  #register(record: DocRecord): void {
+    if (record.keys.length === 0) return;
     for (const key of record.keys) this.#byKey.set(key, record);
     this.chunkCount += record.keys.length;
     this.#indexedDocs++;
