@@ -86,12 +86,19 @@ async function main(): Promise<void> {
     urls.push(url);
     console.log(`memmesh: region ${region.id} (${region.residency}) agent on ${url}`);
   }
+  const auditRegion = regions[0];
+  if (!auditRegion) throw new Error('regions/ names no region');
   const gatewayUrl = await startService('gateway', 'agents/gateway/src/main.ts', FIRST_PORT, {
     MEMMESH_GATEWAY_HOST: HOST,
     MEMMESH_GATEWAY_PORT: String(FIRST_PORT),
     MEMMESH_REGIONS_DIR: regionsDir,
     MEMMESH_REGION_ENDPOINTS: regions.map((r, i) => `${r.id}=${urls[i]}`).join(','),
     MEMMESH_GATEWAY_ADMIN_KEY: process.env.MEMMESH_GATEWAY_ADMIN_KEY ?? 'admin-dev-key-local',
+    // Admin changes go to the first region's audit log (AUDIT_US_EAST_1), as its gateway role.
+    MEMMESH_GATEWAY_REGION: auditRegion.id,
+    MEMMESH_GATEWAY_NATS_URL: nats.regions[auditRegion.nats.cluster]?.urls.join(',') ?? '',
+    MEMMESH_GATEWAY_NATS_CREDS: security.gateway(auditRegion.id).credsFile,
+    MEMMESH_GATEWAY_NATS_TLS_CA: security.gateway(auditRegion.id).tls.caFile,
   });
   console.log(`memmesh: gateway on ${gatewayUrl}: the public API, routed to the nearest healthy region`);
 

@@ -4,7 +4,7 @@
  * key (tenant keys do not open it, whatever their scopes; a tenant's own API keys are keys.ts). Changes are conditional (`If-Match: <version>`, 0 to
  * create), so that of two operators or gateways changing the same policy from the same
  * version, one wins and the other gets 409 and re-reads. Placement and residency are checked
- * by the routing table on every write.
+ * by the routing table on every write. Every change is an audit event (audit.ts).
  */
 import { describeIssues, ErrorCode, MeshError, secretsEqual, TenantSchema } from '@memmesh/core';
 import {
@@ -17,6 +17,7 @@ import {
 import { type RoutingTable, TenantPolicyInputSchema } from '@memmesh/routing';
 import type { Context } from 'hono';
 import type { z } from 'zod';
+import type { AdminAudit, AuditActor } from './audit.ts';
 
 export interface AdminHandlers {
   getTenantPolicy: RouteHandler<undefined>;
@@ -55,7 +56,26 @@ export function tenantParam(c: Context): string {
   return parsed.data;
 }
 
-export function adminHandlers(routing: RoutingTable): AdminHandlers {
+/** Who made an admin change, for its audit event. */
+export function actorOf(
+  c: Context,
+  trustedProxyHops: number,
+  manager: { operator: true } | { operator: false; key: { keyId: string } },
+): AuditActor {
+  const source = sourceAddressOf(c, trustedProxyHops);
+  return manager.operator
+    ? { kind: 'operator', source }
+    : { kind: 'tenant_key', keyId: manager.key.keyId, source };
+}
+
+export interface AdminHandlerOptions {
+  routing: RoutingTable;
+  audit: AdminAudit;
+  trustedProxyHops: number;
+}
+
+export function adminHandlers(options: AdminHandlerOptions): AdminHandlers {
+  const { routing, audit, trustedProxyHops } = options;
   return {
     async getTenantPolicy(c) {
       const policy = await routing.getTenant(tenantParam(c));
@@ -84,7 +104,15 @@ export function adminHandlers(routing: RoutingTable): AdminHandlers {
       if (!parsed.success) {
         throw new MeshError(ErrorCode.BadRequest, 'bad policy', { details: describeIssues(parsed.error) });
       }
+      audit.ensureReady('a policy change');
       const policy = await routing.putTenant(parsed.data, { expectedVersion: Number(ifMatch[1]) });
+      await audit.record({
+        action: 'tenant_policy.put',
+        tenant,
+        actor: actorOf(c, trustedProxyHops, { operator: true }),
+        before: current ?? null,
+        after: policy,
+      });
       return c.json(policy, 200, { etag: `"${policy.version}"` });
     },
   };

@@ -31,6 +31,7 @@ import type { RoutingTable } from '@memmesh/routing';
 import { createMetrics, type GatewayMetrics, type Logger, type Tracer, tracerOf } from '@memmesh/telemetry';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { adminGuard, adminHandlers } from './admin.ts';
+import { type AdminAudit, logAudit } from './audit.ts';
 import type { GatewayConfig } from './config.ts';
 import { createDispatcher, type Dispatcher } from './dispatch.ts';
 import { keyHandlers } from './keys.ts';
@@ -51,6 +52,8 @@ export interface GatewayAppOptions {
   metrics?: GatewayMetrics;
   /** Makes the server and proxy spans; the global tracer (a no-op unless registered) when omitted. */
   tracer?: Tracer;
+  /** Where admin changes are recorded; the gateway's log when omitted. */
+  audit?: AdminAudit;
 }
 
 /** `serving_region` of an answer the gateway gave itself (auth, limits, no region reachable). */
@@ -89,6 +92,7 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
     adminKey: config.adminKey,
   });
   const adminTable = unavailableWhenDown(options.routing, log);
+  const audit = options.audit ?? logAudit(log, config.region ?? 'global');
   const limiter = createRateLimiter(config.tenantRequestsPerSecond, config.tenantBurst);
   /** The caller's tenant, with a key of `scope`, within its limit across all regions (429 past it). */
   const tenantOf = async (c: Context, scope: 'read' | 'write') => {
@@ -112,8 +116,8 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
   const handlers: GatewayHandlers = {
     ...service,
     ...proxyHandlers({ config, probes, dispatch, lookups, tenantOf }),
-    ...adminHandlers(adminTable),
-    ...keyHandlers(adminTable, lookups),
+    ...adminHandlers({ routing: adminTable, audit, trustedProxyHops }),
+    ...keyHandlers({ routing: adminTable, lookups, audit, trustedProxyHops }),
     // Tenants see what the gateway sees: RTT and health per region. Internal addresses (the
     // endpoints, and failure reasons that quote them) are left out: they are operators' business.
     async listRegions(c) {

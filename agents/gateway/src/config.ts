@@ -5,6 +5,7 @@
  */
 import {
   ApiKeySchema,
+  ReadableFileSchema,
   type EnvParser,
   LIMITS,
   numberParsersOf,
@@ -63,6 +64,14 @@ export const GatewayConfigSchema = z
     shutdownTimeoutMs: z.number().int().min(100),
     /** Bearer key of the admin API (tenant policies); unset = the admin API is off. */
     adminKey: ApiKeySchema.optional(),
+    /**
+     * NATS of the gateway's region, where every admin change is appended to the region's
+     * audit log (AUDIT_<REGION>); unset = admin changes are audited in the gateway's log only.
+     */
+    natsUrl: z.string().min(1).optional(),
+    /** The gateway's NATS user (an nkey seed or a .creds file), and TLS to NATS as for agents. */
+    natsCredsFile: ReadableFileSchema.optional(),
+    natsTlsCaFile: ReadableFileSchema.optional(),
     logLevel: LogLevelSchema,
     /** Requests per second per tenant across every region, and the burst above it. */
     tenantRequestsPerSecond: z.number().min(1),
@@ -71,7 +80,11 @@ export const GatewayConfigSchema = z
     /** Failed authentications per source and per key prefix before 429 (lib/http auth-throttle). */
     ...AUTH_THROTTLE_CONFIG.fields,
   })
-  .refine(...HTTP_SERVER_CONFIG.timeoutsAgree);
+  .refine(...HTTP_SERVER_CONFIG.timeoutsAgree)
+  .refine((c) => c.natsUrl === undefined || c.region !== undefined, {
+    path: ['region'],
+    message: 'is required with MEMMESH_GATEWAY_NATS_URL: the audit log is that region\'s',
+  });
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
 
 export const DEFAULT_GATEWAY_CONFIG = {
@@ -107,7 +120,10 @@ export const DEFAULT_GATEWAY_CONFIG = {
   tenantBurst: 4_000,
   ...HTTP_SERVER_CONFIG.defaults,
   ...AUTH_THROTTLE_CONFIG.defaults,
-} as const satisfies Omit<GatewayConfig, 'dynamodbEndpoint' | 'adminKey' | 'region'>;
+} as const satisfies Omit<
+  GatewayConfig,
+  'dynamodbEndpoint' | 'adminKey' | 'region' | 'natsUrl' | 'natsCredsFile' | 'natsTlsCaFile'
+>;
 
 /** Environment variable of each field, documented in the README. */
 export const GATEWAY_ENV_NAMES = {
@@ -135,6 +151,9 @@ export const GATEWAY_ENV_NAMES = {
   clientRegionHeader: 'MEMMESH_CLIENT_REGION_HEADER',
   shutdownTimeoutMs: 'MEMMESH_SHUTDOWN_TIMEOUT_MS',
   adminKey: 'MEMMESH_GATEWAY_ADMIN_KEY',
+  natsUrl: 'MEMMESH_GATEWAY_NATS_URL',
+  natsCredsFile: 'MEMMESH_GATEWAY_NATS_CREDS',
+  natsTlsCaFile: 'MEMMESH_GATEWAY_NATS_TLS_CA',
   logLevel: 'MEMMESH_LOG_LEVEL',
   tenantRequestsPerSecond: 'MEMMESH_TENANT_RPS',
   tenantBurst: 'MEMMESH_TENANT_BURST',

@@ -21,6 +21,7 @@ import {
 } from '@memmesh/telemetry';
 import type { Hono } from 'hono';
 import { createGatewayApp } from './app.ts';
+import { type AdminAudit, openAdminAudit } from './audit.ts';
 import type { GatewayConfig } from './config.ts';
 import { type Probes, startProbes } from './probes.ts';
 
@@ -107,7 +108,15 @@ export async function startGateway(
     }
   });
   const tracer = tracerOf(telemetry.tracerProvider);
-  const app = createGatewayApp({ config, routing, probes, log, ready: () => ready, metrics, tracer });
+  let audit: AdminAudit;
+  try {
+    audit = await openAdminAudit(config, log);
+  } catch (err) {
+    clearInterval(timer);
+    await probes.stop();
+    throw err;
+  }
+  const app = createGatewayApp({ config, routing, probes, log, ready: () => ready, metrics, tracer, audit });
   return {
     app,
     probes,
@@ -120,6 +129,7 @@ export async function startGateway(
     async close() {
       clearInterval(timer);
       await probes.stop();
+      await audit.close();
       // An injected table belongs to the caller, who closes it.
       if (!routingOverride) await routing.close();
     },

@@ -12,7 +12,8 @@ import type { ApiKeyCreateBodySchema, RouteHandler } from '@memmesh/http';
 import { ApiKeyIdSchema, type RoutingTable } from '@memmesh/routing';
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { tenantParam } from './admin.ts';
+import { actorOf, tenantParam } from './admin.ts';
+import type { AdminAudit } from './audit.ts';
 import type { TenantLookups } from './tenants.ts';
 
 export interface KeyHandlers {
@@ -29,7 +30,15 @@ function keyIdParam(c: Context): string {
   return parsed.data;
 }
 
-export function keyHandlers(routing: RoutingTable, lookups: TenantLookups): KeyHandlers {
+export interface KeyHandlerOptions {
+  routing: RoutingTable;
+  lookups: TenantLookups;
+  audit: AdminAudit;
+  trustedProxyHops: number;
+}
+
+export function keyHandlers(options: KeyHandlerOptions): KeyHandlers {
+  const { routing, lookups, audit, trustedProxyHops } = options;
   return {
     async createApiKey(c, request) {
       const tenant = tenantParam(c);
@@ -44,7 +53,11 @@ export function keyHandlers(routing: RoutingTable, lookups: TenantLookups): KeyH
           );
         }
       }
+      audit.ensureReady('a key change');
       const { key, record } = await routing.createApiKey({ tenant, ...body });
+      // The record names the key by its id; the key itself is in this answer only.
+      const actor = actorOf(c, trustedProxyHops, manager);
+      await audit.record({ action: 'api_key.create', tenant, actor, before: null, after: record });
       return c.json({ ...record, key }, 201);
     },
     async listApiKeys(c) {
@@ -57,8 +70,11 @@ export function keyHandlers(routing: RoutingTable, lookups: TenantLookups): KeyH
     async revokeApiKey(c) {
       const tenant = tenantParam(c);
       const keyId = keyIdParam(c);
-      await lookups.keyManagerOf(c, tenant);
-      await routing.revokeApiKey(tenant, keyId);
+      const manager = await lookups.keyManagerOf(c, tenant);
+      audit.ensureReady('a key change');
+      const revoked = await routing.revokeApiKey(tenant, keyId);
+      const actor = actorOf(c, trustedProxyHops, manager);
+      await audit.record({ action: 'api_key.revoke', tenant, actor, before: revoked, after: null });
       return c.body(null, 204);
     },
   };

@@ -7,13 +7,14 @@
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { regionAgentPermissions } from '@memmesh/core';
+import { gatewayPermissions, regionAgentPermissions } from '@memmesh/core';
 import { createNatsSecurity } from '@memmesh/testkit';
 import { nkeys } from '@nats-io/transport-node';
 import { describe, expect, test } from 'vitest';
 import {
   AGENT_NKEY,
   byKind,
+  GATEWAY_NKEY,
   CHART_DIR,
   EVERYTHING_ON_ARGS,
   helmBin,
@@ -208,6 +209,7 @@ describe('chart - in-chart NATS', () => {
     expect(text).not.toMatch(/no_auth_user|authorization \{/);
     expect(text).toContain(`nkey: "${AGENT_NKEY}"`);
     expect(text).toContain(`nkey: "${OPERATOR_NKEY}"`);
+    expect(text).toContain(`nkey: "${GATEWAY_NKEY}"`);
   });
 
   test('chart - during a key rotation the previous agent key is accepted with the same permissions', async () => {
@@ -228,7 +230,7 @@ describe('chart - in-chart NATS', () => {
       (await renderedNatsConfig('us-east-1', [...NATS_SECURITY_ARGS, '--set', 'nats.enabled=true'])).match(
         /nkey:/g,
       ),
-    ).toHaveLength(2);
+    ).toHaveLength(3);
   });
 
   test.each(REGIONS)(
@@ -241,8 +243,31 @@ describe('chart - in-chart NATS', () => {
       expect(rendered.publish.allow.sort()).toEqual([...expected.publish.allow].sort());
       expect(rendered.subscribe.allow.sort()).toEqual([...expected.subscribe.allow].sort());
       expect(rendered.allow_responses).toBe(true);
+      const gatewayLine = text.split('\n').find((l) => l.includes(`nkey: "${GATEWAY_NKEY}"`)) ?? '';
+      const gateway = parseNatsPermissions(
+        gatewayLine.slice(gatewayLine.indexOf('permissions:') + 'permissions:'.length),
+      );
+      const expectedGateway = gatewayPermissions(region);
+      expect(gateway.publish.allow).toEqual(expectedGateway.publish.allow);
+      expect(gateway.subscribe.allow).toEqual(expectedGateway.subscribe.allow);
+      expect(gateway.allow_responses).toBeUndefined();
     },
   );
+
+  test('chart - the gateway appends admin changes to the audit log as its own NATS user', async () => {
+    const manifests = await render('us-east-1', EVERYTHING_ON_ARGS);
+    const deployment = byKind(manifests, 'Deployment').find((m) => m.metadata.name.endsWith('-gateway'));
+    const pod = deployment?.spec.template.spec;
+    const env = Object.fromEntries(
+      pod.containers[0].env.map((e: { name: string; value?: string }) => [e.name, e.value]),
+    );
+    expect(env.MEMMESH_GATEWAY_NATS_URL).toMatch(/^nats:\/\/.+-nats\./);
+    expect(env.MEMMESH_GATEWAY_NATS_CREDS).toBe('/etc/memmesh/nats/credentials/gateway.nk');
+    expect(env.MEMMESH_GATEWAY_NATS_TLS_CA).toBe('/etc/memmesh/nats/ca/ca.crt');
+    const volumes = Object.fromEntries(pod.volumes.map((v: { name: string }) => [v.name, v]));
+    expect(volumes['nats-credentials'].secret.secretName).toBe('memmesh-nats-gateway');
+    expect(volumes['nats-credentials'].secret.items).toEqual([{ key: 'gateway.nk', path: 'gateway.nk' }]);
+  });
 
   test("chart - the in-chart NATS is refused without users, the agents' credentials or a certificate", async () => {
     const without = (drop: string) =>

@@ -143,10 +143,13 @@ export function componentContainer(manifests: Manifest[], component: 'agent' | '
 /** Public nkeys of this run's NATS users (the seeds are never needed: nothing connects). */
 export const AGENT_NKEY = nkeys.createUser().getPublicKey();
 export const OPERATOR_NKEY = nkeys.createUser().getPublicKey();
+export const GATEWAY_NKEY = nkeys.createUser().getPublicKey();
 /** What the in-chart NATS needs to be locked down: users, the agents' seed, the servers' certificate. */
 export const NATS_SECURITY_ARGS = [
   '--set',
-  `nats.users.agentNkey=${AGENT_NKEY},nats.users.operatorNkey=${OPERATOR_NKEY}`,
+  `nats.users.agentNkey=${AGENT_NKEY},nats.users.operatorNkey=${OPERATOR_NKEY},nats.users.gatewayNkey=${GATEWAY_NKEY}`,
+  '--set',
+  'nats.gatewayCredentials.existingSecret=memmesh-nats-gateway',
   '--set',
   'nats.credentials.existingSecret=memmesh-nats-agent,nats.tls.existingSecret=memmesh-nats-tls',
 ];

@@ -5,6 +5,7 @@
  * over request-reply (the typed shard protocol, and the untyped layer under it), and
  * single-message stream reads.
  */
+export { AUDIT_APPEND_TIMEOUT_MS, type AuditLog, createAuditLog } from './audit.ts';
 export { type DecodeResult, decodeEvent, encodeEvent } from './codec.ts';
 export {
   type BusConnectionOptions,
@@ -62,6 +63,8 @@ export {
 } from './shard-query.ts';
 export { lastBySubject, type NextBySubject, nextBySubject, versionOf } from './stream-read.ts';
 export {
+  AUDIT_EVENT_BYTES_MAX,
+  auditStreamConfig,
   DEFAULT_REGION_STREAM_OPTIONS,
   deadLetterStreamConfig,
   ensureRegionStreams,

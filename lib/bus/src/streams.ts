@@ -11,6 +11,8 @@
  * loss). Production runs R3, where an acknowledged write is on a quorum of servers.
  */
 import {
+  auditStreamName,
+  auditSubjects,
   deadLetterStreamName,
   deadLetterSubjects,
   regionSubjects,
@@ -116,12 +118,43 @@ export function deadLetterStreamConfig(
   };
 }
 
+/**
+ * The region's audit log: admin changes made through its gateway. Append-only in the server's
+ * own terms (no message delete, no purge, for any user, operators included) and kept without
+ * an age limit; an operator who must bound it sets max_bytes on the stream (old entries go
+ * first), which is itself a configuration change NATS logs.
+ */
+export function auditStreamConfig(options: RegionStreamOptions): Partial<StreamConfig> & { name: string } {
+  return {
+    name: auditStreamName(options.region),
+    description: `memmesh admin audit log of region ${options.region}`,
+    subjects: [auditSubjects(options.region)],
+    storage: StorageType.File,
+    num_replicas: options.replicas,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    max_age: 0,
+    max_msgs: -1,
+    max_bytes: -1,
+    max_msg_size: AUDIT_EVENT_BYTES_MAX,
+    duplicate_window: nanos(options.duplicateWindowMs),
+    allow_direct: true,
+    deny_delete: true,
+    deny_purge: true,
+    ...(options.placementCluster ? { placement: { cluster: options.placementCluster, tags: [] } } : {}),
+  };
+}
+
+/** An audit event holds two tenant policies or key records: a few kilobytes at most. */
+export const AUDIT_EVENT_BYTES_MAX = 64 * 1024;
+
 /** Creates the region's streams, or updates them to this configuration. Idempotent. */
 export async function ensureRegionStreams(
   jsm: JetStreamManager,
   options: RegionStreamOptions,
 ): Promise<void> {
-  for (const config of [regionStreamConfig(options), deadLetterStreamConfig(options)]) {
+  const streams = [regionStreamConfig(options), deadLetterStreamConfig(options), auditStreamConfig(options)];
+  for (const config of streams) {
     await ensureStream(jsm, config);
   }
 }

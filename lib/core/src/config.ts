@@ -3,7 +3,8 @@
  * Typed configuration validated once at start-up. A bad value stops the process with a
  * message that names the field (and the environment variable it came from).
  */
-import type { z } from 'zod';
+import { accessSync, constants, statSync } from 'node:fs';
+import { z } from 'zod';
 import { ErrorCode, MeshError } from './errors.ts';
 
 /**
@@ -102,4 +103,22 @@ export function numberParsersOf<F extends string>(
     if (innerType(fieldSchema) === 'number') parsers[field] = 'number';
   }
   return parsers;
+}
+
+/**
+ * A path that names a readable file now: a missing credentials or certificate file is a
+ * start-up error that names its variable, not a failure later.
+ */
+export const ReadableFileSchema = z
+  .string()
+  .min(1)
+  .refine(isReadableFile, { message: 'is not a readable file' });
+
+function isReadableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }

@@ -4,7 +4,14 @@
  * which on NATS, errors, limits, configuration parsing and retry policies.
  */
 export { type ChunkOptions, chunkText, DEFAULT_CHUNK_OPTIONS, type TextSpan } from './chunk.ts';
-export { type EnvParser, numberParsersOf, parseConfig, parsePairs, readEnv } from './config.ts';
+export {
+  type EnvParser,
+  numberParsersOf,
+  parseConfig,
+  parsePairs,
+  ReadableFileSchema,
+  readEnv,
+} from './config.ts';
 export { ErrorCode, httpStatusOf, isMeshError, MeshError, type MeshErrorOptions } from './errors.ts';
 export { DOC_ID_PATTERN, docKeyOf, isDocId, isTenant, newDocId, sha256Hex, TENANT_PATTERN } from './ids.ts';
 export { LIMITS } from './limits.ts';
@@ -12,6 +19,8 @@ export {
   MEMMESH_ACCOUNT,
   type NatsPermissions,
   type NatsSubjectPermission,
+  gatewayInboxPrefix,
+  gatewayPermissions,
   natsPermissionsConfig,
   OPERATOR_PERMISSIONS,
   regionAgentPermissions,
@@ -27,6 +36,8 @@ export {
 } from './retry.ts';
 export {
   ApiKeySchema,
+  type AuditEvent,
+  AuditEventSchema,
   type BatchInput,
   BatchInputSchema,
   BatchResultSchema,
@@ -34,8 +45,8 @@ export {
   ChunkSchema,
   type DeleteEvent,
   DeleteEventSchema,
-  DocIdSchema,
   describeIssues,
+  DocIdSchema,
   ErrorBodySchema,
   EVENT_SCHEMA_VERSION,
   type Filter,
@@ -65,6 +76,9 @@ export {
 export { secretsEqual } from './secrets.ts';
 export { jumpHash, SHARD_COUNT_MAX, shardIndexOf, shardName, shardNames, shardOf } from './shard.ts';
 export {
+  auditStreamName,
+  auditSubject,
+  auditSubjects,
   deadLetterStreamName,
   deadLetterSubject,
   deadLetterSubjects,

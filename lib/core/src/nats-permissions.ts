@@ -10,13 +10,16 @@
  *     messages of the other regions' home streams (the read-your-writes check on a replica
  *     asks the home whether anything newer exists), but never consume, create, update,
  *     delete or purge them. It cannot delete or purge any stream, not even its own.
+ *   - a **gateway** of region R may only append admin changes to R's audit log (publish
+ *     `audit.R.>`, and hear the log's acknowledgements in its inbox): it reads and forges
+ *     nothing else on the bus.
  *   - **operator** tooling (inspection, tests, the future forget and re-index jobs) has the
  *     whole account.
  *
  * Permissions are allow-lists: anything not listed is refused by the server, so a subject
  * added later is closed until a role is given it here.
  */
-import { deadLetterStreamName, streamName } from './subjects.ts';
+import { auditStreamName, deadLetterStreamName, streamName } from './subjects.ts';
 
 export interface NatsSubjectPermission {
   allow: string[];
@@ -44,6 +47,11 @@ export const MEMMESH_ACCOUNT = 'MEMMESH';
  */
 export function regionInboxPrefix(region: string): string {
   return `_INBOX.memmesh.${region}`;
+}
+
+/** The gateway's reply inboxes (its audit appends' acknowledgements), apart from the agents'. */
+export function gatewayInboxPrefix(region: string): string {
+  return `_INBOX.memmesh-gateway.${region}`;
 }
 
 /** JetStream API subjects for one stream that a region agent provisions and consumes. */
@@ -90,11 +98,24 @@ export function regionAgentPermissions(region: string, regions: readonly string[
         '$JS.API.INFO',
         ...ownStreamApi(streamName(region)),
         ...ownStreamApi(deadLetterStreamName(region)),
+        // The audit log is provisioned by the agent with its other streams, and read by operators.
+        `$JS.API.STREAM.INFO.${auditStreamName(region)}`,
+        `$JS.API.STREAM.CREATE.${auditStreamName(region)}`,
+        `$JS.API.STREAM.UPDATE.${auditStreamName(region)}`,
         ...others.flatMap((r) => readOnlyStreamApi(streamName(r))),
       ],
     },
     subscribe: { allow: [`q.${region}.>`, `${regionInboxPrefix(region)}.>`] },
     allowResponses: true,
+  };
+}
+
+/** The gateway of `region`: appends to the region's audit log, nothing else. */
+export function gatewayPermissions(region: string): NatsPermissions {
+  return {
+    publish: { allow: [`audit.${region}.>`] },
+    subscribe: { allow: [`${gatewayInboxPrefix(region)}.>`] },
+    allowResponses: false,
   };
 }
 

@@ -204,6 +204,34 @@ export type DeleteEvent = z.infer<typeof DeleteEventSchema>;
 export const MemoryEventSchema = z.discriminatedUnion('type', [UpsertEventSchema, DeleteEventSchema]);
 export type MemoryEvent = z.infer<typeof MemoryEventSchema>;
 
+/**
+ * One admin change, as the audit log keeps it (AUDIT_<REGION>, subjects audit.<region>.<kind>):
+ * who made it, when, from where, and the state before and after. Secrets never appear: an
+ * API key is named by its id, and its record holds only its hash's id, scopes and dates.
+ */
+export const AuditEventSchema = z.strictObject({
+  v: z.literal(EVENT_SCHEMA_VERSION),
+  type: z.literal('audit'),
+  /** Unique per change; also the message id, so a retried append is stored once. */
+  id: z.string().min(1).max(64),
+  action: z.enum(['tenant_policy.put', 'api_key.create', 'api_key.revoke']),
+  tenant: TenantSchema,
+  actor: z.strictObject({
+    /** The operator's admin key, or a tenant's own key with the admin scope (by its id). */
+    kind: z.enum(['operator', 'tenant_key']),
+    keyId: z.string().max(64).optional(),
+    /** The address the request came from, as the failed-authentication throttle sees it. */
+    source: z.string().max(256),
+  }),
+  /** Milliseconds since the epoch, when the change was made. */
+  at: z.number().int().min(0),
+  /** The gateway that made it. */
+  region: z.string().max(64),
+  before: z.unknown().nullable(),
+  after: z.unknown().nullable(),
+});
+export type AuditEvent = z.infer<typeof AuditEventSchema>;
+
 /** Summarises zod issues as `path: message` lines for error details. */
 export function describeIssues(error: z.ZodError): { path: string; message: string }[] {
   return error.issues.map((issue) => ({

@@ -4,6 +4,7 @@
  *   stream  MEM_<REGION>   subjects mem.<region>.<shard>.<tenant>.<docKey>
  *   dead letters DLQ_<REGION>  subjects dlq.<region>.<shard>
  *   shard queries  q.<region>.<origin>.<shard> (request-reply, queue group per shard)
+ *   audit log  AUDIT_<REGION>  subjects audit.<region>.<action> (admin changes made there)
  *
  * A region's stream also holds the events of tenants it replicates, sourced from their home
  * streams with their subjects unchanged (mem.<home>.…); the views of those are the region's
@@ -19,6 +20,19 @@ export function streamName(region: string): string {
 
 export function deadLetterStreamName(region: string): string {
   return `DLQ_${region.toUpperCase().replaceAll('-', '_')}`;
+}
+
+export function auditStreamName(region: string): string {
+  return `AUDIT_${region.toUpperCase().replaceAll('-', '_')}`;
+}
+
+/** Admin changes recorded in `region`, one subject per kind of change (`tenant_policy`, `api_key`). */
+export function auditSubject(region: string, kind: string): string {
+  return `audit.${region}.${kind}`;
+}
+
+export function auditSubjects(region: string): string {
+  return `audit.${region}.>`;
 }
 
 export function docSubject(region: string, shard: string, tenant: string, docKey: string): string {

@@ -16,6 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
+  gatewayInboxPrefix,
+  gatewayPermissions,
   MEMMESH_ACCOUNT,
   type NatsPermissions,
   natsPermissionsConfig,
@@ -49,6 +51,8 @@ export interface NatsSecurity extends NatsServerSecurity {
   operator(): NatsClientFiles;
   /** The region agent role of one region. */
   agent(region: string): NatsClientFiles;
+  /** The gateway role of one region: appends to its audit log, nothing else. */
+  gateway(region: string): NatsClientFiles;
   /** Options for nats.js's `connect` as `role`: its nkey, the CA and its inbox prefix. */
   connectOptions(role: NatsClientFiles): NatsConnectSecurity;
   /** Removes the directory, if this module created it. */
@@ -103,6 +107,7 @@ export async function createNatsSecurity(options: NatsSecurityOptions): Promise<
         regionAgentPermissions(region, options.regions),
         regionInboxPrefix(region),
       );
+      await addRole(`gateway-${region}`, gatewayPermissions(region), gatewayInboxPrefix(region));
     }
     const role = (name: string) => {
       const found = roles.get(name);
@@ -115,6 +120,7 @@ export async function createNatsSecurity(options: NatsSecurityOptions): Promise<
       accountsConfig: accountsConfig([...roles.values()]),
       operator: () => role('operator'),
       agent: (region) => role(`agent-${region}`),
+      gateway: (region) => role(`gateway-${region}`),
       connectOptions: (files) => {
         const seed = seeds.get(files.credsFile);
         if (!seed) throw new RangeError(`${files.credsFile} is not a credentials file of this mesh`);

@@ -3,10 +3,10 @@
  * The region agent's configuration: typed, with named defaults, read from the environment
  * in one place (`configFromEnv`, called only by main.ts) and validated once at start-up.
  */
-import { accessSync, constants, statSync } from 'node:fs';
 import { SHARD_QUERY_WAIT_MS_MAX } from '@memmesh/bus';
 import {
   ApiKeySchema,
+  ReadableFileSchema,
   type EnvParser,
   ErrorCode,
   LIMITS,
@@ -37,18 +37,6 @@ export interface Backends {
 export const EMBEDDED_BACKENDS: Backends = { index: 'embedded', cache: 'lru', embedder: 'local' };
 
 export const DEFAULT_API_KEYS = 'acme-dev-key=acme,globex-dev-key=globex';
-
-/** A path that names a readable file now: a missing credentials file is a start-up error, not a later one. */
-const ReadableFileSchema = z.string().min(1).refine(isReadableFile, { message: 'is not a readable file' });
-
-function isReadableFile(path: string): boolean {
-  try {
-    accessSync(path, constants.R_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
 
 export const RegionAgentConfigSchema = z
   .strictObject({

@@ -88,6 +88,9 @@ accounts {
       {{- with .Values.nats.users.previousAgentNkey }}
       { nkey: {{ . | quote }}, permissions: {{ include "memmesh.natsAgentPermissions" $ }} }
       {{- end }}
+      {{- with .Values.nats.users.gatewayNkey }}
+      { nkey: {{ . | quote }}, permissions: {{ include "memmesh.natsGatewayPermissions" $ }} }
+      {{- end }}
       {{- with .Values.nats.users.operatorNkey }}
       { nkey: {{ . | quote }}, permissions: { publish: { allow: [">"] }, subscribe: { allow: [">"] } } }
       {{- end }}
@@ -105,6 +108,10 @@ replies only to the queries it received, and its inbox prefix.
 {{- define "memmesh.natsAgentPermissions" -}}
 {{- $region := include "memmesh.region" . -}}
 {{- $publish := list (printf "mem.%s.>" $region) (printf "dlq.%s.>" $region) (printf "q.%s.>" $region) "$JS.API.INFO" -}}
+{{- $audit := include "memmesh.streamName" (list "AUDIT" $region) -}}
+{{- range $api := list "STREAM.INFO.%s" "STREAM.CREATE.%s" "STREAM.UPDATE.%s" -}}
+{{- $publish = append $publish (printf (printf "$JS.API.%s" $api) $audit) -}}
+{{- end -}}
 {{- range $stream := list (include "memmesh.streamName" (list "MEM" $region)) (include "memmesh.streamName" (list "DLQ" $region)) -}}
 {{- range $api := list "STREAM.INFO.%s" "STREAM.CREATE.%s" "STREAM.UPDATE.%s" "STREAM.MSG.GET.%s" "DIRECT.GET.%s" "DIRECT.GET.%s.>" "CONSUMER.CREATE.%s" "CONSUMER.CREATE.%s.>" "CONSUMER.DURABLE.CREATE.%s.>" "CONSUMER.INFO.%s.>" "CONSUMER.DELETE.%s.>" "CONSUMER.MSG.NEXT.%s.>" -}}
 {{- $publish = append $publish (printf (printf "$JS.API.%s" $api) $stream) -}}
@@ -121,6 +128,12 @@ replies only to the queries it received, and its inbox prefix.
 {{- end -}}
 {{- $subscribe := list (printf "q.%s.>" $region) (printf "_INBOX.memmesh.%s.>" $region) -}}
 { publish: { allow: [{{ range $i, $s := $publish }}{{ if $i }}, {{ end }}{{ $s | quote }}{{ end }}] }, subscribe: { allow: [{{ range $i, $s := $subscribe }}{{ if $i }}, {{ end }}{{ $s | quote }}{{ end }}] }, allow_responses: true }
+{{- end -}}
+
+{{/* The gateway role, as @memmesh/core's gatewayPermissions: append to this region's audit log only. */}}
+{{- define "memmesh.natsGatewayPermissions" -}}
+{{- $region := include "memmesh.region" . -}}
+{ publish: { allow: [{{ printf "audit.%s.>" $region | quote }}] }, subscribe: { allow: [{{ printf "_INBOX.memmesh-gateway.%s.>" $region | quote }}] } }
 {{- end -}}
 
 {{/* MEM_<REGION> or DLQ_<REGION>: (list "MEM" "us-east-1") → MEM_US_EAST_1, as @memmesh/core's streamName. */}}
