@@ -5,12 +5,12 @@
  */
 import {
   ApiKeySchema,
-  ReadableFileSchema,
   type EnvParser,
   LIMITS,
   numberParsersOf,
   parseConfig,
   REGION_PATTERN,
+  ReadableFileSchema,
   readEnv,
 } from '@memmesh/core';
 import { AUTH_THROTTLE_CONFIG, HTTP_SERVER_CONFIG } from '@memmesh/http';
@@ -83,7 +83,7 @@ export const GatewayConfigSchema = z
   .refine(...HTTP_SERVER_CONFIG.timeoutsAgree)
   .refine((c) => c.natsUrl === undefined || c.region !== undefined, {
     path: ['region'],
-    message: 'is required with MEMMESH_GATEWAY_NATS_URL: the audit log is that region\'s',
+    message: "is required with MEMMESH_GATEWAY_NATS_URL: the audit log is that region's",
   });
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
 

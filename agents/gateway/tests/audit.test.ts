@@ -74,9 +74,14 @@ describe('audit', () => {
   it('audit - a policy change, a key created and a key revoked are each one event: who, when, before, after, no secret', async () => {
     const current = await admin('GET', '/v1/admin/tenants/acme');
     const before = (await current.json()) as { version: number; replicas: string[] };
-    const put = await admin('PUT', '/v1/admin/tenants/acme', { home: 'us-east-1', replicas: [] }, {
-      'if-match': `"${before.version}"`,
-    });
+    const put = await admin(
+      'PUT',
+      '/v1/admin/tenants/acme',
+      { home: 'us-east-1', replicas: [] },
+      {
+        'if-match': `"${before.version}"`,
+      },
+    );
     expect(put.status).toBe(200);
     const created = await admin('POST', '/v1/admin/tenants/acme/keys', { scopes: ['read'] });
     expect(created.status).toBe(201);
@@ -150,9 +155,14 @@ describe('audit', () => {
   it('audit - with the audit log out of reach, an admin change is refused with 503 and nothing changes', async () => {
     const current = (await (await admin('GET', '/v1/admin/tenants/globex')).json()) as { version: number };
     await h.nats.stop();
-    const put = await admin('PUT', '/v1/admin/tenants/globex', { home: 'us-east-1', replicas: [] }, {
-      'if-match': `"${current.version}"`,
-    });
+    const put = await admin(
+      'PUT',
+      '/v1/admin/tenants/globex',
+      { home: 'us-east-1', replicas: [] },
+      {
+        'if-match': `"${current.version}"`,
+      },
+    );
     expect(put.status).toBe(503);
     expect(Number(put.headers.get('retry-after'))).toBeGreaterThan(0);
     const create = await admin('POST', '/v1/admin/tenants/globex/keys', { scopes: ['read'] });

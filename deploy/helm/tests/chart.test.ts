@@ -14,9 +14,9 @@ import { describe, expect, test } from 'vitest';
 import {
   AGENT_NKEY,
   byKind,
-  GATEWAY_NKEY,
   CHART_DIR,
   EVERYTHING_ON_ARGS,
+  GATEWAY_NKEY,
   helmBin,
   helmTemplate,
   KUBERNETES_VERSION,

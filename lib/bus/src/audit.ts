@@ -28,7 +28,10 @@ export function createAuditLog(nc: NatsConnection, region: string): AuditLog {
       if (!parsed.success) throw new Error(`audit event does not match its schema: ${parsed.error.message}`);
       const data = encoder.encode(JSON.stringify(parsed.data));
       if (data.length > AUDIT_EVENT_BYTES_MAX) {
-        throw new MeshError(ErrorCode.Internal, `audit event of ${data.length} bytes is over ${AUDIT_EVENT_BYTES_MAX}`);
+        throw new MeshError(
+          ErrorCode.Internal,
+          `audit event of ${data.length} bytes is over ${AUDIT_EVENT_BYTES_MAX}`,
+        );
       }
       const kind = event.action.split('.')[0] as string;
       try {

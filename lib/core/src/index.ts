@@ -16,11 +16,11 @@ export { ErrorCode, httpStatusOf, isMeshError, MeshError, type MeshErrorOptions 
 export { DOC_ID_PATTERN, docKeyOf, isDocId, isTenant, newDocId, sha256Hex, TENANT_PATTERN } from './ids.ts';
 export { LIMITS } from './limits.ts';
 export {
+  gatewayInboxPrefix,
+  gatewayPermissions,
   MEMMESH_ACCOUNT,
   type NatsPermissions,
   type NatsSubjectPermission,
-  gatewayInboxPrefix,
-  gatewayPermissions,
   natsPermissionsConfig,
   OPERATOR_PERMISSIONS,
   regionAgentPermissions,
@@ -45,8 +45,8 @@ export {
   ChunkSchema,
   type DeleteEvent,
   DeleteEventSchema,
-  describeIssues,
   DocIdSchema,
+  describeIssues,
   ErrorBodySchema,
   EVENT_SCHEMA_VERSION,
   type Filter,

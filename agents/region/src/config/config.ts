@@ -6,7 +6,6 @@
 import { SHARD_QUERY_WAIT_MS_MAX } from '@memmesh/bus';
 import {
   ApiKeySchema,
-  ReadableFileSchema,
   type EnvParser,
   ErrorCode,
   LIMITS,
@@ -15,6 +14,7 @@ import {
   parseConfig,
   parsePairs,
   REGION_PATTERN,
+  ReadableFileSchema,
   readEnv,
   SHARD_COUNT_MAX,
 } from '@memmesh/core';
