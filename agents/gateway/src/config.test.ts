@@ -95,3 +95,12 @@ describe('config - socket limits', () => {
     ).toContain('MEMMESH_HTTP_HEADERS_TIMEOUT_MS');
   });
 });
+
+describe('config - documentation', () => {
+  it('config - every variable the gateway reads is in the README', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+    const missing = Object.values(GATEWAY_ENV_NAMES).filter((name) => !readme.includes(`\`${name}\``));
+    expect(missing).toEqual([]);
+  });
+});

@@ -90,3 +90,13 @@ describe('config - keys', () => {
     });
   });
 });
+
+describe('config - documentation', () => {
+  it('config - every variable the agent reads is in the README', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { ENV_NAMES } = await import('./config.ts');
+    const readme = await readFile(new URL('../../../../README.md', import.meta.url), 'utf8');
+    const missing = Object.values(ENV_NAMES).filter((name) => !readme.includes(`\`${name}\``));
+    expect(missing).toEqual([]);
+  });
+});
