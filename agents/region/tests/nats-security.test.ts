@@ -20,6 +20,7 @@ import {
   shardName,
   shardNames,
   shardOf,
+  tenantQuerySubject,
 } from '@memmesh/core';
 import { LOCAL_EMBEDDER_MODEL } from '@memmesh/embed';
 import { silentLogger } from '@memmesh/telemetry';
@@ -268,10 +269,17 @@ describe('nats security - a region agent role', () => {
       topK: 5_000,
       waitMs: 0,
     };
-    const reply = await nc.request(querySubject(US, US, shardName(0)), JSON.stringify(query), {
-      timeout: REFUSAL_WAIT_MS,
-    });
-    expect(reply.json<{ error?: { code?: string } }>().error?.code).toBe('bad_request');
+    const ask = async (subject: string, body: unknown) =>
+      (await nc.request(subject, JSON.stringify(body), { timeout: REFUSAL_WAIT_MS })).json<{
+        error?: { code?: string; message?: string };
+      }>();
+    expect((await ask(tenantQuerySubject(US, US, shardName(0), 'acme'), query)).error?.code).toBe(
+      'bad_request',
+    );
+    // A well-formed query on another tenant's subject is refused too: subject and body must agree.
+    const mismatch = await ask(tenantQuerySubject(US, US, shardName(0), 'globex'), { ...query, topK: 5 });
+    expect(mismatch.error?.code).toBe('bad_request');
+    expect(mismatch.error?.message).toMatch(/tenant acme sent on tenant globex's subject/);
   });
 });
 

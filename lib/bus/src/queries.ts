@@ -19,7 +19,8 @@ import { type NatsConnection, headers as natsHeaders, type Subscription } from '
 import { z } from 'zod';
 import { toMeshError } from './errors.ts';
 
-export type QueryHandler = (request: Uint8Array) => Promise<Uint8Array>;
+/** Answers one request; `subject` is the one it arrived on (a wildcard subscription's match). */
+export type QueryHandler = (request: Uint8Array, subject: string) => Promise<Uint8Array>;
 
 export interface ServeQueriesOptions {
   subject: string;
@@ -83,7 +84,7 @@ export function serveQueries(
         tracer,
         `query ${options.subject}`,
         { kind: SpanKind.SERVER, attributes },
-        () => handler(msg.data),
+        () => handler(msg.data, msg.subject),
         parent,
       )
         .then(

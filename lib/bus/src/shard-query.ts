@@ -1,7 +1,7 @@
 /**
  * @module shard-query
  * The shard query protocol: what a region agent asks one shard view over
- * `q.<region>.<origin>.<shard>`, and what the view answers. Both ends validate against the
+ * `q.<region>.<origin>.<shard>.<tenant>`, and what the view answers. Both ends validate against the
  * same zod schemas, because nothing on the bus is trusted because it arrived (DESIGN §12):
  * a forged query could otherwise ask one shard for thousands of a tenant's memories, and a
  * wrong responder could otherwise crash the caller that merges its hits.
@@ -20,6 +20,7 @@ import {
   querySubject,
   SearchHitSchema,
   TenantSchema,
+  tenantQuerySubject,
 } from '@memmesh/core';
 import type { Tracer } from '@memmesh/telemetry';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -135,23 +136,36 @@ export function serveShard(
 ): ShardServer {
   const subject = querySubject(options.region, options.origin, options.shard);
   const answering = new Set<Promise<ShardAnswer>>();
-  const subscription = serveQueries(
-    nc,
-    { subject, queue: subject, tracer: options.tracer, inFlightMax: options.inFlightMax },
-    async (data) => {
-      const query = decodeShardQuery(data);
-      const answer = handler(query);
-      answering.add(answer);
-      const forget = () => answering.delete(answer);
-      answer.then(forget, forget);
-      const { hits, appliedSeq } = await answer;
-      return encodeShardReply(query, hits, appliedSeq);
-    },
-  );
+  const answer = async (data: Uint8Array, arrivedOn: string) => {
+    const query = decodeShardQuery(data);
+    // On the tenant's subject, the subject and the query must name the same tenant.
+    const subjectTenant = arrivedOn === subject ? undefined : arrivedOn.slice(subject.length + 1);
+    if (subjectTenant !== undefined && subjectTenant !== query.tenant) {
+      throw new MeshError(
+        ErrorCode.BadRequest,
+        `shard query for tenant ${query.tenant} sent on tenant ${subjectTenant}'s subject`,
+      );
+    }
+    const answered = handler(query);
+    answering.add(answered);
+    const forget = () => answering.delete(answered);
+    answered.then(forget, forget);
+    const { hits, appliedSeq } = await answered;
+    return encodeShardReply(query, hits, appliedSeq);
+  };
+  const serve = (on: string) =>
+    serveQueries(
+      nc,
+      { subject: on, queue: subject, tracer: options.tracer, inFlightMax: options.inFlightMax },
+      answer,
+    );
+  // Queries come on the tenant's subject; the bare one is still served for agents of the
+  // previous release during a rolling upgrade (they sent every tenant's queries there).
+  const subscriptions = [serve(`${subject}.*`), serve(subject)];
   return {
     subject,
     async stop() {
-      subscription.unsubscribe();
+      for (const subscription of subscriptions) subscription.unsubscribe();
       await Promise.allSettled([...answering]);
     },
   };
@@ -162,14 +176,15 @@ export function serveShard(
  * a reply that does not match the protocol is `upstream`: the responder answered wrongly.
  */
 export async function requestShard(nc: NatsConnection, options: RequestShardOptions): Promise<ShardReply> {
-  const subject = querySubject(options.region, options.origin, options.shard);
-  const what = `query ${subject}`;
   const query = ShardQuerySchema.safeParse(options.query);
   if (!query.success) {
+    const what = `query ${querySubject(options.region, options.origin, options.shard)}`;
     throw new MeshError(ErrorCode.BadRequest, `${what}: ${summarise(query.error)}`, {
       details: describeIssues(query.error),
     });
   }
+  const subject = tenantQuerySubject(options.region, options.origin, options.shard, query.data.tenant);
+  const what = `query ${subject}`;
   const data = encoder.encode(JSON.stringify(query.data));
   const json = decodeReply(await requestBytes(nc, subject, data, options.timeoutMs), what);
   const reply = ShardReplySchema.safeParse(json);

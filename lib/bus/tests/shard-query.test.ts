@@ -3,7 +3,15 @@
  * under the reply's byte maximum, error replies with their retry hint, overload, and replies
  * from a responder that does not speak the protocol.
  */
-import { ErrorCode, encodeVector, isMeshError, LIMITS, MeshError, querySubject } from '@memmesh/core';
+import {
+  ErrorCode,
+  encodeVector,
+  isMeshError,
+  LIMITS,
+  MeshError,
+  querySubject,
+  tenantQuerySubject,
+} from '@memmesh/core';
 import { describe, expect, it } from 'vitest';
 import {
   QUERY_OVERLOAD_RETRY_AFTER_MS,
@@ -134,7 +142,8 @@ describe('shard query', () => {
 
   it('shard query - a reply that does not match the protocol is upstream, never a crash', async () => {
     let answer = '';
-    const rogue = bus.nc.subscribe(querySubject(REGION, REGION, 's04'), {
+    // Where requestShard sends: the tenant's subject of the shard.
+    const rogue = bus.nc.subscribe(tenantQuerySubject(REGION, REGION, 's04', 'acme'), {
       callback: (_err, msg) => {
         msg.respond(encoder.encode(answer));
       },

@@ -90,6 +90,7 @@ export {
   shardFilter,
   streamName,
   tenantFilter,
+  tenantQuerySubject,
   tenantShardFilter,
 } from './subjects.ts';
 export { decodeVector, dot, encodeVector, normalize } from './vectors.ts';

@@ -3,7 +3,7 @@
  * Every NATS name memmesh uses, built in one place:
  *   stream  MEM_<REGION>   subjects mem.<region>.<shard>.<tenant>.<docKey>
  *   dead letters DLQ_<REGION>  subjects dlq.<region>.<shard>
- *   shard queries  q.<region>.<origin>.<shard> (request-reply, queue group per shard)
+ *   shard queries  q.<region>.<origin>.<shard>.<tenant> (request-reply, queue group per shard)
  *   audit log  AUDIT_<REGION>  subjects audit.<region>.<action> (admin changes made there)
  *
  * A region's stream also holds the events of tenants it replicates, sourced from their home
@@ -70,6 +70,15 @@ export function deadLetterSubjects(region: string): string {
 /** Queries for the view of `origin`'s shard hosted in `region` (origin = region for its own data). */
 export function querySubject(region: string, origin: string, shard: string): string {
   return `q.${region}.${origin}.${shard}`;
+}
+
+/**
+ * One tenant's queries of that shard view: the tenant is in the subject as well as in the
+ * query, and a shard answers only when they agree, so what a query may ask is visible to
+ * NATS (monitoring, and permissions narrower than a region should a deployment want them).
+ */
+export function tenantQuerySubject(region: string, origin: string, shard: string, tenant: string): string {
+  return `${querySubject(region, origin, shard)}.${tenant}`;
 }
 
 /** Parses `mem.<region>.<shard>.<tenant>.<docKey>`; undefined when it is not one. */
