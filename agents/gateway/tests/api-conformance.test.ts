@@ -148,6 +148,12 @@ function casesOf(operationId: string, service: Service): Case[] {
       { method: 'GET', path: '/v1/memories/conf%2Fdoc-1', headers: auth('') },
       { method: 'GET', path: '/v1/memories/conf%2Fdoc-1', headers: auth(FARAWAY) },
     ],
+    memoryHistory: [
+      { method: 'GET', path: '/v1/memories/conf%2Fdoc-1/history', headers: auth(ACME) },
+      { method: 'GET', path: '/v1/memories/nope-404/history', headers: auth(ACME) },
+      { method: 'GET', path: '/v1/memories/%E0%A4%A/history', headers: auth(ACME) },
+      { method: 'GET', path: '/v1/memories/conf%2Fdoc-1/history', headers: auth('') },
+    ],
     deleteMemory: [
       { method: 'DELETE', path: '/v1/memories/conf%2Fdoc-1?ifVersion=999', headers: auth(ACME) },
       { method: 'DELETE', path: '/v1/memories/conf%2Fdoc-1?ifVersion=x', headers: auth(ACME) },
@@ -350,7 +356,15 @@ describe.each(['agent', 'gateway'] as const)('api conformance - %s', (service) =
     for (const expected of ['writeMemory 202', 'writeMemory 400', 'writeMemory 401', 'writeMemory 409']) {
       expect(seen).toContain(expected);
     }
-    for (const expected of ['writeMemory 413', 'getMemory 200', 'getMemory 404', 'search 200', 'ready 200']) {
+    for (const expected of [
+      'writeMemory 413',
+      'getMemory 200',
+      'getMemory 404',
+      'memoryHistory 200',
+      'memoryHistory 404',
+      'search 200',
+      'ready 200',
+    ]) {
       expect(seen).toContain(expected);
     }
     expect(seen).toContain(service === 'agent' ? 'writeMemory 421' : 'writeMemory 503');
@@ -381,9 +395,11 @@ describe.each(['agent', 'gateway'] as const)('api conformance - %s', (service) =
       expect(body.error.code).toBe('method_not_allowed');
       const declared = Object.keys(ops).map((m) => m.toUpperCase());
       const allow = (res.headers.get('allow') ?? '').split(', ').filter((m) => m !== 'HEAD');
-      // `/v1/memories/batch` is also an instance of `/v1/memories/{id}`, whose methods it has too.
+      // `/v1/memories/batch` and `/v1/memories/{id}/history` are also instances of
+      // `/v1/memories/{id}` (ids may hold `/`), whose methods they have too.
       expect(allow, `Allow of ${path}`).toEqual(expect.arrayContaining(declared));
-      if (path !== '/v1/memories/batch') expect(allow.sort()).toEqual(declared.sort());
+      const alsoMemoryPaths = ['/v1/memories/batch', '/v1/memories/{id}/history'];
+      if (!alsoMemoryPaths.includes(path)) expect(allow.sort()).toEqual(declared.sort());
     }
   });
 });

@@ -135,6 +135,28 @@ export const MemorySchema = z.object({
 });
 export type Memory = z.infer<typeof MemorySchema>;
 
+/** One version of a memory as the log still holds it: an upsert with its content, or a delete. */
+export const MemoryVersionSchema = z.object({
+  version: VersionSchema,
+  type: z.enum(['upsert', 'delete']),
+  /** When the agent that wrote it made the event, ISO 8601. */
+  at: z.string(),
+  /** The region and agent that wrote it. */
+  source: z.object({ region: z.string(), agent: z.string() }),
+  text: z.string().optional(),
+  metadata: MetadataSchema.optional(),
+  scope: ScopeSchema.optional(),
+});
+export type MemoryVersion = z.infer<typeof MemoryVersionSchema>;
+
+/** A memory's versions, newest first: as many as the region's log keeps per memory. */
+export const MemoryHistorySchema = z.object({
+  id: DocIdSchema,
+  region: z.string(),
+  versions: z.array(MemoryVersionSchema),
+});
+export type MemoryHistory = z.infer<typeof MemoryHistorySchema>;
+
 export const SearchHitSchema = z.object({
   id: DocIdSchema,
   score: z.number(),

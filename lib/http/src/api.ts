@@ -12,6 +12,7 @@ import {
   DOC_ID_PATTERN,
   ErrorBodySchema,
   LIMITS,
+  MemoryHistorySchema,
   MemoryInputSchema,
   MemorySchema,
   SearchInputSchema,
@@ -120,6 +121,7 @@ const SCHEMAS = {
   WriteResult: WriteResultSchema,
   BatchResult: BatchResultSchema,
   Memory: MemorySchema,
+  MemoryHistory: MemoryHistorySchema,
   SearchResponse: SearchResponseSchema,
   StatsResponse: StatsResponseSchema,
   RegionsResponse: RegionsResponseSchema,
@@ -297,6 +299,16 @@ const ROUTES = {
     bodyBytesMax: LIMITS.batchBodyBytesMax,
     params: [WAIT],
     responses: { 202: ok('Per-item results.', 'BatchResult'), ...errors(400, 413, 502, ...TENANT_ERRORS) },
+  }),
+  // Before getMemory: its id takes the rest of the path, and a raw trailing /history is this route.
+  memoryHistory: tenantRoute({
+    method: 'get',
+    path: '/v1/memories/{id}/history',
+    kind: 'read',
+    summary:
+      'The versions of a memory the log still holds, newest first. Here an id that contains `/` is sent percent-encoded (`%2F`): a raw `/v1/memories/a/b` names the memory `a/b`.',
+    params: [MEMORY_ID, CLIENT_REGION],
+    responses: { 200: ok('The versions.', 'MemoryHistory'), ...errors(400, 404, ...TENANT_ERRORS) },
   }),
   getMemory: tenantRoute({
     method: 'get',

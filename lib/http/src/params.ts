@@ -24,9 +24,13 @@ export function integerParam(value: string | undefined, name: string): number | 
   return n;
 }
 
-/** The memory id of `/v1/memories/{id}`: the rest of the path after `prefix`, percent-decoded. */
-export function memoryIdParam(c: Context, prefix = '/v1/memories/'): string {
-  const raw = new URL(c.req.url).pathname.slice(prefix.length);
+/**
+ * The memory id of `/v1/memories/{id}`: the rest of the path after `prefix` (and before
+ * `suffix`, for `/v1/memories/{id}/history`), percent-decoded.
+ */
+export function memoryIdParam(c: Context, prefix = '/v1/memories/', suffix = ''): string {
+  const pathname = new URL(c.req.url).pathname;
+  const raw = pathname.slice(prefix.length, pathname.length - suffix.length);
   let id: string;
   try {
     id = decodeURIComponent(raw);

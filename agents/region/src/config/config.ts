@@ -57,6 +57,11 @@ export const RegionAgentConfigSchema = z
     host: z.string().min(1),
     port: z.number().int().min(0).max(65_535),
     shardCount: z.number().int().min(1).max(SHARD_COUNT_MAX),
+    /**
+     * Versions the region's stream keeps per memory (its history, GET /v1/memories/{id}/history);
+     * at most HISTORY_VERSIONS_MAX are ever read back.
+     */
+    historyPerSubject: z.number().int().min(1).max(64),
     /** Where shard snapshots live; omitted = memory only (state is rebuilt from the log). */
     dataDir: z.string().min(1).optional(),
     /**
@@ -200,6 +205,7 @@ export const DEFAULT_REGION_AGENT_CONFIG = {
   host: '127.0.0.1',
   port: 8080,
   shardCount: 4,
+  historyPerSubject: 8,
   apiKeys: parsePairs(DEFAULT_API_KEYS),
   streamReplicas: 1,
   embedDimensions: 384,
@@ -252,6 +258,7 @@ export const ENV_NAMES = {
   host: 'MEMMESH_HOST',
   port: 'MEMMESH_PORT',
   shardCount: 'MEMMESH_SHARDS',
+  historyPerSubject: 'MEMMESH_HISTORY_PER_SUBJECT',
   dataDir: 'MEMMESH_DATA_DIR',
   regionsDir: 'MEMMESH_REGIONS_DIR',
   replicationReconcileMs: 'MEMMESH_REPLICATION_RECONCILE_MS',

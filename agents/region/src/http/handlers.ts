@@ -33,6 +33,7 @@ export interface MemoryHandlers {
   writeMemory: RouteHandler<MemoryInput>;
   writeBatch: RouteHandler<BatchInput>;
   getMemory: RouteHandler<undefined>;
+  memoryHistory: RouteHandler<undefined>;
   deleteMemory: RouteHandler<undefined>;
   search: RouteHandler<SearchInput>;
   stats: RouteHandler<undefined>;
@@ -53,6 +54,9 @@ export function memoryHandlers(region: Region): MemoryHandlers {
     },
     async getMemory(c: C) {
       return c.json(await region.get(c.get('tenant'), memoryIdParam(c)));
+    },
+    async memoryHistory(c: C) {
+      return c.json(await region.history(c.get('tenant'), memoryIdParam(c, '/v1/memories/', '/history')));
     },
     async deleteMemory(c: C) {
       const ifVersion = integerParam(c.req.query('ifVersion'), 'ifVersion');

@@ -10,6 +10,7 @@ import { createTenantVersions, type TenantVersions } from '@memmesh/cache';
 import {
   LIMITS,
   type Memory,
+  type MemoryHistory,
   type MemoryInput,
   regionInboxPrefix,
   type SearchInput,
@@ -29,6 +30,7 @@ import { trackConsumerLag } from '../shards/lag.ts';
 import { openViews, type Views } from '../shards/views.ts';
 import { createTenantBudgets } from './budgets.ts';
 import type { RegionHandles } from './handles.ts';
+import { memoryHistory } from './history.ts';
 import { requireHome, requireReadable } from './policy.ts';
 import { getMemory } from './reads.ts';
 import { search } from './search.ts';
@@ -61,6 +63,8 @@ export interface Region {
   write(tenant: string, input: MemoryInput, options: WriteOptions): Promise<WriteResult>;
   writeBatch(tenant: string, inputs: MemoryInput[], options: WriteOptions): Promise<BatchItemResult[]>;
   get(tenant: string, id: string): Promise<Memory>;
+  /** The versions of a memory the log still holds, newest first. */
+  history(tenant: string, id: string): Promise<MemoryHistory>;
   delete(
     tenant: string,
     id: string,
@@ -235,6 +239,15 @@ class RegionService implements Region {
   async get(tenant: string, id: string): Promise<Memory> {
     this.#link.ensureConnected('read');
     return getMemory(this.#handles, await requireReadable(this.#options.routing, this.region, tenant), id);
+  }
+
+  async history(tenant: string, id: string): Promise<MemoryHistory> {
+    this.#link.ensureConnected('read');
+    return memoryHistory(
+      this.#handles,
+      await requireReadable(this.#options.routing, this.region, tenant),
+      id,
+    );
   }
 
   async delete(

@@ -91,6 +91,7 @@ class HostedViews implements Views {
       await ensureRegionStreams(hosts.jsm, {
         region: config.region,
         ...DEFAULT_REGION_STREAM_OPTIONS,
+        historyPerSubject: config.historyPerSubject,
         replicas: config.streamReplicas,
         placementCluster: this.#options.placementCluster,
         sources,
