@@ -173,7 +173,10 @@ class FairEmbedQueue implements EmbedQueue {
       queue.push(...pieces);
       lane.pendingChars += chars;
       this.#pendingChars += chars;
-      this.#schedule();
+      // An idle embedder starts at once: a turn of the event loop first would only add latency
+      // to every search on a quiet agent. Busy, the next piece waits for its turn as below.
+      if (this.#running === 0 && !this.#scheduled) this.#pump();
+      else this.#schedule();
     });
   }
 
