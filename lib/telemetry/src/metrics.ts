@@ -44,6 +44,7 @@ export const AGENT_METRIC_NAMES = [
   'memmesh_embedder_duration_seconds',
   'memmesh_embedder_retries_total',
   'memmesh_embedder_errors_total',
+  'memmesh_embed_queue_chars',
   'memmesh_http_requests_total',
   'memmesh_http_request_duration_seconds',
 ] as const;
@@ -92,6 +93,7 @@ export interface AgentMetrics extends BaseMetrics {
   embedderDurationSeconds: Histogram<'model'>;
   embedderRetries: Counter<'model'>;
   embedderErrors: Counter<'model'>;
+  embedQueueChars: Gauge<string>;
   httpRequests: Counter<'route' | 'method' | 'status'>;
   httpRequestDurationSeconds: Histogram<'route' | 'method'>;
 }
@@ -261,6 +263,11 @@ function partMetrics(make: MetricFactory) {
     ),
     embedderRetries: make.counter('memmesh_embedder_retries_total', 'Retried embedder requests.', ['model']),
     embedderErrors: make.counter('memmesh_embedder_errors_total', 'Embed calls that failed.', ['model']),
+    embedQueueChars: make.gauge(
+      'memmesh_embed_queue_chars',
+      'Characters waiting in the shared embedder queue or being embedded (all tenants).',
+      [],
+    ),
     httpRequests: make.counter('memmesh_http_requests_total', 'HTTP requests answered by the agent.', [
       'route',
       'method',

@@ -198,9 +198,17 @@ class RegionService implements Region {
       logger,
     };
     const { views } = opened;
-    this.#stopLag = telemetry
+    const stopLag = telemetry
       ? trackConsumerLag(telemetry.metrics, () => views.all(), logger)
       : () => undefined;
+    // The fair embedder queue's backlog: what a tenant's search may wait behind.
+    const stopQueue = telemetry
+      ? telemetry.metrics.onScrape(() => telemetry.metrics.embedQueueChars.set(this.#handles.embedQueue.pendingChars))
+      : () => undefined;
+    this.#stopLag = () => {
+      stopLag();
+      stopQueue();
+    };
     this.#timers = [
       setInterval(() => void views.snapshotAll(), config.snapshotIntervalMs),
       setInterval(() => {
