@@ -203,7 +203,9 @@ class RegionService implements Region {
       : () => undefined;
     // The fair embedder queue's backlog: what a tenant's search may wait behind.
     const stopQueue = telemetry
-      ? telemetry.metrics.onScrape(() => telemetry.metrics.embedQueueChars.set(this.#handles.embedQueue.pendingChars))
+      ? telemetry.metrics.onScrape(() =>
+          telemetry.metrics.embedQueueChars.set(this.#handles.embedQueue.pendingChars),
+        )
       : () => undefined;
     this.#stopLag = () => {
       stopLag();
