@@ -14,8 +14,8 @@ import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { API, routesOf, type Service } from '@memmesh/http';
 import { type RegionAgent, resolveConfig, startRegionAgent } from '@memmesh/region-agent';
+import { type LockedNats, startLockedNats } from '@memmesh/region-agent/testing';
 import { silentLogger } from '@memmesh/telemetry';
-import { type NatsServer, startNatsServer } from '@memmesh/testkit';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gateway, resolveGatewayConfig, startGateway } from '../src/index.ts';
@@ -52,7 +52,7 @@ type Spec = {
   components: { schemas: Record<string, object> };
 };
 
-let nats: NatsServer;
+let nats: LockedNats;
 let agent: RegionAgent;
 let gateway: Gateway;
 const servers: Server[] = [];
@@ -67,9 +67,9 @@ async function listen(fetch: (request: Request) => Response | Promise<Response>)
 }
 
 beforeAll(async () => {
-  nats = await startNatsServer();
+  nats = await startLockedNats('us-east-1');
   agent = await startRegionAgent(
-    resolveConfig({ region: 'us-east-1', natsUrl: nats.url, port: 0 }),
+    resolveConfig({ region: 'us-east-1', ...nats.agent, port: 0 }),
     silentLogger,
   );
   // A tenant at home in a region that has no agent here: 421 from the agent, 503 from the gateway.

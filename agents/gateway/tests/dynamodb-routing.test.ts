@@ -12,15 +12,16 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { serve } from '@hono/node-server';
 import { type RegionAgent, resolveConfig, startRegionAgent } from '@memmesh/region-agent';
+import { type LockedNats, startLockedNats } from '@memmesh/region-agent/testing';
 import { silentLogger } from '@memmesh/telemetry';
-import { type DynamoDbLocal, type NatsServer, startDynamoDbLocal, startNatsServer } from '@memmesh/testkit';
+import { type DynamoDbLocal, startDynamoDbLocal } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gateway, resolveGatewayConfig, startGateway } from '../src/index.ts';
 
 const SCRIPT = new URL('../../../scripts/routing-table.ts', import.meta.url).pathname;
 const TABLE = 'memmesh-routing-e2e';
 let dynamo: DynamoDbLocal;
-let nats: NatsServer;
+let nats: LockedNats;
 let agent: RegionAgent;
 let server: Server;
 let gateway: Gateway;
@@ -51,11 +52,11 @@ beforeAll(async () => {
     });
     expect(stdout).toContain('seeded 3 regions and 3 tenants');
   }
-  nats = await startNatsServer();
+  nats = await startLockedNats();
   dataDir = await mkdtemp(join(tmpdir(), 'memmesh-ddb-'));
   const port = await freePort();
   const config = resolveConfig({
-    natsUrl: nats.url,
+    ...nats.agent,
     dataDir,
     port,
     routing: 'dynamodb',

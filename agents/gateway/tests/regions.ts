@@ -4,7 +4,9 @@
  * real HTTP on loopback. us-east-1 runs as a child process (`node agents/region/src/main.ts`)
  * so that a test can kill -9 it and start it again on the same port; the other two run in
  * this process. The agents do not replicate to each other: each knows the demo keys itself
- * (single-region mode) and a test writes the documents it reads into every region.
+ * (single-region mode) and a test writes the documents it reads into every region. Every
+ * nats-server is locked down (TLS, nkey users) and each agent connects as its region's role,
+ * the child process through MEMMESH_NATS_CREDS and MEMMESH_NATS_TLS_CA as a deployment would.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,9 +20,11 @@ import {
 } from '@memmesh/routing';
 import { silentLogger } from '@memmesh/telemetry';
 import {
+  createNatsSecurity,
   createTeardown,
   type HttpServer,
   jsonSender,
+  type NatsSecurity,
   type NatsServer,
   type ServiceProcess,
   serveHttp,
@@ -63,21 +67,30 @@ export async function startRegions(): Promise<Regions> {
   try {
     const storeOf = (region: RegionId) => join(root, region);
     await Promise.all(REGIONS.map((region) => mkdir(storeOf(region))));
+    const security = await createNatsSecurity({ regions: REGIONS });
+    teardown.push(() => security.remove());
     const servers = await Promise.all(
-      REGIONS.map((region) => startNatsServer({ storeDir: storeOf(region) })),
+      REGIONS.map((region) => startNatsServer({ storeDir: storeOf(region), security })),
     );
     const nats = Object.fromEntries(REGIONS.map((r, i) => [r, servers[i]])) as Regions['nats'];
     // Stopped through the map, so that a restarted server is the one stopped.
     for (const region of REGIONS) teardown.push(() => nats[region].stop());
     const killNats = (region: RegionId) => nats[region].kill();
     const restartNats = async (region: RegionId) => {
-      nats[region] = await startNatsServer({ storeDir: storeOf(region), port: nats[region].port });
+      nats[region] = await startNatsServer({ storeDir: storeOf(region), port: nats[region].port, security });
     };
-    const us = await startAgentProcess('us-east-1', nats['us-east-1'].url);
+    const us = await startAgentProcess('us-east-1', nats['us-east-1'].url, security);
     teardown.push(() => us.kill());
     const inProcess = {} as Regions['inProcess'];
     for (const region of ['eu-central-1', 'ap-southeast-1'] as const) {
-      const config = resolveConfig({ region, natsUrl: nats[region].url, port: 0 });
+      const files = security.agent(region);
+      const config = resolveConfig({
+        region,
+        natsUrl: nats[region].url,
+        natsCredsFile: files.credsFile,
+        natsTlsCaFile: files.tls.caFile,
+        port: 0,
+      });
       const agent = await startRegionAgent(config, silentLogger);
       teardown.push(() => agent.close());
       const http = await serveHttp(agent.app.fetch);
@@ -99,7 +112,12 @@ export async function startRegions(): Promise<Regions> {
   }
 }
 
-function startAgentProcess(region: RegionId, natsUrl: string): Promise<ServiceProcess> {
+function startAgentProcess(
+  region: RegionId,
+  natsUrl: string,
+  security: NatsSecurity,
+): Promise<ServiceProcess> {
+  const files = security.agent(region);
   return startServiceProcess({
     script: AGENT_MAIN,
     portEnv: 'MEMMESH_PORT',
@@ -107,6 +125,8 @@ function startAgentProcess(region: RegionId, natsUrl: string): Promise<ServicePr
       MEMMESH_REGION: region,
       MEMMESH_AGENT_ID: `${region}-gw-test`,
       MEMMESH_NATS_URL: natsUrl,
+      MEMMESH_NATS_CREDS: files.credsFile,
+      MEMMESH_NATS_TLS_CA: files.tls.caFile,
       MEMMESH_HOST: '127.0.0.1',
       MEMMESH_LOG_LEVEL: 'info',
     },

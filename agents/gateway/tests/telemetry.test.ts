@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RegionAgent, resolveConfig, startRegionAgent } from '@memmesh/region-agent';
+import { type LockedNats, startLockedNats } from '@memmesh/region-agent/testing';
 import {
   AGENT_METRIC_NAMES,
   createTracerProvider,
@@ -17,7 +18,7 @@ import {
   scrapeMetricNames,
   silentLogger,
 } from '@memmesh/telemetry';
-import { eventually, type HttpServer, type NatsServer, serveHttp, startNatsServer } from '@memmesh/testkit';
+import { eventually, type HttpServer, serveHttp } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gateway, resolveGatewayConfig, startGateway } from '../src/index.ts';
 import { send } from './regions.ts';
@@ -34,7 +35,7 @@ const gatewayTracing = createTracerProvider({
   exportEachSpan: true,
 });
 
-let nats: NatsServer;
+let nats: LockedNats;
 let dataDir: string;
 let agent: RegionAgent;
 let agentHttp: HttpServer;
@@ -44,9 +45,9 @@ let agentUrl: string;
 let gatewayUrl: string;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
+  nats = await startLockedNats();
   dataDir = await mkdtemp(join(tmpdir(), 'memmesh-telemetry-'));
-  const config = resolveConfig({ natsUrl: nats.url, dataDir, port: 0 });
+  const config = resolveConfig({ ...nats.agent, dataDir, port: 0 });
   agent = await startRegionAgent(config, silentLogger, { tracerProvider: agentTracing });
   agentHttp = await serveHttp(agent.app.fetch);
   agentUrl = agentHttp.url;

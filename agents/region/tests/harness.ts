@@ -64,13 +64,11 @@ export interface Harness {
 }
 
 export async function startHarness(overrides: Partial<RegionAgentConfig> = {}): Promise<Harness> {
-  const region = overrides.region ?? DEFAULT_REGION_AGENT_CONFIG.region;
-  const security = await createNatsSecurity({ regions: [region] });
-  const nats = await startNatsServer({ security });
+  const locked = await startLockedNats(overrides.region ?? DEFAULT_REGION_AGENT_CONFIG.region);
+  const { server: nats, security } = locked;
   const dataDir = await mkdtemp(join(tmpdir(), 'memmesh-agent-'));
   const config = resolveConfig({
-    natsUrl: nats.url,
-    ...natsCredentialsOf(security.agent(region)),
+    ...locked.agent,
     dataDir,
     port: 0,
     snapshotIntervalMs: 500,
@@ -86,8 +84,7 @@ export async function startHarness(overrides: Partial<RegionAgentConfig> = {}): 
       sendJson(agent.app, method, path, body, { authorization: `Bearer ${key}` }),
     async stop() {
       await agent.close();
-      await nats.stop();
-      await security.remove();
+      await locked.stop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };
@@ -117,6 +114,36 @@ export async function startAgentMesh(options: AgentMeshOptions = {}): Promise<Ag
         { routing },
       ),
   });
+}
+
+/** A locked-down nats-server (TLS, nkey users) and the agent settings of one region's role. */
+export interface LockedNats {
+  server: NatsServer;
+  security: NatsSecurity;
+  /** `natsUrl` and the region agent's credentials, to spread into resolveConfig. */
+  agent: Partial<RegionAgentConfig>;
+  stop(): Promise<void>;
+}
+
+export async function startLockedNats(
+  region: string = DEFAULT_REGION_AGENT_CONFIG.region,
+): Promise<LockedNats> {
+  const security = await createNatsSecurity({ regions: [region] });
+  try {
+    const server = await startNatsServer({ security });
+    return {
+      server,
+      security,
+      agent: { natsUrl: server.url, ...natsCredentialsOf(security.agent(region)) },
+      async stop() {
+        await server.stop();
+        await security.remove();
+      },
+    };
+  } catch (err) {
+    await security.remove();
+    throw err;
+  }
 }
 
 /** An agent's NATS settings from the test kit's files for its role. */

@@ -1,16 +1,25 @@
 /**
  * NATS down: the agent answers 503 with Retry-After at once (no write is acknowledged that
- * was not stored), reports not ready, and resumes by itself when NATS is back.
+ * was not stored), reports not ready, and resumes by itself when NATS is back. The server is
+ * locked down (TLS, nkey users), so the agent's reconnect is a TLS handshake and an nkey
+ * challenge again, as in production.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '@memmesh/telemetry';
-import { type NatsServer, sendJson, startNatsServer } from '@memmesh/testkit';
+import {
+  createNatsSecurity,
+  type NatsSecurity,
+  type NatsServer,
+  sendJson,
+  startNatsServer,
+} from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RegionAgent, resolveConfig, startRegionAgent } from '../src/index.ts';
-import { ACME } from './harness.ts';
+import { ACME, natsCredentialsOf } from './harness.ts';
 
+let security: NatsSecurity;
 let nats: NatsServer;
 let agent: RegionAgent;
 let storeDir: string;
@@ -31,13 +40,19 @@ async function until(predicate: () => Promise<boolean>, timeoutMs: number): Prom
 beforeAll(async () => {
   storeDir = await mkdtemp(join(tmpdir(), 'memmesh-down-store-'));
   dataDir = await mkdtemp(join(tmpdir(), 'memmesh-down-data-'));
-  nats = await startNatsServer({ storeDir });
-  agent = await startRegionAgent(resolveConfig({ natsUrl: nats.url, dataDir, port: 0 }), silentLogger);
+  security = await createNatsSecurity({ regions: ['us-east-1'] });
+  nats = await startNatsServer({ storeDir, security });
+  const credentials = natsCredentialsOf(security.agent('us-east-1'));
+  agent = await startRegionAgent(
+    resolveConfig({ natsUrl: nats.url, ...credentials, dataDir, port: 0 }),
+    silentLogger,
+  );
 });
 
 afterAll(async () => {
   await agent?.close();
   await nats?.stop();
+  await security?.remove();
   await rm(storeDir, { recursive: true, force: true });
   await rm(dataDir, { recursive: true, force: true });
 });
@@ -67,7 +82,7 @@ describe('nats down', () => {
       expect(res.ms).toBeLessThan(1_000);
     }
 
-    nats = await startNatsServer({ storeDir, port });
+    nats = await startNatsServer({ storeDir, port, security });
     expect(await until(async () => (await agent.app.request('/readyz')).status === 200, 15_000)).toBe(true);
     const after = await call('POST', '/v1/memories?wait=true', {
       id: 'after-1',
