@@ -5,6 +5,7 @@
  * vectors with the embedded index's parameters, and exact search for recall.
  */
 import {
+  type BusConnectionOptions,
   connectBus,
   DEFAULT_PUBLISHER_OPTIONS,
   DEFAULT_REGION_STREAM_OPTIONS,
@@ -78,13 +79,16 @@ export interface RawPublishResult {
  * then published with at most PUBLISH_WINDOW acks outstanding, into a fresh stream with the
  * region stream's configuration. The stream is deleted afterwards.
  */
+/** Where a baseline connects, and as whom: the bench's locked-down server, as the operator. */
+export type BusTarget = Pick<BusConnectionOptions, 'servers' | 'credsFile' | 'tls'>;
+
 export async function rawPublish(
-  natsUrl: string,
+  target: BusTarget,
   docs: readonly BenchDoc[],
   vectors: readonly Float32Array[],
   shape: EventShape,
 ): Promise<RawPublishResult> {
-  const nc = await connectBus({ servers: natsUrl, name: 'bench-raw-publish' });
+  const nc = await connectBus({ ...target, name: 'bench-raw-publish' });
   try {
     const jsm = await jetstreamManager(nc);
     await ensureRegionStreams(jsm, { region: RAW_REGION, ...DEFAULT_REGION_STREAM_OPTIONS });
@@ -111,8 +115,8 @@ export async function rawPublish(
 }
 
 /** Average payload of the first `count` messages of a stream, as published (compression is transparent). */
-export async function streamEventBytesAvg(natsUrl: string, stream: string, count: number): Promise<number> {
-  const nc = await connectBus({ servers: natsUrl, name: 'bench-sample' });
+export async function streamEventBytesAvg(target: BusTarget, stream: string, count: number): Promise<number> {
+  const nc = await connectBus({ ...target, name: 'bench-sample' });
   try {
     const jsm = await jetstreamManager(nc);
     let bytes = 0;

@@ -10,6 +10,7 @@ import { connectBus, requestQuery, serveQueries } from '@memmesh/bus';
 import { shardNames } from '@memmesh/core';
 import type { Embedder } from '@memmesh/embed';
 import { Hono } from 'hono';
+import type { BusTarget } from './baselines.ts';
 import { closeServer, listen } from './env.ts';
 import { type LatencySummary, type LoopBounds, measureLatency } from './stats.ts';
 
@@ -42,13 +43,13 @@ export async function startBareHono(recordedResponse: unknown): Promise<BareHono
  * responders answer at once: this is the NATS part of a search and nothing else.
  */
 export async function natsScatter(
-  natsUrl: string,
+  target: BusTarget,
   shardCount: number,
   request: Uint8Array,
   reply: Uint8Array,
   bounds: LoopBounds,
 ): Promise<LatencySummary> {
-  const nc = await connectBus({ servers: natsUrl, name: 'bench-scatter' });
+  const nc = await connectBus({ ...target, name: 'bench-scatter' });
   try {
     const subjects = shardNames(shardCount).map((shard) => `bench.q.${shard}`);
     for (const subject of subjects) {

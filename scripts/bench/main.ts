@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { shardIndexOf } from '@memmesh/core';
 import { createLocalEmbedder } from '@memmesh/embed';
 import { DEFAULT_HNSW } from '@memmesh/index';
-import { startNatsServer } from '@memmesh/testkit';
+import { createNatsSecurity, startNatsServer } from '@memmesh/testkit';
 import { resolveConfig } from '../../agents/region/src/index.ts';
 import { rawIndex, rawPublish } from './baselines.ts';
 import { killClients } from './client-process.ts';
@@ -56,8 +56,14 @@ function splitQueries(queries: readonly string[]): Bench['queries'] {
 
 /** Starts nats-server and the agent, each with its teardown step registered first. */
 async function setUp(docs: number, teardown: Teardown, rows: Row[], parts: Part[]): Promise<Bench> {
-  const nats = await startNatsServer({ name: 'memmesh-bench' });
+  // Locked down as in production (TLS, nkey users): the agent connects as its region's role,
+  // the baselines as the operator, both over TLS, so the ratios compare like with like.
+  const security = await createNatsSecurity({ regions: ['us-east-1'] });
+  teardown.add('remove the NATS keys and certificates', () => security.remove());
+  const nats = await startNatsServer({ name: 'memmesh-bench', security });
   teardown.add('stop nats-server', () => nats.stop());
+  const agentFiles = security.agent('us-east-1');
+  const operator = security.operator();
   const dataDir = await mkdtemp(join(tmpdir(), 'memmesh-bench-'));
   teardown.add('remove the data directory', () => rm(dataDir, { recursive: true, force: true }));
   // The result cache is off so that every search does the full work (the cache-hit row
@@ -65,6 +71,8 @@ async function setUp(docs: number, teardown: Teardown, rows: Row[], parts: Part[
   // the agent, not the limiter.
   const config = resolveConfig({
     natsUrl: nats.url,
+    natsCredsFile: agentFiles.credsFile,
+    natsTlsCaFile: agentFiles.tls.caFile,
     dataDir,
     port: 0,
     resultCacheTtlMs: 0,
@@ -92,7 +100,7 @@ async function setUp(docs: number, teardown: Teardown, rows: Row[], parts: Part[
     docs,
     batchSize: BATCH_SIZE,
     ingestConcurrency: INGEST_CONCURRENCY,
-    natsUrl: nats.url,
+    nats: { servers: nats.url, credsFile: operator.credsFile, tls: operator.tls },
     config,
     served: await startServedAgent(config),
     corpus,
@@ -112,7 +120,8 @@ function setupText(bench: Bench): string {
   return [
     `One region agent in this process (HTTP on loopback via @hono/node-server), ${config.shardCount} shards,`,
     `embedded index (usearch HNSW, m ${DEFAULT_HNSW.m}, efConstruction ${DEFAULT_HNSW.efConstruction} / efSearch ${DEFAULT_HNSW.efSearch}),`,
-    `local hashing embedder (${config.embedDimensions} dims), one nats-server (JetStream, file store, R1, default sync).`,
+    `local hashing embedder (${config.embedDimensions} dims), one nats-server (JetStream, file store, R1, default sync;`,
+    'TLS and nkey users, the agent as its region role and the baselines as the operator).',
     `${fmt(bench.docs)} memories of ${Math.min(...lengths)}–${Math.max(...lengths)} characters`,
     `(mean ${fmt(lengths.reduce((a, b) => a + b, 0) / lengths.length)}, one chunk each), POSTed in batches of ${bench.batchSize},`,
     `${bench.ingestConcurrency} in flight, by a client process. Searches: topK 10, from a client process,`,
@@ -128,7 +137,7 @@ async function runBench(docs: number, teardown: Teardown, rows: Row[], parts: Pa
   try {
     const { config, corpus, vectors } = bench;
     // Baselines first, while the agent is idle.
-    const publish = await rawPublish(bench.natsUrl, corpus, vectors, {
+    const publish = await rawPublish(bench.nats, corpus, vectors, {
       tenant: 'acme',
       shardCount: config.shardCount,
       modelId: bench.embedder.modelId,

@@ -7,7 +7,13 @@
 import { encodeVector, streamName } from '@memmesh/core';
 import type { Embedder } from '@memmesh/embed';
 import type { RegionAgentConfig } from '../../agents/region/src/index.ts';
-import { exactTopK, type RawIndexResult, type RawPublishResult, streamEventBytesAvg } from './baselines.ts';
+import {
+  type BusTarget,
+  exactTopK,
+  type RawIndexResult,
+  type RawPublishResult,
+  streamEventBytesAvg,
+} from './baselines.ts';
 import { embedLatency, natsScatter, startBareHono } from './breakdown.ts';
 import { AUTH_HEADERS, type SearchResult } from './client.ts';
 import { runClient } from './client-process.ts';
@@ -20,7 +26,8 @@ export interface Bench {
   docs: number;
   batchSize: number;
   ingestConcurrency: number;
-  natsUrl: string;
+  /** The bench's nats-server, as the operator (the baselines' identity). */
+  nats: BusTarget;
   config: RegionAgentConfig;
   /** The agent being measured; replaced by a restart. */
   served: ServedAgent;
@@ -67,7 +74,7 @@ export async function measureIngest(bench: Bench, publish: RawPublishResult, raw
     INGEST_TIMEOUT_MS,
   );
   const failed = ingest.failedDocs > 0 ? ` (${ingest.failedDocs} refused: ${ingest.firstError})` : '';
-  const agentBytes = await streamEventBytesAvg(bench.natsUrl, streamName(bench.config.region), 200);
+  const agentBytes = await streamEventBytesAvg(bench.nats, streamName(bench.config.region), 200);
   const logRow = rateRow(
     'log path: writes acknowledged, first POST → last 202 (docs/s)',
     bench.docs / ingest.ackedS,
@@ -190,7 +197,7 @@ async function measureParts(bench: Bench, raw: RawIndexResult, c1: SearchResult)
   const bounds: LoopBounds = { ...SEARCH_BOUNDS, concurrency: 1 };
   const shardCount = bench.config.shardCount;
   const scatter = await natsScatter(
-    bench.natsUrl,
+    bench.nats,
     shardCount,
     encoder.encode(request),
     encoder.encode(reply),
