@@ -71,12 +71,13 @@ const P99_FLOOR_MS = 5;
  * Budgets small enough for a flood to meet at once: just large enough for one batch of
  * 30 × 16 KiB (about 585 000 characters and 600 chunks) and for the quiet tenant's
  * searches (4 shards × topK 5, about 100 a second); a flood search returns up to 30 memories
- * of 16 KiB (480 kB), about one of them a second.
+ * of 16 KiB (480 kB), about one of them a second. Indexing refills at 50 chunks a second, so
+ * a flooder gets one more batch of 600 chunks every 12 s: a measurement sees one or two.
  */
 const BUDGETS = {
   MEMMESH_TENANT_EMBED_CHARS_PER_SECOND: '200000',
   MEMMESH_TENANT_EMBED_CHARS_BURST: '600000',
-  MEMMESH_TENANT_INDEX_CHUNKS_PER_SECOND: '100',
+  MEMMESH_TENANT_INDEX_CHUNKS_PER_SECOND: '50',
   MEMMESH_TENANT_INDEX_CHUNKS_BURST: '600',
   MEMMESH_TENANT_SEARCH_HITS_PER_SECOND: '4000',
   MEMMESH_TENANT_SEARCH_HITS_BURST: '8000',
