@@ -14,8 +14,8 @@ status=0
 # Everything but the *.alone.test.ts suites, two files at a time.
 vitest run --exclude '**/*.alone.test.ts' --reporter=default --reporter=json \
   --outputFile.json="$results/shared.json" || status=$?
-# Then those alone, one file at a time: they measure latency under a load they make
-# themselves (fair use under a flood), which other suites running beside them would distort.
+# Then those alone, one file at a time: they measure latency (fair use under a flood they
+# make themselves, the cross-tenant timing probe), which other suites beside them would distort.
 echo "memmesh: tests that measure latency, alone"
 vitest run --maxWorkers=1 .alone.test.ts --reporter=default --reporter=json \
   --outputFile.json="$results/alone.json" || status=$?
