@@ -13,6 +13,7 @@ export {
   readEnv,
 } from './config.ts';
 export { ErrorCode, httpStatusOf, isMeshError, MeshError, type MeshErrorOptions } from './errors.ts';
+export { EVENT_LOOP_SLICE_MS_MAX, yieldIfSliceSpent } from './event-loop.ts';
 export { DOC_ID_PATTERN, docKeyOf, isDocId, isTenant, newDocId, sha256Hex, TENANT_PATTERN } from './ids.ts';
 export { LIMITS } from './limits.ts';
 export {

@@ -5,12 +5,8 @@
  * event is poison for this view and the consumer dead-letters it rather than retry forever.
  */
 import type { AppliedEvent } from '@memmesh/bus';
-import { decodeVector, ErrorCode, MeshError, type UpsertEvent } from '@memmesh/core';
+import { decodeVector, ErrorCode, MeshError, type UpsertEvent, yieldIfSliceSpent } from '@memmesh/core';
 import type { UpsertDoc, VectorIndex } from '@memmesh/index';
-
-/** The longest run of applies, all shards of the process together, before the event loop gets a turn. */
-export const APPLY_SLICE_MS_MAX = 2;
-let sliceStartMs = performance.now();
 
 /** Applies the event; `onApplied(tenant, version)` runs when the view changed. */
 export async function applyEvent(
@@ -22,12 +18,8 @@ export async function applyEvent(
   // Indexing is synchronous work (an upsert adds each chunk to the HNSW graph), and the
   // consumer hands over a fetched batch of events through promises alone: without a turn of
   // the event loop now and then, one tenant's large batch would be indexed in one go while
-  // every other tenant's requests wait unread. A turn every APPLY_SLICE_MS_MAX, not every
-  // event: a turn per small event halves ingest throughput for nothing.
-  if (performance.now() - sliceStartMs >= APPLY_SLICE_MS_MAX) {
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    sliceStartMs = performance.now();
-  }
+  // every other tenant's requests wait unread.
+  await yieldIfSliceSpent();
   const changed =
     event.type === 'delete'
       ? await index.delete(event.tenant, event.id, version)

@@ -4,6 +4,7 @@
  * graph. Tenants never share a graph, so a search for one tenant cannot return, or even
  * visit, another tenant's vectors: isolation holds by construction, not by filtering.
  */
+import { yieldIfSliceSpent } from '@memmesh/core';
 import { Index, MetricKind, ScalarKind } from 'usearch';
 import type { HnswOptions } from '../options.ts';
 import type { IndexStats } from '../types.ts';
@@ -33,17 +34,9 @@ const THREADS_PER_CALL = 1;
 /**
  * Adding a vector to the graph is synchronous work (about 0.3-1 ms at m 16, efConstruction
  * 128, on a busy core), so a 16 KiB memory's twenty chunks would hold the event loop for
- * ~20 ms: every search of every tenant waits behind it. A write gives the loop back at least
- * this often.
+ * ~20 ms: every search of every tenant waits behind it. A write gives the loop back between
+ * batches of this many vectors (core's yieldIfSliceSpent, one clock for every shard).
  */
-export const INDEX_SLICE_MS_MAX = 2;
-/**
- * When the current slice began, shared by every tenant index of the process: the shards'
- * consumers apply side by side, and each taking its own 2 ms in the same turn of the event
- * loop would add up to 2 ms per shard.
- */
-let sliceStartMs = performance.now();
-/** Vectors added per call between checks of the slice's time (about 1-4 ms of work at most). */
 const SLICE_ROWS = 4;
 
 export class TenantIndex {
@@ -98,17 +91,14 @@ export class TenantIndex {
    * synchronous step, so a search sees either version whole, never a mix. A newer version of
    * the document that became live meanwhile wins: this one is then dropped (false).
    */
-  async putInSlices(record: DocRecord, sliceMsMax = INDEX_SLICE_MS_MAX): Promise<boolean> {
+  async putInSlices(record: DocRecord): Promise<boolean> {
     const graph = this.#ensureGraph();
     const dimensions = this.#config.dimensions;
     // A few vectors per call: one at a time costs a call each, all at once holds the loop.
     for (let row = 0; row < record.keys.length; row += SLICE_ROWS) {
-      if (performance.now() - sliceStartMs >= sliceMsMax) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        // Closed meanwhile: the vectors went with the old graph, and the write is not applied.
-        if (this.#graph !== graph) throw new Error(`tenant ${this.tenant}: the index closed during a write`);
-        sliceStartMs = performance.now();
-      }
+      await yieldIfSliceSpent();
+      // Closed meanwhile: the vectors went with the old graph, and the write is not applied.
+      if (this.#graph !== graph) throw new Error(`tenant ${this.tenant}: the index closed during a write`);
       const end = Math.min(row + SLICE_ROWS, record.keys.length);
       const vectors = record.vectors.subarray(row * dimensions, end * dimensions);
       graph.add(toBigKeys(record.keys.slice(row, end)), vectors, THREADS_PER_CALL);
