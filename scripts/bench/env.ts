@@ -63,8 +63,8 @@ export async function startServedAgent(config: RegionAgentConfig): Promise<Serve
   const started = performance.now();
   const parts = embeddedParts(config);
   const indexes: VectorIndex[] = [];
-  const openIndex: typeof parts.openIndex = async (origin, shard, dir) => {
-    const index = await parts.openIndex(origin, shard, dir);
+  const openIndex: typeof parts.openIndex = async (origin, shard, dir, model) => {
+    const index = await parts.openIndex(origin, shard, dir, model);
     indexes.push(index);
     return index;
   };

@@ -11,7 +11,8 @@ import {
   type MemoryEvent,
   MemoryEventSchema,
   MeshError,
-  parseDocSubject,
+  modelKeyOf,
+  parseEventSubject,
 } from '@memmesh/core';
 
 const encoder = new TextEncoder();
@@ -42,9 +43,15 @@ export function decodeEvent(data: Uint8Array, subject: string): DecodeResult {
     const issues = describeIssues(parsed.error).map((i) => `${i.path}: ${i.message}`);
     return { ok: false, reason: `schema: ${issues.slice(0, 5).join('; ')}` };
   }
-  const where = parseDocSubject(subject);
+  const where = parseEventSubject(subject);
   if (!where) return { ok: false, reason: `subject ${subject} is not a document subject` };
   const event = parsed.data;
+  // A re-embedding sits on its own subject, whose last token names its model: the two agree,
+  // and no other event may use such a subject (nor a re-embedding a document's own).
+  const embeddingKey = event.type === 'embedding' ? modelKeyOf(event.model) : undefined;
+  if (where.modelKey !== embeddingKey) {
+    return { ok: false, reason: `a ${event.type} event does not belong on subject ${subject}` };
+  }
   if (where.tenant !== event.tenant) {
     return { ok: false, reason: `tenant ${event.tenant} does not match subject tenant ${where.tenant}` };
   }

@@ -66,6 +66,16 @@ export const ShardQuerySchema = z.strictObject({
   minVersion: SequenceSchema.optional(),
   /** How long the shard may wait for `minVersion` before answering `unavailable`. */
   waitMs: z.number().int().min(0).max(SHARD_QUERY_WAIT_MS_MAX),
+  /**
+   * The model key (`modelKeyOf`) of the query vector: the shard answers from its view of that
+   * model, so that one query never mixes models while a region changes its model. Omitted
+   * by agents of regions that were never re-indexed (and by earlier releases): the view the
+   * shard serves.
+   */
+  model: z
+    .string()
+    .regex(/^[0-9a-f]{16}$/)
+    .optional(),
 });
 export type ShardQuery = z.infer<typeof ShardQuerySchema>;
 

@@ -15,6 +15,7 @@ import {
   auditSubjects,
   deadLetterStreamName,
   deadLetterSubjects,
+  modelStateSubject,
   regionSubjects,
   streamName,
   tenantFilter,
@@ -90,10 +91,18 @@ export function regionStreamConfig(options: RegionStreamOptions): Partial<Stream
     ...(options.placementCluster ? { placement: { cluster: options.placementCluster, tags: [] } } : {}),
     // One source per (home stream, tenant): adding a tenant backfills only that tenant, and
     // the others keep their position (changing a shared source's filters would re-copy all).
-    sources: (options.sources ?? []).map(({ homeRegion, tenant }) => ({
-      name: streamName(homeRegion),
-      filter_subject: tenantFilter(homeRegion, tenant),
-    })),
+    // A home's model-state record comes too (one more source per home, carrying no tenant's
+    // data), so that the replica's views of that home change model with it (DESIGN §10).
+    sources: [
+      ...(options.sources ?? []).map(({ homeRegion, tenant }) => ({
+        name: streamName(homeRegion),
+        filter_subject: tenantFilter(homeRegion, tenant),
+      })),
+      ...[...new Set((options.sources ?? []).map((s) => s.homeRegion))].sort().map((homeRegion) => ({
+        name: streamName(homeRegion),
+        filter_subject: modelStateSubject(homeRegion),
+      })),
+    ],
   };
 }
 

@@ -31,11 +31,13 @@ export interface ResultCacheKeyInput {
    * and the caller only answers from a region whose version already satisfies it.
    */
   minVersion?: number;
+  /** The model key the query was embedded with, when the region has had more than one. */
+  model?: string | undefined;
 }
 
 /** `r:<tenant>:<tenantVersion>:<sha256 of canonical {query, topK, filter}>`. */
 export function resultCacheKey(input: ResultCacheKeyInput): string {
-  const { tenant, tenantVersion, query, topK, filter } = input;
+  const { tenant, tenantVersion, query, topK, filter, model } = input;
   // A malformed version (NaN, undefined) would pin every query to one key forever and
   // serve stale results, so it is a programmer error and fails loudly.
   if (!isVersion(tenantVersion)) {
@@ -44,7 +46,9 @@ export function resultCacheKey(input: ResultCacheKeyInput): string {
     );
   }
   if (!isTenant(tenant)) throw new RangeError(`result cache key: invalid tenant ${JSON.stringify(tenant)}`);
-  return `r:${tenant}:${tenantVersion}:${sha256Hex(canonicalJson({ query, topK, filter }))}`;
+  // The model only once the tenant's region has had more than one: keys before stay valid.
+  const asked = model === undefined ? { query, topK, filter } : { query, topK, filter, model };
+  return `r:${tenant}:${tenantVersion}:${sha256Hex(canonicalJson(asked))}`;
 }
 
 function isVersion(version: unknown): boolean {

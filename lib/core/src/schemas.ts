@@ -198,6 +198,11 @@ export type Chunk = z.infer<typeof ChunkSchema>;
 
 const EventSourceSchema = z.strictObject({ region: z.string(), agent: z.string() });
 
+const ModelRefSchema = z.strictObject({
+  id: z.string().min(1),
+  dim: z.number().int().min(1).max(LIMITS.dimensionsMax),
+});
+
 export const UpsertEventSchema = z.strictObject({
   v: z.literal(EVENT_SCHEMA_VERSION),
   type: z.literal('upsert'),
@@ -207,11 +212,50 @@ export const UpsertEventSchema = z.strictObject({
   chunks: z.array(ChunkSchema).min(1).max(LIMITS.chunksPerDocMax),
   metadata: MetadataSchema,
   scope: ScopeSchema,
-  model: z.strictObject({ id: z.string().min(1), dim: z.number().int().min(1).max(LIMITS.dimensionsMax) }),
+  model: ModelRefSchema,
+  /**
+   * During a re-index (and its rollback window), the same chunks embedded by the region's
+   * other live models: `vectors[i]` belongs to `chunks[i]`. The view of each model takes
+   * its own vectors, so a new write is never missing from the view being built.
+   */
+  alt: z
+    .array(
+      z.strictObject({
+        model: ModelRefSchema,
+        vectors: z.array(z.string().min(1)).max(LIMITS.chunksPerDocMax),
+      }),
+    )
+    .max(2)
+    .optional(),
   ts: z.number().int(),
   source: EventSourceSchema,
 });
 export type UpsertEvent = z.infer<typeof UpsertEventSchema>;
+
+/**
+ * A document version re-embedded by another model (a re-index), on the document's
+ * re-embedding subject: the whole document again (text, metadata, scope) with that model's
+ * chunks, so that the new view can be built from these events alone. `version` is the
+ * document version it embeds: the view applies it like that upsert, so a document updated
+ * or deleted since is never brought back by it.
+ */
+export const EmbeddingEventSchema = z.strictObject({
+  v: z.literal(EVENT_SCHEMA_VERSION),
+  type: z.literal('embedding'),
+  tenant: TenantSchema,
+  id: DocIdSchema,
+  version: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  text: z.string().max(LIMITS.textBytesMax),
+  chunks: z.array(ChunkSchema).min(1).max(LIMITS.chunksPerDocMax),
+  metadata: MetadataSchema,
+  scope: ScopeSchema,
+  model: ModelRefSchema,
+  /** The re-index job that made it. */
+  job: z.string().min(1).max(96),
+  ts: z.number().int(),
+  source: EventSourceSchema,
+});
+export type EmbeddingEvent = z.infer<typeof EmbeddingEventSchema>;
 
 export const DeleteEventSchema = z.strictObject({
   v: z.literal(EVENT_SCHEMA_VERSION),
@@ -223,7 +267,11 @@ export const DeleteEventSchema = z.strictObject({
 });
 export type DeleteEvent = z.infer<typeof DeleteEventSchema>;
 
-export const MemoryEventSchema = z.discriminatedUnion('type', [UpsertEventSchema, DeleteEventSchema]);
+export const MemoryEventSchema = z.discriminatedUnion('type', [
+  UpsertEventSchema,
+  DeleteEventSchema,
+  EmbeddingEventSchema,
+]);
 export type MemoryEvent = z.infer<typeof MemoryEventSchema>;
 
 /**

@@ -5,6 +5,13 @@
  *   dead letters DLQ_<REGION>  subjects dlq.<region>.<shard>
  *   shard queries  q.<region>.<origin>.<shard>.<tenant> (request-reply, queue group per shard)
  *   audit log  AUDIT_<REGION>  subjects audit.<region>.<action> (admin changes made there)
+ *   re-embeddings  mem.<region>.<shard>.<tenant>.<docKey>.emb.<modelKey> (in MEM_<REGION>)
+ *   model state  mem.<region>._ctl.model (in MEM_<REGION>, sourced by replica regions)
+ *
+ * Re-embedding events have subjects of their own beside their document's, so that a
+ * re-index leaves the document's version, its per-subject history and `ifVersion` alone;
+ * they still fall under the shard and tenant filters, so that shard consumers, replication
+ * sources and a tenant's purge carry them with the document.
  *
  * A region's stream also holds the events of tenants it replicates, sourced from their home
  * streams with their subjects unchanged (mem.<home>.…); the views of those are the region's
@@ -37,6 +44,27 @@ export function auditSubjects(region: string): string {
 
 export function docSubject(region: string, shard: string, tenant: string, docKey: string): string {
   return `mem.${region}.${shard}.${tenant}.${docKey}`;
+}
+
+/** A document's vectors from another model (a re-index), beside the document's own subject. */
+export function embeddingSubject(
+  region: string,
+  shard: string,
+  tenant: string,
+  docKey: string,
+  modelKey: string,
+): string {
+  return `${docSubject(region, shard, tenant, docKey)}.emb.${modelKey}`;
+}
+
+/** The region's model-state record: which model serves its views, and which is being built. */
+export function modelStateSubject(region: string): string {
+  return `mem.${region}._ctl.model`;
+}
+
+/** Every document subject of a region (exactly five tokens): not re-embeddings, not control. */
+export function regionDocSubjects(region: string): string {
+  return `mem.${region}.*.*.*`;
 }
 
 /** All subjects of a region's stream. */
@@ -79,6 +107,21 @@ export function querySubject(region: string, origin: string, shard: string): str
  */
 export function tenantQuerySubject(region: string, origin: string, shard: string, tenant: string): string {
   return `${querySubject(region, origin, shard)}.${tenant}`;
+}
+
+/**
+ * Parses a document subject, or a re-embedding subject (then with its `modelKey`);
+ * undefined when it is neither.
+ */
+export function parseEventSubject(
+  subject: string,
+): { region: string; shard: string; tenant: string; docKey: string; modelKey?: string } | undefined {
+  const parts = subject.split('.');
+  if (parts.length === 7 && parts[5] === 'emb') {
+    const doc = parseDocSubject(parts.slice(0, 5).join('.'));
+    return doc && { ...doc, modelKey: parts[6] as string };
+  }
+  return parseDocSubject(subject);
 }
 
 /** Parses `mem.<region>.<shard>.<tenant>.<docKey>`; undefined when it is not one. */

@@ -83,4 +83,10 @@ export interface VectorIndex {
   /** Persists state and appliedSeq atomically; a no-op for indexes that persist on every write. */
   snapshot(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Closes the view and removes everything it stored (snapshot files; Milvus rows, and the
+   * collection once no view uses it): for a view that is no longer wanted, such as the old
+   * model's after a re-index or an aborted re-index's new one.
+   */
+  drop(): Promise<void>;
 }

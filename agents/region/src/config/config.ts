@@ -113,6 +113,11 @@ export const RegionAgentConfigSchema = z
     publicUrl: z.url().optional(),
     /** How often the stream's replication sources are brought in line with the routing table. */
     replicationReconcileMs: z.number().int().min(100),
+    /**
+     * How often the agent reads its origins' model state from the log (a re-index switches
+     * views and the model queries are embedded with) and looks for a re-index job to run.
+     */
+    modelFollowMs: z.number().int().min(100).max(60_000),
     /** API key → tenant (single-region mode). */
     apiKeys: z.record(ApiKeySchema, z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)),
     streamReplicas: z.number().int().min(1).max(5),
@@ -215,6 +220,7 @@ export const DEFAULT_REGION_AGENT_CONFIG = {
   waitAppliedMsMax: 10_000,
   shardQueryTimeoutMs: 2_000,
   replicationReconcileMs: 2_000,
+  modelFollowMs: 1_000,
   milvusCollectionPrefix: 'memmesh',
   openaiModel: 'text-embedding-3-small',
   routing: 'memory',
@@ -262,6 +268,7 @@ export const ENV_NAMES = {
   dataDir: 'MEMMESH_DATA_DIR',
   regionsDir: 'MEMMESH_REGIONS_DIR',
   replicationReconcileMs: 'MEMMESH_REPLICATION_RECONCILE_MS',
+  modelFollowMs: 'MEMMESH_MODEL_FOLLOW_MS',
   index: 'MEMMESH_INDEX',
   cache: 'MEMMESH_CACHE',
   embedder: 'MEMMESH_EMBEDDER',

@@ -5,7 +5,6 @@
  */
 import type { Publisher } from '@memmesh/bus';
 import type { ChunkOptions } from '@memmesh/core';
-import type { EmbedQueue } from '@memmesh/embed';
 import type { Logger } from '@memmesh/telemetry';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -13,12 +12,13 @@ import type { RegionAgentConfig } from '../config/config.ts';
 import type { RegionParts } from '../parts/types.ts';
 import type { Views } from '../shards/views.ts';
 import type { TenantBudgets } from './budgets.ts';
+import type { RegionModels } from './models.ts';
 
 export interface RegionHandles {
   config: RegionAgentConfig;
   parts: RegionParts;
-  /** The parts' embedder behind the queue every tenant's work waits in, fairly. */
-  embedQueue: EmbedQueue;
+  /** The embedders of the region's models, each behind a queue every tenant's work waits in, fairly. */
+  models: RegionModels;
   /** Each tenant's budgets of work, charged before the work starts. */
   budgets: TenantBudgets;
   nc: NatsConnection;

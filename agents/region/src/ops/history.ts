@@ -40,7 +40,8 @@ export async function memoryHistory(
     if (!stored) break;
     seq = stored.seq + 1;
     const decoded = decodeEvent(stored.data, stored.subject);
-    if (!decoded.ok || decoded.event.tenant !== tenant) continue;
+    // A document subject holds its upserts and tombstones only (re-embeddings have their own).
+    if (!decoded.ok || decoded.event.tenant !== tenant || decoded.event.type === 'embedding') continue;
     const { event } = decoded;
     versions.push({
       version: versionOf(stored),

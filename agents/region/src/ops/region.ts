@@ -18,19 +18,20 @@ import {
   streamName,
   type WriteResult,
 } from '@memmesh/core';
-import { createEmbedQueue } from '@memmesh/embed';
 import type { RoutingTable } from '@memmesh/routing';
 import type { Logger } from '@memmesh/telemetry';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { RegionAgentConfig } from '../config/config.ts';
 import { instrumentParts, instrumentPublisher } from '../parts/instrument.ts';
+import { specOfEmbedder } from '../parts/parts.ts';
 import type { RegionParts, RegionTelemetry } from '../parts/types.ts';
 import { trackConsumerLag } from '../shards/lag.ts';
 import { openViews, type Views } from '../shards/views.ts';
 import { createTenantBudgets } from './budgets.ts';
 import type { RegionHandles } from './handles.ts';
 import { memoryHistory } from './history.ts';
+import { createRegionModels } from './models.ts';
 import { requireHome, requireReadable } from './policy.ts';
 import { getMemory } from './reads.ts';
 import { search } from './search.ts';
@@ -141,10 +142,10 @@ class RegionService implements Region {
       routing: options.routing,
       // A server in a cluster (a region of the supercluster) gets the stream placed in it.
       placementCluster: nc.info?.cluster,
+      baseSpec: specOfEmbedder(config.embedder ?? 'local', options.parts.embedder),
       hosts: {
         region: config.region,
         agentId: config.agentId,
-        modelId: options.parts.embedder.modelId,
         nc,
         js,
         jsm,
@@ -178,11 +179,17 @@ class RegionService implements Region {
     this.#handles = {
       config,
       parts: options.parts,
-      embedQueue: createEmbedQueue(options.parts.embedder, {
-        pieceCharsMax: config.embedPieceCharsMax,
-        concurrency: config.embedConcurrency ?? DEFAULT_EMBED_CONCURRENCY[config.embedder ?? 'local'],
-        pendingCharsMax: config.embedQueueCharsMax,
-        tenantPendingCharsMax: config.tenantEmbedQueueCharsMax,
+      models: createRegionModels({
+        region: config.region,
+        parts: options.parts,
+        base: specOfEmbedder(config.embedder ?? 'local', options.parts.embedder),
+        views: () => opened.views,
+        queueOptions: {
+          pieceCharsMax: config.embedPieceCharsMax,
+          concurrency: config.embedConcurrency ?? DEFAULT_EMBED_CONCURRENCY[config.embedder ?? 'local'],
+          pendingCharsMax: config.embedQueueCharsMax,
+          tenantPendingCharsMax: config.tenantEmbedQueueCharsMax,
+        },
       }),
       budgets: createTenantBudgets(config),
       nc: opened.nc,
@@ -204,7 +211,7 @@ class RegionService implements Region {
     // The fair embedder queue's backlog: what a tenant's search may wait behind.
     const stopQueue = telemetry
       ? telemetry.metrics.onScrape(() =>
-          telemetry.metrics.embedQueueChars.set(this.#handles.embedQueue.pendingChars),
+          telemetry.metrics.embedQueueChars.set(this.#handles.models.pendingChars),
         )
       : () => undefined;
     this.#stopLag = () => {
@@ -216,6 +223,10 @@ class RegionService implements Region {
       setInterval(() => {
         views.reconcile().catch((err: unknown) => logger.warn('replication reconcile failed', { err }));
       }, config.replicationReconcileMs),
+      // The region's model is state in the log: a re-index changes it while the agent runs.
+      setInterval(() => {
+        views.followModels().catch((err: unknown) => logger.warn('model state follow failed', { err }));
+      }, config.modelFollowMs),
     ];
     for (const timer of this.#timers) timer.unref();
   }
@@ -293,7 +304,7 @@ class RegionService implements Region {
     await this.#handles.views.close();
     await this.#tenantVersions.flush();
     await this.#handles.nc.drain().catch(() => undefined);
-    this.#handles.embedQueue.close();
+    await this.#handles.models.close();
     await this.#handles.parts.embedder.close();
     await this.#handles.parts.cache.close();
   }

@@ -9,6 +9,7 @@ import { lastBySubject, nextBySubject, requestShard, type ShardReply, versionOf 
 import { embeddingCacheKey, resultCacheKey, type TenantVersions } from '@memmesh/cache';
 import {
   decodeVector,
+  type EmbedderSpec,
   ErrorCode,
   encodeVector,
   LIMITS,
@@ -47,7 +48,7 @@ export async function search(
   const { tenant } = policy;
   const topK = input.topK ?? LIMITS.topKDefault;
   h.budgets.chargeSearch(tenant, input.query, homeViews(h, policy).shardCount, topK);
-  const key = await resultKey(h, tenant, input, topK, ctx.tenantVersions);
+  const key = await resultKey(h, policy, input, topK, ctx.tenantVersions);
   if (key) {
     const cached = await h.parts.cache.get(key).catch(() => undefined);
     if (cached) {
@@ -82,16 +83,26 @@ export async function search(
 /** minVersion answers depend on waiting for the log, so they are never served from cache. */
 async function resultKey(
   h: RegionHandles,
-  tenant: string,
+  policy: TenantPolicy,
   input: SearchInput,
   topK: number,
   tenantVersions: TenantVersions,
 ): Promise<string | undefined> {
   if (input.minVersion !== undefined || h.config.resultCacheTtlMs <= 0) return undefined;
+  const { tenant } = policy;
   const tenantVersion = await tenantVersions.token(tenant);
   // No token (the cache cannot be reached to read or replace it): answer uncached.
   if (tenantVersion === undefined) return undefined;
-  return resultCacheKey({ tenant, tenantVersion, query: input.query, topK, filter: input.filter ?? {} });
+  // Answers of one model are not answers of another: after a switch, old entries miss.
+  const model = h.models.queryModelKey(homeViews(h, policy).origin);
+  return resultCacheKey({
+    tenant,
+    tenantVersion,
+    query: input.query,
+    topK,
+    filter: input.filter ?? {},
+    model,
+  });
 }
 
 /** One shard query to every shard of the tenant's home hosted here, in parallel. */
@@ -103,7 +114,11 @@ async function scatter(
   waitMs: number,
 ): Promise<ShardReply[]> {
   const view = homeViews(h, policy);
-  const vector = encodeVector(await embedQuery(h, policy.tenant, input.query));
+  // The query is embedded with the model this agent serves the home's views with, and names
+  // it, so every shard answers from its view of that same model.
+  const spec = h.models.servingSpec(view.origin);
+  const model = h.models.queryModelKey(view.origin);
+  const vector = encodeVector(await embedQuery(h, policy.tenant, input.query, spec));
   const query = {
     tenant: policy.tenant,
     vector,
@@ -111,6 +126,7 @@ async function scatter(
     filter: input.filter,
     minVersion: input.minVersion,
     waitMs,
+    ...(model ? { model } : {}),
   };
   // A minVersion query may wait for its shard to catch up; others get the plain timeout.
   const timeoutMs = h.config.shardQueryTimeoutMs + (input.minVersion === undefined ? 0 : waitMs);
@@ -121,8 +137,13 @@ async function scatter(
   );
 }
 
-async function embedQuery(h: RegionHandles, tenant: string, query: string): Promise<Float32Array> {
-  const { embedQueue } = h;
+async function embedQuery(
+  h: RegionHandles,
+  tenant: string,
+  query: string,
+  spec: EmbedderSpec,
+): Promise<Float32Array> {
+  const embedQueue = await h.models.queue(spec);
   const { cache } = h.parts;
   const key = embeddingCacheKey(tenant, embedQueue.modelId, query);
   const cached = await cache.get(key).catch(() => undefined);

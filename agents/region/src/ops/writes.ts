@@ -47,22 +47,33 @@ async function prepareWrites(
   tenant: string,
   inputs: MemoryInput[],
 ): Promise<PreparedWrite[]> {
-  const { embedder } = h.parts;
   const { region, shardCount, agentId } = h.config;
+  // During a re-index (and its rollback window) a write carries every live model's vectors,
+  // so that no view of the region ever falls behind the live traffic.
+  const specs = h.models.writeModels();
   const spansPerDoc = inputs.map((input) => chunkText(input.text, h.chunkOptions));
   const texts = inputs.flatMap((input, i) =>
     (spansPerDoc[i] ?? []).map((s) => input.text.slice(s.start, s.end)),
   );
   h.budgets.chargeWrite(tenant, texts);
-  // The queue splits the texts into pieces it interleaves with other tenants' work.
-  const vectors = await h.embedQueue.embed(tenant, texts, 'bulk');
+  // The queues split the texts into pieces they interleave with other tenants' work.
+  const queues = await Promise.all(specs.map((spec) => h.models.queue(spec)));
+  const [vectors = [], ...others] = await Promise.all(
+    queues.map((queue) => queue.embed(tenant, texts, 'bulk')),
+  );
+  const [active = h.models.base, ...extra] = specs;
   let next = 0;
   return inputs.map((input, i) => {
     const id = input.id ?? newDocId();
     const shard = shardOf(tenant, id, shardCount);
+    const first = next;
     const chunks = (spansPerDoc[i] ?? []).map((span) => ({
       ...span,
       vector: encodeVector(vectors[next++] as Float32Array),
+    }));
+    const alt = extra.map((spec, m) => ({
+      model: { id: spec.model, dim: spec.dimensions },
+      vectors: chunks.map((_, c) => encodeVector(others[m]?.[first + c] as Float32Array)),
     }));
     const event: MemoryEvent = {
       v: 1,
@@ -73,13 +84,14 @@ async function prepareWrites(
       chunks,
       metadata: input.metadata ?? {},
       scope: input.scope ?? {},
-      model: { id: embedder.modelId, dim: embedder.dimensions },
+      model: { id: active.model, dim: active.dimensions },
+      ...(alt.length > 0 ? { alt } : {}),
       ts: Date.now(),
       source: { region, agent: agentId },
     };
     // Content hash: the same write retried inside the duplicate window is dropped by NATS.
     const msgId = sha256Hex(
-      JSON.stringify([tenant, id, 'upsert', input.text, event.metadata, event.scope, embedder.modelId]),
+      JSON.stringify([tenant, id, 'upsert', input.text, event.metadata, event.scope, active.model]),
     );
     const subject = docSubject(region, shard, tenant, docKeyOf(tenant, id));
     return { id, shard, subject, event, msgId, ifVersion: input.ifVersion };

@@ -51,6 +51,7 @@ export function instrumentIndex(index: VectorIndex, backend: string, metrics: Ag
     stats: (tenant) => index.stats(tenant),
     snapshot: () => index.snapshot(),
     close: () => index.close(),
+    drop: () => index.drop(),
   };
 }
 
@@ -140,9 +141,10 @@ export function instrumentParts(parts: RegionParts, telemetry: RegionTelemetry):
   return {
     ...parts,
     embedder: instrumentEmbedder(parts.embedder, metrics, tracer),
+    embedderFor: async (spec) => instrumentEmbedder(await parts.embedderFor(spec), metrics, tracer),
     cache: instrumentCache(parts.cache, metrics),
-    openIndex: async (origin, shard, dir) =>
-      instrumentIndex(await parts.openIndex(origin, shard, dir), backend, metrics),
+    openIndex: async (origin, shard, dir, model) =>
+      instrumentIndex(await parts.openIndex(origin, shard, dir, model), backend, metrics),
   };
 }
 

@@ -1,13 +1,16 @@
 /**
  * @module shard-host
- * One shard hosted by this agent replica: its vector index (the view), the consumer that
- * feeds it from the log, and the shard-query responder that answers searches over it.
+ * The shards hosted by this agent replica. For each shard of an origin region there is one
+ * view per live model (its vector index, and the consumer that feeds it from the log), and
+ * one shard-query responder that answers searches from the view of the query's model.
+ * Outside a re-index an origin has a single model, so a shard has a single view.
  *
  * A shard belongs to an origin region: the region's own shards have origin = region, and a
  * region that replicates tenants of another home region hosts views of that home's shards,
  * fed by the events sourced into its own stream under their original subjects.
  */
 import {
+  type AppliedEvent,
   type DeadLetter,
   type ShardConsumer,
   type ShardQuery,
@@ -21,6 +24,7 @@ import {
   decodeVector,
   ErrorCode,
   MeshError,
+  type ModelRef,
   shardFilter,
   streamName,
 } from '@memmesh/core';
@@ -29,7 +33,7 @@ import type { Logger } from '@memmesh/telemetry';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { RegionTelemetry } from '../parts/types.ts';
-import { applyEvent } from './apply.ts';
+import { applyEvent, type ModelView } from './apply.ts';
 import { instrumentApply } from './apply-metrics.ts';
 import { ensureMinVersion } from './min-version.ts';
 
@@ -37,68 +41,79 @@ import { ensureMinVersion } from './min-version.ts';
 export interface ShardHostContext {
   region: string;
   agentId: string;
-  /**
-   * The embedding model of this region's queries. A view never mixes models: an event
-   * embedded by another model would be searched with vectors from a different space.
-   */
-  modelId: string;
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
   logger: Logger;
-  /** Called with (tenant, version) after a document version is applied. */
+  /** Called with (tenant, version) after a document version is applied to a serving view. */
   onApplied: (tenant: string, version: number) => void;
   onFatal: (err: unknown) => void;
   /** Apply metrics, and the tracer of the apply and query spans. */
   telemetry?: RegionTelemetry | undefined;
 }
 
+/** One model's view of one shard: its index and the consumer that feeds it. */
 export interface ShardHost {
   readonly origin: string;
   readonly shard: string;
+  /** The model of the view's vectors, and its key (`modelKeyOf`). */
+  readonly model: ModelRef;
+  readonly modelKey: string;
   readonly index: VectorIndex;
   readonly consumer: ShardConsumer;
   stop(): Promise<void>;
 }
 
-export async function startShardHost(
-  ctx: ShardHostContext,
-  where: { origin: string; shard: string; index: VectorIndex },
-): Promise<ShardHost> {
-  const { region, telemetry } = ctx;
-  const { origin, shard, index } = where;
-  const consumer = await startConsumer(ctx, where);
-  const server: ShardServer = serveShard(
-    ctx.nc,
-    { region, origin, shard, tracer: telemetry?.tracer },
-    (query) => answer(ctx, { ...where, consumer }, query),
-  );
+export interface ShardHostPlace {
+  origin: string;
+  shard: string;
+  model: ModelRef;
+  modelKey: string;
+  /** The consumer's durable name within the agent: one per origin, shard and model. */
+  consumerSuffix: string;
+  index: VectorIndex;
+  /**
+   * True once the origin's log has held more than one model: upserts that lack this view's
+   * vectors are then left to the re-index events that carry them, instead of dead-lettered.
+   */
+  skipOtherModels: () => boolean;
+  /** Whether events applied here change what the region serves (cache tokens). */
+  serving: () => boolean;
+}
+
+export async function startShardHost(ctx: ShardHostContext, place: ShardHostPlace): Promise<ShardHost> {
+  const consumer = await startConsumer(ctx, place);
   return {
-    origin,
-    shard,
-    index,
+    origin: place.origin,
+    shard: place.shard,
+    model: place.model,
+    modelKey: place.modelKey,
+    index: place.index,
     consumer,
-    async stop() {
-      // Stop answering first, then stop applying; the caller snapshots afterwards.
-      await server.stop();
-      await consumer.stop();
-    },
+    stop: () => consumer.stop(),
   };
 }
 
-function startConsumer(
-  ctx: ShardHostContext,
-  { origin, shard, index }: { origin: string; shard: string; index: VectorIndex },
-): Promise<ShardConsumer> {
+function startConsumer(ctx: ShardHostContext, place: ShardHostPlace): Promise<ShardConsumer> {
   const { region, logger, telemetry } = ctx;
-  const apply = (applied: Parameters<typeof applyEvent>[2]) =>
-    applyEvent(index, ctx.modelId, applied, ctx.onApplied);
+  const { origin, shard, index } = place;
+  const view: ModelView = {
+    index,
+    model: place.model,
+    get building() {
+      return place.skipOtherModels();
+    },
+  };
+  const onApplied = (tenant: string, version: number) => {
+    if (place.serving()) ctx.onApplied(tenant, version);
+  };
+  const apply = (applied: AppliedEvent) => applyEvent(view, applied, onApplied);
   return startShardConsumer(ctx.js, ctx.jsm, {
     stream: streamName(region),
     deadLetterStream: deadLetterStreamName(region),
     deadLetterSubject: deadLetterSubject(region, shard),
     filterSubject: shardFilter(origin, shard),
-    consumerName: `${ctx.agentId}_${origin}_${shard}`,
+    consumerName: `${ctx.agentId}_${origin}_${place.consumerSuffix}`,
     appliedSeq: index.appliedSeq,
     apply: telemetry ? instrumentApply(telemetry.metrics, origin, shard, apply) : apply,
     onPosition: (seq) => index.markApplied(seq),
@@ -111,17 +126,42 @@ function startConsumer(
   });
 }
 
-/** A shard query, already validated by the protocol: this view's top hits for the tenant. */
-async function answer(
+/**
+ * Answers one shard's queries from the view of the query's model: `viewOf(undefined)` is the
+ * view this agent serves the origin with, `viewOf(key)` the view of that model, if hosted.
+ */
+export function serveShardViews(
   ctx: ShardHostContext,
-  view: { origin: string; shard: string; index: VectorIndex; consumer: ShardConsumer },
-  query: ShardQuery,
-) {
+  where: { origin: string; shard: string },
+  viewOf: (modelKey: string | undefined) => ShardHost | undefined,
+): ShardServer {
+  return serveShard(
+    ctx.nc,
+    { region: ctx.region, origin: where.origin, shard: where.shard, tracer: ctx.telemetry?.tracer },
+    (query) => {
+      const view = viewOf(query.model);
+      if (!view) {
+        // Only while a region changes model: the asking agent moved on before this one.
+        throw new MeshError(
+          ErrorCode.Unavailable,
+          `shard ${where.shard} holds no view of model ${query.model}`,
+          {
+            retryAfterMs: 200,
+          },
+        );
+      }
+      return answer(ctx, view, query);
+    },
+  );
+}
+
+/** A shard query, already validated by the protocol: this view's top hits for the tenant. */
+async function answer(ctx: ShardHostContext, view: ShardHost, query: ShardQuery) {
   const vector = decodeVector(query.vector, view.index.dimensions);
   if (!vector) throw new MeshError(ErrorCode.BadRequest, 'query vector has the wrong dimension');
   if (query.minVersion !== undefined) {
     await ensureMinVersion(
-      { jsm: ctx.jsm, region: ctx.region, ...view },
+      { jsm: ctx.jsm, region: ctx.region, origin: view.origin, shard: view.shard, consumer: view.consumer },
       { tenant: query.tenant, minVersion: query.minVersion, waitMs: query.waitMs },
     );
   }

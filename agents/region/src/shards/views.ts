@@ -3,31 +3,90 @@
  * The shard views this agent hosts, per origin region: its own region's shards, plus the
  * shards of every home region whose tenants it replicates. Also keeps the region stream's
  * replication sources in line with the routing table.
+ *
+ * Models (DESIGN §10): an origin's views hold the vectors of the model its log's model-state
+ * record names (`mem.<origin>._ctl.model`; the configured embedder's before any), and during
+ * a re-index also those of the target, built beside them from the same log. A view that is
+ * new to this agent serves only once it is verified to hold every live document of the
+ * origin at its current version; until then the agent answers from the model it served
+ * before. Each query names its model, so one search never mixes two.
  */
 import { join } from 'node:path';
-import { DEFAULT_REGION_STREAM_OPTIONS, ensureRegionStreams } from '@memmesh/bus';
-import { shardNames } from '@memmesh/core';
+import {
+  DEFAULT_REGION_STREAM_OPTIONS,
+  ensureRegionStreams,
+  lastBySubject,
+  type ShardServer,
+} from '@memmesh/bus';
+import {
+  type EmbedderSpec,
+  type ModelRef,
+  type ModelState,
+  ModelStateSchema,
+  modelKeyOf,
+  modelRefOf,
+  modelStateSubject,
+  sameSpec,
+  shardNames,
+  streamName,
+  type UpsertEvent,
+} from '@memmesh/core';
 import type { RoutingTable } from '@memmesh/routing';
 import type { RegionAgentConfig } from '../config/config.ts';
 import type { RegionParts } from '../parts/types.ts';
+import { walkLiveDocs } from './doc-walk.ts';
 import { replicationPlan } from './replication.ts';
-import { type ShardHost, type ShardHostContext, startShardHost } from './shard-host.ts';
+import { type ShardHost, type ShardHostContext, serveShardViews, startShardHost } from './shard-host.ts';
+
+/** One model's views of every shard of an origin. */
+export interface ModelViews {
+  spec: EmbedderSpec;
+  model: ModelRef;
+  key: string;
+  hosts: Map<string, ShardHost>;
+  /** Holds every live document of the origin (checked, or the only view there is). */
+  verified: boolean;
+}
 
 export interface OriginView {
   origin: string;
   shardCount: number;
-  hosts: Map<string, ShardHost>;
+  /** The views this agent answers the origin's queries with. */
+  readonly serving: ModelViews;
+  /** Every model hosted for the origin, by key. */
+  readonly models: ReadonlyMap<string, ModelViews>;
+  /** The origin's model state as its log records it; undefined: never re-indexed. */
+  readonly state: ModelState | undefined;
+  /** Whether queries name their model (only once the origin has had more than one). */
+  readonly namesModels: boolean;
+  /** The serving views of one shard (the region's own writes wait on them). */
+  hosts: ReadonlyMap<string, ShardHost>;
 }
 
 export interface Views {
   get(origin: string): OriginView | undefined;
+  /** Every hosted view, of every model. */
   all(): ShardHost[];
+  /** The serving views have applied what was pending when they started. */
   readonly caughtUp: boolean;
   /** Brings stream sources and hosted origins in line with the routing table. */
   reconcile(): Promise<void>;
+  /** Reads each origin's model state from the log and hosts, verifies, serves and drops views to match. */
+  followModels(): Promise<void>;
+  /** Documents of `origin` that the views of model `key` lack at their current version. */
+  missingDocs(origin: string, key: string, options?: { afterSeq?: number }): Promise<MissingDoc[]>;
   snapshotAll(): Promise<void>;
   /** Stops every host, snapshots and closes every index. */
   close(): Promise<void>;
+}
+
+export interface MissingDoc {
+  seq: number;
+  version: number;
+  shard: string;
+  event: UpsertEvent;
+  /** The event already carries the model's vectors: the view will have it once it applies it. */
+  carried: boolean;
 }
 
 export interface ViewsOptions {
@@ -38,6 +97,10 @@ export interface ViewsOptions {
   hosts: ShardHostContext;
   /** The NATS cluster to place the region's streams in (undefined on a standalone server). */
   placementCluster: string | undefined;
+  /** The configured embedder's model: every origin's until its log records another. */
+  baseSpec: EmbedderSpec;
+  /** Called when an origin's serving model changes (the region re-embeds its queries). */
+  onServingModel?: (origin: string, spec: EmbedderSpec) => void;
 }
 
 export async function openViews(options: ViewsOptions): Promise<Views> {
@@ -47,11 +110,38 @@ export async function openViews(options: ViewsOptions): Promise<Views> {
   return views;
 }
 
+/** How long a verification waits for a view to apply what the stream holds. */
+const VERIFY_CATCH_UP_MS = 30_000;
+
+class Origin implements OriginView {
+  readonly origin: string;
+  readonly shardCount: number;
+  readonly models = new Map<string, ModelViews>();
+  readonly servers = new Map<string, ShardServer>();
+  state: ModelState | undefined;
+  serving!: ModelViews;
+
+  constructor(origin: string, shardCount: number) {
+    this.origin = origin;
+    this.shardCount = shardCount;
+  }
+
+  get namesModels(): boolean {
+    return this.state !== undefined;
+  }
+
+  get hosts(): ReadonlyMap<string, ShardHost> {
+    return this.serving.hosts;
+  }
+}
+
 class HostedViews implements Views {
   readonly #options: ViewsOptions;
-  readonly #origins = new Map<string, OriginView>();
+  readonly #origins = new Map<string, Origin>();
   /** The replication sources last set on the stream, to set them again only when they change. */
   #sourcesKey: string | undefined;
+  /** One model follow at a time: the timer may fire while a verification still runs. */
+  #following: Promise<void> | undefined;
 
   constructor(options: ViewsOptions) {
     this.#options = options;
@@ -62,24 +152,39 @@ class HostedViews implements Views {
   }
 
   all(): ShardHost[] {
-    return [...this.#origins.values()].flatMap((v) => [...v.hosts.values()]);
+    return [...this.#origins.values()].flatMap((o) =>
+      [...o.models.values()].flatMap((m) => [...m.hosts.values()]),
+    );
   }
 
   get caughtUp(): boolean {
-    return this.all().every((h) => h.consumer.caughtUp);
+    return [...this.#origins.values()].every((o) =>
+      [...o.serving.hosts.values()].every((h) => h.consumer.caughtUp),
+    );
   }
 
   async ensureOrigin(origin: string, shardCount: number): Promise<void> {
     if (this.#origins.has(origin)) return;
-    const { config, parts, hosts } = this.#options;
-    const view: OriginView = { origin, shardCount, hosts: new Map() };
+    const view = new Origin(origin, shardCount);
     this.#origins.set(origin, view);
+    view.state = await this.#readState(origin);
+    const wanted = liveSpecs(view.state, this.#options.baseSpec);
+    for (const spec of wanted) await this.#host(view, spec);
+    // Before any re-index the one model serves; after one, the active model's views serve if
+    // this agent can trust them, else the model it would otherwise have served.
+    const active = view.models.get(keyOf(wanted[0] as EmbedderSpec)) as ModelViews;
+    active.verified = view.state === undefined || view.state.previous === undefined;
+    view.serving = active.verified ? active : (this.#modelsOf(view, view.state?.previous) ?? active);
     for (const shard of shardNames(shardCount)) {
-      const dir = config.dataDir ? join(config.dataDir, config.region, origin, shard) : undefined;
-      const index = await parts.openIndex(origin, shard, dir);
-      view.hosts.set(shard, await startShardHost(hosts, { origin, shard, index }));
-      hosts.logger.info('shard started', { origin, shard, appliedSeq: index.appliedSeq });
+      view.servers.set(
+        shard,
+        serveShardViews(this.#options.hosts, { origin, shard }, (key) => {
+          const models = key === undefined ? view.serving : view.models.get(key);
+          return models?.hosts.get(shard);
+        }),
+      );
     }
+    this.#options.onServingModel?.(origin, view.serving.spec);
   }
 
   async reconcile(): Promise<void> {
@@ -102,6 +207,157 @@ class HostedViews implements Views {
     for (const [origin, shardCount] of wanted) await this.ensureOrigin(origin, shardCount);
   }
 
+  followModels(): Promise<void> {
+    this.#following ??= this.#follow().finally(() => {
+      this.#following = undefined;
+    });
+    return this.#following;
+  }
+
+  async #follow(): Promise<void> {
+    for (const view of this.#origins.values()) {
+      const state = await this.#readState(view.origin);
+      if (state && (view.state === undefined || state.ts !== view.state.ts || state.job !== view.state.job)) {
+        view.state = state;
+        this.#options.hosts.logger.info('model state changed', {
+          origin: view.origin,
+          job: state.job,
+          active: state.active,
+          target: state.target,
+          previous: state.previous,
+        });
+      }
+      if (view.state) await this.#follow1(view, view.state);
+    }
+  }
+
+  /** Hosts what the state names, serves its active model once verified, drops the rest. */
+  async #follow1(view: Origin, state: ModelState): Promise<void> {
+    const wanted = liveSpecs(state, this.#options.baseSpec);
+    for (const spec of wanted) if (!view.models.has(keyOf(spec))) await this.#host(view, spec);
+    const active = view.models.get(keyOf(state.active)) as ModelViews;
+    if (view.serving !== active) {
+      if (!active.verified) active.verified = (await this.#missingCount(view, active)) === 0;
+      if (active.verified) {
+        view.serving = active;
+        this.#options.hosts.logger.info('serving model switched', {
+          origin: view.origin,
+          model: active.spec,
+        });
+        this.#options.onServingModel?.(view.origin, active.spec);
+      }
+    }
+    for (const [key, models] of view.models) {
+      if (wanted.some((spec) => keyOf(spec) === key) || models === view.serving) continue;
+      view.models.delete(key);
+      for (const host of models.hosts.values()) {
+        await host.stop();
+        await host.index.drop();
+      }
+      this.#options.hosts.logger.info('model views dropped', { origin: view.origin, model: models.spec });
+    }
+  }
+
+  async missingDocs(origin: string, key: string, options: { afterSeq?: number } = {}): Promise<MissingDoc[]> {
+    const view = this.#origins.get(origin);
+    const models = view?.models.get(key);
+    if (!view || !models) return [];
+    await this.#catchUp(models);
+    const missing: MissingDoc[] = [];
+    const { hosts } = this.#options;
+    await walkLiveDocs(
+      hosts.js,
+      { stream: streamName(this.#options.config.region), origin, afterSeq: options.afterSeq },
+      async (doc) => {
+        const host = models.hosts.get(doc.shard);
+        const held = await host?.index.get(doc.event.tenant, doc.event.id);
+        if (held && held.version >= doc.version) return;
+        const carried =
+          sameRef(doc.event.model, models.model) ||
+          (doc.event.alt ?? []).some((a) => sameRef(a.model, models.model));
+        missing.push({ seq: doc.seq, version: doc.version, shard: doc.shard, event: doc.event, carried });
+      },
+    );
+    return missing;
+  }
+
+  async #missingCount(view: Origin, models: ModelViews): Promise<number> {
+    try {
+      return (await this.missingDocs(view.origin, models.key)).length;
+    } catch (err) {
+      this.#options.hosts.logger.warn('model view verification failed; trying again later', {
+        origin: view.origin,
+        err,
+      });
+      return Number.POSITIVE_INFINITY;
+    }
+  }
+
+  /** Waits (bounded) until the views have applied everything the stream holds now. */
+  async #catchUp(models: ModelViews): Promise<void> {
+    const { jsm } = this.#options.hosts;
+    const info = await jsm.streams.info(streamName(this.#options.config.region));
+    const last = info.state.last_seq;
+    await Promise.all(
+      [...models.hosts.values()].map((h) => h.consumer.waitApplied(last, VERIFY_CATCH_UP_MS)),
+    );
+  }
+
+  async #readState(origin: string): Promise<ModelState | undefined> {
+    const { jsm, logger } = this.#options.hosts;
+    const stored = await lastBySubject(
+      jsm,
+      streamName(this.#options.config.region),
+      modelStateSubject(origin),
+    );
+    if (!stored) return undefined;
+    const parsed = ModelStateSchema.safeParse(stored.json());
+    if (!parsed.success) {
+      logger.error('ignoring an invalid model-state record', { origin, seq: stored.seq });
+      return undefined;
+    }
+    return parsed.data;
+  }
+
+  #modelsOf(view: Origin, spec: EmbedderSpec | undefined): ModelViews | undefined {
+    return spec ? view.models.get(keyOf(spec)) : undefined;
+  }
+
+  async #host(view: Origin, spec: EmbedderSpec): Promise<ModelViews> {
+    const { config, parts, hosts, baseSpec } = this.#options;
+    const model = modelRefOf(spec);
+    const key = modelKeyOf(model);
+    // The configured model keeps the layout of releases before re-indexing (directories,
+    // consumer names), so an upgrade resumes its views instead of rebuilding them.
+    const suffix = (shard: string) => (sameSpec(spec, baseSpec) ? shard : `${shard}_${key}`);
+    const models: ModelViews = { spec, model, key, hosts: new Map(), verified: false };
+    view.models.set(key, models);
+    for (const shard of shardNames(view.shardCount)) {
+      const dir = config.dataDir
+        ? join(config.dataDir, config.region, view.origin, suffix(shard))
+        : undefined;
+      const index = await parts.openIndex(view.origin, shard, dir, model);
+      const host = await startShardHost(hosts, {
+        origin: view.origin,
+        shard,
+        model,
+        modelKey: key,
+        consumerSuffix: suffix(shard),
+        index,
+        skipOtherModels: () => view.state !== undefined,
+        serving: () => view.serving === models,
+      });
+      models.hosts.set(shard, host);
+      hosts.logger.info('shard started', {
+        origin: view.origin,
+        shard,
+        model: spec.model,
+        appliedSeq: index.appliedSeq,
+      });
+    }
+    return models;
+  }
+
   async snapshotAll(): Promise<void> {
     for (const host of this.all()) {
       await host.index
@@ -113,8 +369,29 @@ class HostedViews implements Views {
   }
 
   async close(): Promise<void> {
+    await this.#following?.catch(() => undefined);
+    for (const view of this.#origins.values())
+      for (const server of view.servers.values()) await server.stop();
     for (const host of this.all()) await host.stop();
     await this.snapshotAll();
     for (const host of this.all()) await host.index.close();
   }
+}
+
+/** The models a state keeps hosted: the active one first. */
+function liveSpecs(state: ModelState | undefined, base: EmbedderSpec): EmbedderSpec[] {
+  if (!state) return [base];
+  const specs = [state.active];
+  for (const extra of [state.target, state.previous]) {
+    if (extra && !specs.some((s) => sameSpec(s, extra))) specs.push(extra);
+  }
+  return specs;
+}
+
+function keyOf(spec: EmbedderSpec): string {
+  return modelKeyOf(modelRefOf(spec));
+}
+
+function sameRef(a: ModelRef, b: ModelRef): boolean {
+  return a.id === b.id && a.dim === b.dim;
 }

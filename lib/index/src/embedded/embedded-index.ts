@@ -6,6 +6,7 @@
  * Writes are applied synchronously inside the async methods, so every method sees and
  * leaves a consistent state; only snapshots await the disk, and they work on a frozen copy.
  */
+import { rm } from 'node:fs/promises';
 import { ErrorCode, MeshError } from '@memmesh/core';
 import { assertVersion, sumStats } from '../contract.ts';
 import type { IndexedDoc, IndexStats, UpsertDoc, VectorHit, VectorIndex, VectorQuery } from '../types.ts';
@@ -152,6 +153,13 @@ class EmbeddedIndexImpl implements VectorIndex {
     await this.#snapshotQueue;
     for (const tenant of this.#tenants.values()) tenant.close();
     this.#tenants.clear();
+  }
+
+  async drop(): Promise<void> {
+    await this.close();
+    const dir = this.#options.dir;
+    // Every snapshot lives under the view's own directory: removing it removes them all.
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   }
 
   /** Puts a loaded snapshot in place; called once, before the index is handed out. */

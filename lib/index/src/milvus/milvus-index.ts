@@ -293,6 +293,42 @@ class MilvusIndexImpl implements VectorIndex {
     await this.#calls.client.closeConnection().catch(() => undefined);
   }
 
+  async drop(): Promise<void> {
+    this.#assertOpen();
+    const { client, timeoutMs } = this.#calls;
+    await this.#serially(async () => {
+      await onLoaded(this.#calls, this.#names.data, 'drop view rows', () =>
+        client.delete({
+          collection_name: this.#names.data,
+          filter: `shard == ${milvusString(this.#options.shard)}`,
+          timeout: timeoutMs,
+        }),
+      );
+      await onLoaded(this.#calls, this.#names.views, 'drop view position', () =>
+        client.delete({
+          collection_name: this.#names.views,
+          filter: `view == ${milvusString(this.#names.view)}`,
+          timeout: timeoutMs,
+        }),
+      );
+      // The collection holds every shard of one region and model: the last view dropped drops it.
+      const left = await onLoaded(this.#calls, this.#names.data, 'query rows left', () =>
+        client.query({
+          collection_name: this.#names.data,
+          filter: 'chunk >= 0',
+          output_fields: ['pk'],
+          limit: 1,
+          consistency_level: ConsistencyLevelEnum.Strong,
+          timeout: timeoutMs,
+        }),
+      );
+      if (left.data.length === 0) {
+        await client.dropCollection({ collection_name: this.#names.data, timeout: timeoutMs });
+      }
+    });
+    await this.close();
+  }
+
   #serially<T>(write: () => Promise<T>): Promise<T> {
     const run = this.#writes.then(write);
     // The queue must go on after a failed write; the caller still sees the failure.
