@@ -70,6 +70,8 @@ async function main(): Promise<void> {
     `memmesh: NATS requires TLS (CA ${operator.tls.caFile}) and nkey users; operator seed: ${operator.credsFile}`,
   );
 
+  // One admin key for the gateway and the agents: the gateway sends re-index requests on.
+  const adminKey = process.env.MEMMESH_GATEWAY_ADMIN_KEY ?? 'admin-dev-key-local';
   const urls: string[] = [];
   for (const [i, region] of regions.entries()) {
     const url = await startService(`${region.id} agent`, 'agents/region/src/main.ts', FIRST_PORT + 1 + i, {
@@ -82,6 +84,7 @@ async function main(): Promise<void> {
       MEMMESH_HOST: HOST,
       MEMMESH_PORT: String(FIRST_PORT + 1 + i),
       MEMMESH_DATA_DIR: `${ROOT}.memmesh/agents`,
+      MEMMESH_ADMIN_KEY: adminKey,
     });
     urls.push(url);
     console.log(`memmesh: region ${region.id} (${region.residency}) agent on ${url}`);
@@ -93,7 +96,7 @@ async function main(): Promise<void> {
     MEMMESH_GATEWAY_PORT: String(FIRST_PORT),
     MEMMESH_REGIONS_DIR: regionsDir,
     MEMMESH_REGION_ENDPOINTS: regions.map((r, i) => `${r.id}=${urls[i]}`).join(','),
-    MEMMESH_GATEWAY_ADMIN_KEY: process.env.MEMMESH_GATEWAY_ADMIN_KEY ?? 'admin-dev-key-local',
+    MEMMESH_GATEWAY_ADMIN_KEY: adminKey,
     // Admin changes go to the first region's audit log (AUDIT_US_EAST_1), as its gateway role.
     MEMMESH_GATEWAY_REGION: auditRegion.id,
     MEMMESH_GATEWAY_NATS_URL: nats.regions[auditRegion.nats.cluster]?.urls.join(',') ?? '',

@@ -10,6 +10,8 @@
  * otherwise), and failed authentications are throttled per source and key prefix (429). The
  * agents check the key again: the gateway forwards `Authorization` unchanged.
  */
+
+import { ErrorCode, MeshError } from '@memmesh/core';
 import {
   API,
   answerErrors,
@@ -37,6 +39,7 @@ import { createDispatcher, type Dispatcher } from './dispatch.ts';
 import { keyHandlers } from './keys.ts';
 import type { Probes } from './probes.ts';
 import type { Answer, Forward } from './proxy.ts';
+import { reindexHandlers } from './reindex.ts';
 import { candidates } from './routes.ts';
 import { createTenantLookups, type TenantLookups, unavailableWhenDown } from './tenants.ts';
 
@@ -118,6 +121,25 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
     ...proxyHandlers({ config, probes, dispatch, lookups, tenantOf }),
     ...adminHandlers({ routing: adminTable, audit, trustedProxyHops }),
     ...keyHandlers({ routing: adminTable, lookups, audit, trustedProxyHops }),
+    ...reindexHandlers(async (c, region, body) => {
+      if (!probes.all().some((p) => p.region === region)) {
+        throw new MeshError(ErrorCode.BadRequest, `unknown region ${region}`);
+      }
+      const url = new URL(c.req.url);
+      const request: Forward = {
+        method: c.req.method,
+        pathAndQuery: `${url.pathname}${url.search}`,
+        headers: { ...forwardedHeaders(c), ...(body ? { 'content-type': 'application/json' } : {}) },
+        body,
+        timeoutMs: config.writeTimeoutMs,
+      };
+      // Only the region itself holds its job: no other region is asked instead.
+      return relay(
+        c.req.method === 'GET'
+          ? await dispatch.read(region, [region], request, c.req.raw.signal)
+          : await dispatch.write(region, request, c.req.raw.signal),
+      );
+    }),
     // Tenants see what the gateway sees: RTT and health per region. Internal addresses (the
     // endpoints, and failure reasons that quote them) are left out: they are operators' business.
     async listRegions(c) {

@@ -55,6 +55,8 @@ type Spec = {
 let nats: LockedNats;
 let agent: RegionAgent;
 let gateway: Gateway;
+const REINDEX_TARGET = { kind: 'local', model: 'local-hash-v1', dimensions: 64 } as const;
+let reindexJob = '';
 const servers: Server[] = [];
 const urls = {} as Record<Service, string>;
 
@@ -69,9 +71,11 @@ async function listen(fetch: (request: Request) => Response | Promise<Response>)
 beforeAll(async () => {
   nats = await startLockedNats('us-east-1');
   agent = await startRegionAgent(
-    resolveConfig({ region: 'us-east-1', ...nats.agent, port: 0 }),
+    resolveConfig({ region: 'us-east-1', ...nats.agent, port: 0, adminKey: ADMIN_KEY, modelFollowMs: 200 }),
     silentLogger,
   );
+  // A re-index job to walk the job routes with (to a local model of another length).
+  reindexJob = (await agent.region.reindex.request({ region: 'us-east-1', embedder: REINDEX_TARGET })).id;
   // A tenant at home in a region that has no agent here: 421 from the agent, 503 from the gateway.
   await agent.routing.putRegion({
     id: 'eu-central-1',
@@ -269,6 +273,59 @@ function casesOf(operationId: string, service: Service): Case[] {
       { method: 'DELETE', path: `/v1/admin/tenants/faraway/keys/${REVOKED_KEY_ID}`, headers: admin() },
       { method: 'DELETE', path: '/v1/admin/tenants/faraway/keys/not-an-id', headers: admin() },
       { method: 'DELETE', path: `/v1/admin/tenants/acme/keys/${REVOKED_KEY_ID}`, headers: auth(ACME) },
+    ],
+    requestReindex: [
+      {
+        method: 'POST',
+        path: '/v1/admin/reindex',
+        headers: admin(),
+        body: json({ region: 'us-east-1', embedder: REINDEX_TARGET }),
+      },
+      {
+        method: 'POST',
+        path: '/v1/admin/reindex',
+        headers: admin(),
+        body: json({ region: 'us-east-1', embedder: { ...REINDEX_TARGET, dimensions: 32 } }),
+      },
+      {
+        method: 'POST',
+        path: '/v1/admin/reindex',
+        headers: admin(),
+        body: json({
+          region: 'us-east-1',
+          embedder: { kind: 'minilm', model: 'all-minilm-l6-v2', dimensions: 384 },
+        }),
+      },
+      {
+        method: 'POST',
+        path: '/v1/admin/reindex',
+        headers: admin(),
+        body: json({ region: 'eu-central-1', embedder: REINDEX_TARGET }),
+      },
+      { method: 'POST', path: '/v1/admin/reindex', headers: admin(), body: json({ region: 'us-east-1' }) },
+      {
+        method: 'POST',
+        path: '/v1/admin/reindex',
+        headers: auth(ACME),
+        body: json({ region: 'us-east-1', embedder: REINDEX_TARGET }),
+      },
+      { method: 'POST', path: '/v1/admin/reindex', headers: admin(), body: json({ big }) },
+    ],
+    getReindex: [
+      { method: 'GET', path: `/v1/admin/reindex/${reindexJob}`, headers: admin() },
+      { method: 'GET', path: '/v1/admin/reindex/rx-us-east-1-000000000000', headers: admin() },
+      { method: 'GET', path: '/v1/admin/reindex/not-a-job', headers: admin() },
+      { method: 'GET', path: `/v1/admin/reindex/${reindexJob}`, headers: auth(ACME) },
+    ],
+    abortReindex: [
+      { method: 'POST', path: `/v1/admin/reindex/${reindexJob}/abort`, headers: admin() },
+      { method: 'POST', path: '/v1/admin/reindex/rx-us-east-1-000000000000/abort', headers: admin() },
+      { method: 'POST', path: `/v1/admin/reindex/${reindexJob}/abort`, headers: auth('') },
+    ],
+    rollbackReindex: [
+      { method: 'POST', path: `/v1/admin/reindex/${reindexJob}/rollback`, headers: admin() },
+      { method: 'POST', path: `/v1/admin/reindex/${reindexJob}/rollback`, headers: admin() },
+      { method: 'POST', path: '/v1/admin/reindex/rx-us-east-1-000000000000/rollback', headers: admin() },
     ],
     health: [{ method: 'GET', path: '/healthz' }],
     ready: [{ method: 'GET', path: '/readyz' }],

@@ -66,6 +66,7 @@ export async function startRegionAgent(
     routing,
     tenantRequestsPerSecond,
     tenantBurst,
+    adminKey: config.adminKey,
     authThrottle: config,
     logger,
     telemetry,

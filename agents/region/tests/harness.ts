@@ -23,7 +23,7 @@ import {
   type RoutingTable,
   seedRoutingTable,
 } from '@memmesh/routing';
-import { silentLogger } from '@memmesh/telemetry';
+import { createLogger, silentLogger } from '@memmesh/telemetry';
 import {
   createNatsSecurity,
   type JsonReply,
@@ -110,10 +110,15 @@ export async function startAgentMesh(options: AgentMeshOptions = {}): Promise<Ag
     startAgent: ({ region, natsUrl, nats, dataDir, routing }) =>
       startRegionAgent(
         resolveConfig({ ...options.agent, region, natsUrl, ...natsCredentialsOf(nats), dataDir, port: 0 }),
-        silentLogger,
+        testLogger(region),
         { routing },
       ),
   });
+}
+
+/** Silent, unless MEMMESH_TEST_LOG is set: then the agents' info logs go to stdout, to debug a suite. */
+function testLogger(region: string) {
+  return process.env.MEMMESH_TEST_LOG ? createLogger({ region }, 'info') : silentLogger;
 }
 
 /** A locked-down nats-server (TLS, nkey users) and the agent settings of one region's role. */

@@ -173,6 +173,8 @@ describe('workloads - environment', () => {
       name: 'memmesh-admin',
       key: 'admin-key',
     });
+    // The same key opens the agents' admin routes, where the gateway sends re-index requests.
+    expect(secretOf('agent', 'MEMMESH_ADMIN_KEY')).toEqual({ name: 'memmesh-admin', key: 'admin-key' });
     // With a tenants Secret, the keys never reach the ConfigMap.
     const regions = byKind(manifests, 'ConfigMap').find((m) => m.metadata.name.endsWith('-regions'));
     expect(Object.keys(regions?.data ?? {})).not.toContain('tenants.json');

@@ -10,11 +10,15 @@ import {
   BatchInputSchema,
   BatchResultSchema,
   DOC_ID_PATTERN,
+  EmbedderSpecSchema,
   ErrorBodySchema,
   LIMITS,
   MemoryHistorySchema,
   MemoryInputSchema,
   MemorySchema,
+  REINDEX_ID_PATTERN,
+  ReindexJobSchema,
+  ReindexRequestSchema,
   SearchInputSchema,
   SearchResponseSchema,
   TENANT_PATTERN,
@@ -62,6 +66,20 @@ export const StatsResponseSchema = z.strictObject({
       chunks: z.number().int().min(0),
     }),
   ),
+  /**
+   * The embedding models of the views the tenant's data is in, per origin region: the one
+   * queries are embedded with here, and during a re-index the one being built.
+   */
+  models: z
+    .array(
+      z.strictObject({
+        origin: z.string(),
+        serving: EmbedderSpecSchema,
+        target: EmbedderSpecSchema.optional(),
+        previous: EmbedderSpecSchema.optional(),
+      }),
+    )
+    .optional(),
 });
 export type StatsResponse = z.infer<typeof StatsResponseSchema>;
 
@@ -130,6 +148,8 @@ const SCHEMAS = {
   ApiKeyCreateBody: ApiKeyCreateBodySchema,
   ApiKeyCreated: ApiKeyCreatedSchema,
   ApiKeyList: ApiKeyListSchema,
+  ReindexRequest: ReindexRequestSchema,
+  ReindexJob: ReindexJobSchema,
   Health: HealthSchema,
   Readiness: ReadinessSchema,
   Error: ErrorBodySchema,
@@ -279,6 +299,78 @@ const API_KEY_ROUTES = {
   },
 } as const satisfies Record<string, RouteSpec<SchemaName>>;
 
+const REINDEX_ID: ParamSpec = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: 'The job id, as the request answered it (`rx-<region>-<hex>`).',
+  schema: { type: 'string', pattern: REINDEX_ID_PATTERN.source },
+};
+const REINDEX_ERRORS: ErrorStatus[] = [400, 401, 404, 421, 429, 503, 504];
+
+/**
+ * Re-indexing a region to another embedding model (admin key): served by the region's
+ * agents, where the job's control row and runner are; the gateway sends each request to
+ * the region the body or the job id names.
+ */
+const REINDEX_ROUTES = {
+  requestReindex: {
+    method: 'post',
+    path: '/v1/admin/reindex',
+    kind: 'admin',
+    auth: 'admin',
+    servedBy: BOTH,
+    summary:
+      'Re-embed every memory of a region (and its tenants’ replicas) with another model, beside the serving index, and switch when complete. The same request again answers the same job.',
+    body: 'ReindexRequest',
+    bodyBytesMax: LIMITS.bodyBytesMax,
+    responses: {
+      202: ok('The job.', 'ReindexJob'),
+      409: failure('Another re-index of the region is running (or inside its rollback window).', 409),
+      ...errors(413, ...REINDEX_ERRORS),
+    },
+  },
+  getReindex: {
+    method: 'get',
+    path: '/v1/admin/reindex/{id}',
+    kind: 'admin',
+    auth: 'admin',
+    servedBy: BOTH,
+    summary: 'A re-index job: its state, progress and models.',
+    params: [REINDEX_ID],
+    responses: { 200: ok('The job.', 'ReindexJob'), ...errors(...REINDEX_ERRORS) },
+  },
+  abortReindex: {
+    method: 'post',
+    path: '/v1/admin/reindex/{id}/abort',
+    kind: 'admin',
+    auth: 'admin',
+    servedBy: BOTH,
+    summary:
+      'Stop a re-index that has not switched yet: the region stays on its model, the new views are removed.',
+    params: [REINDEX_ID],
+    responses: {
+      200: ok('The job, aborted.', 'ReindexJob'),
+      409: failure('The job is no longer building.', 409),
+      ...errors(...REINDEX_ERRORS),
+    },
+  },
+  rollbackReindex: {
+    method: 'post',
+    path: '/v1/admin/reindex/{id}/rollback',
+    kind: 'admin',
+    auth: 'admin',
+    servedBy: BOTH,
+    summary: 'Switch a re-indexed region back to its old model at once (inside the rollback window).',
+    params: [REINDEX_ID],
+    responses: {
+      200: ok('The job, rolled back (state aborted).', 'ReindexJob'),
+      409: failure('The job is not active, or its rollback window has passed.', 409),
+      ...errors(...REINDEX_ERRORS),
+    },
+  },
+} as const satisfies Record<string, RouteSpec<SchemaName>>;
+
 const ROUTES = {
   writeMemory: tenantRoute({
     method: 'post',
@@ -410,6 +502,7 @@ const ROUTES = {
     },
   },
   ...API_KEY_ROUTES,
+  ...REINDEX_ROUTES,
   health: opsRoute('/healthz', 'Liveness: the process answers.', {
     200: { description: 'Alive.', body: 'Health' },
   }),

@@ -45,6 +45,11 @@ export const AGENT_METRIC_NAMES = [
   'memmesh_embedder_retries_total',
   'memmesh_embedder_errors_total',
   'memmesh_embed_queue_chars',
+  'memmesh_reindex_docs_done',
+  'memmesh_reindex_docs_total',
+  'memmesh_reindex_chunks_embedded',
+  'memmesh_reindex_state',
+  'memmesh_reindex_embed_errors_total',
   'memmesh_http_requests_total',
   'memmesh_http_request_duration_seconds',
 ] as const;
@@ -94,6 +99,11 @@ export interface AgentMetrics extends BaseMetrics {
   embedderRetries: Counter<'model'>;
   embedderErrors: Counter<'model'>;
   embedQueueChars: Gauge<string>;
+  reindexDocsDone: Gauge<'job'>;
+  reindexDocsTotal: Gauge<'job'>;
+  reindexChunksEmbedded: Gauge<'job'>;
+  reindexState: Gauge<'job' | 'state'>;
+  reindexEmbedErrors: Counter<string>;
   httpRequests: Counter<'route' | 'method' | 'status'>;
   httpRequestDurationSeconds: Histogram<'route' | 'method'>;
 }
@@ -187,7 +197,7 @@ type AgentOwnMetrics = Omit<AgentMetrics, keyof BaseMetrics | 'service'>;
 
 /** The agent's metrics, by what they measure: the views, then the parts around them. */
 function agentMetrics(make: MetricFactory): AgentOwnMetrics {
-  return { ...viewMetrics(make), ...partMetrics(make) };
+  return { ...viewMetrics(make), ...partMetrics(make), ...reindexMetrics(make) };
 }
 
 /** Shard views: lag, applies, dead letters. */
@@ -218,6 +228,37 @@ function viewMetrics(make: MetricFactory) {
       ORIGIN_SHARD,
     ),
     eventsApplied: make.counter('memmesh_events_applied_total', 'Events applied to the view.', ORIGIN_SHARD),
+  } satisfies Partial<AgentOwnMetrics>;
+}
+
+/** A re-index's progress (agents/region/src/reindex). */
+function reindexMetrics(make: MetricFactory) {
+  return {
+    reindexDocsDone: make.gauge(
+      'memmesh_reindex_docs_done',
+      'Live documents the re-index target view holds.',
+      ['job'],
+    ),
+    reindexDocsTotal: make.gauge(
+      'memmesh_reindex_docs_total',
+      'Live documents of the region being re-indexed.',
+      ['job'],
+    ),
+    reindexChunksEmbedded: make.gauge(
+      'memmesh_reindex_chunks_embedded',
+      'Chunks a re-index embedded with its target model (as of its last progress write).',
+      ['job'],
+    ),
+    reindexState: make.gauge(
+      'memmesh_reindex_state',
+      '1 for the state a re-index job is in, 0 for the others.',
+      ['job', 'state'],
+    ),
+    reindexEmbedErrors: make.counter(
+      'memmesh_reindex_embed_errors_total',
+      'Failed embedder calls of a re-index (each is retried with backoff).',
+      [],
+    ),
   } satisfies Partial<AgentOwnMetrics>;
 }
 

@@ -23,6 +23,8 @@ export interface OpenAiServer {
   readonly url: string;
   /** Embedding requests answered so far (not counting refused ones). */
   readonly requests: number;
+  /** Every text embedded so far, in the order the answered requests came (each input once). */
+  readonly texts: readonly string[];
   /** Answers the next `count` requests with `status` (429, 500…) instead of embeddings. */
   failNext(count: number, status: number, headers?: Record<string, string>): void;
   stop(): Promise<void>;
@@ -33,6 +35,7 @@ const BODY_BYTES_MAX = 16 * 1024 * 1024;
 
 export async function startOpenAiServer(options: OpenAiServerOptions): Promise<OpenAiServer> {
   let requests = 0;
+  const texts: string[] = [];
   let failures: { count: number; status: number; headers: Record<string, string> } | undefined;
   const server = createServer((req, res) => {
     void answer(req, res).catch((err: unknown) => reply(res, 500, { error: { message: String(err) } }));
@@ -54,6 +57,7 @@ export async function startOpenAiServer(options: OpenAiServerOptions): Promise<O
     const dimensions = typeof body.dimensions === 'number' ? body.dimensions : options.dimensions;
     const vectors = await options.embed(input, dimensions);
     requests++;
+    texts.push(...input);
     const base64 = body.encoding_format === 'base64';
     reply(res, 200, {
       object: 'list',
@@ -75,6 +79,9 @@ export async function startOpenAiServer(options: OpenAiServerOptions): Promise<O
     url: `http://127.0.0.1:${port}/v1`,
     get requests() {
       return requests;
+    },
+    get texts() {
+      return texts;
     },
     failNext(count, status, headers = {}) {
       failures = { count, status, headers };

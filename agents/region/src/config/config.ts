@@ -118,6 +118,18 @@ export const RegionAgentConfigSchema = z
      * views and the model queries are embedded with) and looks for a re-index job to run.
      */
     modelFollowMs: z.number().int().min(100).max(60_000),
+    /** The operator's admin key (the gateway's): opens the admin routes, re-indexing. Unset: they answer 404. */
+    adminKey: ApiKeySchema.optional(),
+    /** A re-index runner's lease: another agent takes the job over this long after the runner stopped renewing it. */
+    reindexLeaseMs: z.number().int().min(1_000).max(600_000),
+    /** After a re-index switched the region, the old model stays searchable (and rollback instant) this long. */
+    reindexRollbackMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 86_400_000),
+    /** Chunks a re-index embeds per call of the target embedder. */
+    reindexBatchChunks: z.number().int().min(1).max(4_096),
     /** API key → tenant (single-region mode). */
     apiKeys: z.record(ApiKeySchema, z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)),
     streamReplicas: z.number().int().min(1).max(5),
@@ -221,6 +233,9 @@ export const DEFAULT_REGION_AGENT_CONFIG = {
   shardQueryTimeoutMs: 2_000,
   replicationReconcileMs: 2_000,
   modelFollowMs: 1_000,
+  reindexLeaseMs: 15_000,
+  reindexRollbackMs: 3_600_000,
+  reindexBatchChunks: 256,
   milvusCollectionPrefix: 'memmesh',
   openaiModel: 'text-embedding-3-small',
   routing: 'memory',
@@ -269,6 +284,10 @@ export const ENV_NAMES = {
   regionsDir: 'MEMMESH_REGIONS_DIR',
   replicationReconcileMs: 'MEMMESH_REPLICATION_RECONCILE_MS',
   modelFollowMs: 'MEMMESH_MODEL_FOLLOW_MS',
+  adminKey: 'MEMMESH_ADMIN_KEY',
+  reindexLeaseMs: 'MEMMESH_REINDEX_LEASE_MS',
+  reindexRollbackMs: 'MEMMESH_REINDEX_ROLLBACK_MS',
+  reindexBatchChunks: 'MEMMESH_REINDEX_BATCH_CHUNKS',
   index: 'MEMMESH_INDEX',
   cache: 'MEMMESH_CACHE',
   embedder: 'MEMMESH_EMBEDDER',

@@ -26,6 +26,7 @@ import { createMetrics, type Logger, tracerOf } from '@memmesh/telemetry';
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { Region } from '../ops/region.ts';
 import type { RegionTelemetry } from '../parts/types.ts';
+import { checkAdminKey, reindexHandlers } from './admin.ts';
 import { tenantOfRequest } from './auth.ts';
 import { type AgentEnv, memoryHandlers } from './handlers.ts';
 
@@ -34,6 +35,8 @@ export interface AppOptions {
   routing: RoutingTable;
   tenantRequestsPerSecond: number;
   tenantBurst: number;
+  /** The operator's admin key: the admin routes (re-indexing) are off without it. */
+  adminKey?: string | undefined;
   /** Failed authentications allowed per source and key prefix, and whose address counts; defaults when omitted. */
   authThrottle?: AuthThrottleConfig;
   logger: Logger;
@@ -65,8 +68,16 @@ export function createApp(options: AppOptions): Hono<AgentEnv> {
         openapi: openApiDocument(API, 'agent'),
       }),
       ...memoryHandlers(region),
+      ...reindexHandlers(region),
     },
     async guard(c, route) {
+      if (route.auth === 'admin') {
+        const source = sourceAddressOf(c, httpTrustedProxyHops);
+        return checkAdminKey(options.adminKey, throttle, {
+          authorization: c.req.header('authorization'),
+          source,
+        });
+      }
       if (route.auth !== 'tenant') return;
       const tenant = await tenantOfRequest(options.routing, throttle, {
         authorization: c.req.header('authorization'),

@@ -70,7 +70,7 @@ export function memoryHandlers(region: Region): MemoryHandlers {
       return c.json(await region.search(c.get('tenant'), input, { waitMs }));
     },
     async stats(c: C) {
-      const { region: name, ready, shards } = region.status(c.get('tenant'));
+      const { region: name, ready, shards, models } = region.status(c.get('tenant'));
       const own = shards.map(({ origin, shard, caughtUp, docs, chunks }) => ({
         origin,
         shard,
@@ -78,7 +78,7 @@ export function memoryHandlers(region: Region): MemoryHandlers {
         docs,
         chunks,
       }));
-      return c.json({ region: name, ready, shards: own } satisfies StatsResponse);
+      return c.json({ region: name, ready, shards: own, models } satisfies StatsResponse);
     },
   };
 }

@@ -8,6 +8,7 @@
 import { connectBus, createPublisher, type Publisher, watchConnection } from '@memmesh/bus';
 import { createTenantVersions, type TenantVersions } from '@memmesh/cache';
 import {
+  type EmbedderSpec,
   LIMITS,
   type Memory,
   type MemoryHistory,
@@ -26,6 +27,8 @@ import type { RegionAgentConfig } from '../config/config.ts';
 import { instrumentParts, instrumentPublisher } from '../parts/instrument.ts';
 import { specOfEmbedder } from '../parts/parts.ts';
 import type { RegionParts, RegionTelemetry } from '../parts/types.ts';
+import { reindexMetrics } from '../reindex/metrics.ts';
+import { createReindexer, type Reindexer } from '../reindex/runner.ts';
 import { trackConsumerLag } from '../shards/lag.ts';
 import { openViews, type Views } from '../shards/views.ts';
 import { createTenantBudgets } from './budgets.ts';
@@ -46,6 +49,14 @@ export interface ShardStatus {
   caughtUp: boolean;
   docs: number;
   chunks: number;
+}
+
+/** The models of one origin's views here: what queries are embedded with, and during a re-index what is built. */
+export interface ModelStatus {
+  origin: string;
+  serving: EmbedderSpec;
+  target?: EmbedderSpec;
+  previous?: EmbedderSpec;
 }
 
 export interface SearchOptions {
@@ -72,7 +83,9 @@ export interface Region {
     options: WriteOptions & { ifVersion?: number | undefined },
   ): Promise<WriteResult>;
   search(tenant: string, input: SearchInput, options?: SearchOptions): Promise<SearchResponse>;
-  status(tenant: string): { region: string; ready: boolean; shards: ShardStatus[] };
+  status(tenant: string): { region: string; ready: boolean; shards: ShardStatus[]; models: ModelStatus[] };
+  /** Re-indexing this region to another embedding model: the admin routes' jobs. */
+  readonly reindex: Reindexer;
   readonly ready: boolean;
   /** Stops consumers, writes final snapshots and drains NATS. */
   close(): Promise<void>;
@@ -122,6 +135,7 @@ class RegionService implements Region {
   readonly #link: ReturnType<typeof watchConnection>;
   readonly #timers: ReturnType<typeof setInterval>[];
   readonly #stopLag: () => void;
+  readonly reindex: Reindexer;
   #fatal: unknown;
 
   static async open(options: OpenRegionOptions, nc: NatsConnection): Promise<RegionService> {
@@ -228,6 +242,25 @@ class RegionService implements Region {
         views.followModels().catch((err: unknown) => logger.warn('model state follow failed', { err }));
       }, config.modelFollowMs),
     ];
+    this.reindex = createReindexer({
+      region: config.region,
+      agentId: config.agentId,
+      routing: options.routing,
+      views,
+      models: this.#handles.models,
+      publisher: opened.publisher,
+      logger,
+      cannotEmbed: options.parts.cannotEmbed,
+      leaseMs: config.reindexLeaseMs,
+      rollbackMs: config.reindexRollbackMs,
+      batchChunksMax: config.reindexBatchChunks,
+      ...(telemetry ? reindexMetrics(telemetry.metrics) : {}),
+    });
+    this.#timers.push(
+      setInterval(() => {
+        this.reindex.tick().catch((err: unknown) => logger.warn('re-index check failed', { err }));
+      }, config.modelFollowMs),
+    );
     for (const timer of this.#timers) timer.unref();
   }
 
@@ -289,17 +322,30 @@ class RegionService implements Region {
     return search(this.#handles, policy, input, { tenantVersions: this.#tenantVersions, waitMs });
   }
 
-  status(tenant: string): { region: string; ready: boolean; shards: ShardStatus[] } {
+  status(tenant: string): { region: string; ready: boolean; shards: ShardStatus[]; models: ModelStatus[] } {
+    const origins = new Set<string>();
     const shards = this.#handles.views.all().map((h) => {
+      origins.add(h.origin);
       const { docs, chunks } = h.index.stats(tenant);
       const { appliedSeq, caughtUp } = h.consumer;
       return { origin: h.origin, shard: h.shard, appliedSeq, caughtUp, docs, chunks };
     });
-    return { region: this.region, ready: this.ready, shards };
+    const models = [...origins].map((origin): ModelStatus => {
+      const view = this.#handles.views.get(origin);
+      const state = view?.state;
+      return {
+        origin,
+        serving: view?.serving.spec ?? this.#handles.models.base,
+        ...(state?.target ? { target: state.target } : {}),
+        ...(state?.previous ? { previous: state.previous } : {}),
+      };
+    });
+    return { region: this.region, ready: this.ready, shards, models };
   }
 
   async close(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
+    await this.reindex.close();
     this.#stopLag();
     await this.#handles.views.close();
     await this.#tenantVersions.flush();

@@ -20,6 +20,8 @@ import {
 } from '@memmesh/bus';
 import {
   type EmbedderSpec,
+  ErrorCode,
+  MeshError,
   type ModelRef,
   type ModelState,
   ModelStateSchema,
@@ -27,6 +29,7 @@ import {
   modelRefOf,
   modelStateSubject,
   sameSpec,
+  shardFilter,
   shardNames,
   streamName,
   type UpsertEvent,
@@ -73,8 +76,11 @@ export interface Views {
   reconcile(): Promise<void>;
   /** Reads each origin's model state from the log and hosts, verifies, serves and drops views to match. */
   followModels(): Promise<void>;
-  /** Documents of `origin` that the views of model `key` lack at their current version. */
-  missingDocs(origin: string, key: string, options?: { afterSeq?: number }): Promise<MissingDoc[]>;
+  /**
+   * Documents of `origin` that the views of model `key` lack at their current version, and
+   * how many live documents there are, once those views applied what the stream holds now.
+   */
+  missingDocs(origin: string, key: string): Promise<{ missing: MissingDoc[]; live: number }>;
   snapshotAll(): Promise<void>;
   /** Stops every host, snapshots and closes every index. */
   close(): Promise<void>;
@@ -140,6 +146,8 @@ class HostedViews implements Views {
   readonly #origins = new Map<string, Origin>();
   /** The replication sources last set on the stream, to set them again only when they change. */
   #sourcesKey: string | undefined;
+  /** Models this agent cannot embed queries with, already logged. */
+  readonly #refused = new Set<string>();
   /** One model follow at a time: the timer may fire while a verification still runs. */
   #following: Promise<void> | undefined;
 
@@ -236,7 +244,17 @@ class HostedViews implements Views {
     const wanted = liveSpecs(state, this.#options.baseSpec);
     for (const spec of wanted) if (!view.models.has(keyOf(spec))) await this.#host(view, spec);
     const active = view.models.get(keyOf(state.active)) as ModelViews;
-    if (view.serving !== active) {
+    const cannot = this.#options.parts.cannotEmbed(active.spec);
+    if (view.serving !== active && cannot !== undefined) {
+      // Queries could not be embedded with it here: keep answering with what serves now.
+      if (this.#refused.has(active.key)) return;
+      this.#refused.add(active.key);
+      this.#options.hosts.logger.error('cannot serve the origin’s new model; answering with the old one', {
+        origin: view.origin,
+        model: active.spec,
+        reason: cannot,
+      });
+    } else if (view.serving !== active) {
       if (!active.verified) active.verified = (await this.#missingCount(view, active)) === 0;
       if (active.verified) {
         view.serving = active;
@@ -258,32 +276,28 @@ class HostedViews implements Views {
     }
   }
 
-  async missingDocs(origin: string, key: string, options: { afterSeq?: number } = {}): Promise<MissingDoc[]> {
+  async missingDocs(origin: string, key: string): Promise<{ missing: MissingDoc[]; live: number }> {
     const view = this.#origins.get(origin);
     const models = view?.models.get(key);
-    if (!view || !models) return [];
-    await this.#catchUp(models);
+    if (!view || !models)
+      throw new MeshError(ErrorCode.NotFound, `no views of model ${key} for ${origin} here`);
+    await this.#catchUp(view, models);
     const missing: MissingDoc[] = [];
-    const { hosts } = this.#options;
-    await walkLiveDocs(
-      hosts.js,
-      { stream: streamName(this.#options.config.region), origin, afterSeq: options.afterSeq },
-      async (doc) => {
-        const host = models.hosts.get(doc.shard);
-        const held = await host?.index.get(doc.event.tenant, doc.event.id);
-        if (held && held.version >= doc.version) return;
-        const carried =
-          sameRef(doc.event.model, models.model) ||
-          (doc.event.alt ?? []).some((a) => sameRef(a.model, models.model));
-        missing.push({ seq: doc.seq, version: doc.version, shard: doc.shard, event: doc.event, carried });
-      },
-    );
-    return missing;
+    const stream = streamName(this.#options.config.region);
+    const live = await walkLiveDocs(this.#options.hosts.js, { stream, origin }, async (doc) => {
+      const held = await models.hosts.get(doc.shard)?.index.get(doc.event.tenant, doc.event.id);
+      if (held && held.version >= doc.version) return;
+      const carried =
+        sameRef(doc.event.model, models.model) ||
+        (doc.event.alt ?? []).some((a) => sameRef(a.model, models.model));
+      missing.push({ seq: doc.seq, version: doc.version, shard: doc.shard, event: doc.event, carried });
+    });
+    return { missing, live };
   }
 
   async #missingCount(view: Origin, models: ModelViews): Promise<number> {
     try {
-      return (await this.missingDocs(view.origin, models.key)).length;
+      return (await this.missingDocs(view.origin, models.key)).missing.length;
     } catch (err) {
       this.#options.hosts.logger.warn('model view verification failed; trying again later', {
         origin: view.origin,
@@ -293,13 +307,26 @@ class HostedViews implements Views {
     }
   }
 
-  /** Waits (bounded) until the views have applied everything the stream holds now. */
-  async #catchUp(models: ModelViews): Promise<void> {
+  /**
+   * Waits (bounded) until each shard's view has applied the newest event of its shard that
+   * the stream holds now (a shard's position moves only with its own subjects).
+   */
+  async #catchUp(view: Origin, models: ModelViews): Promise<void> {
     const { jsm } = this.#options.hosts;
-    const info = await jsm.streams.info(streamName(this.#options.config.region));
-    const last = info.state.last_seq;
+    const stream = streamName(this.#options.config.region);
     await Promise.all(
-      [...models.hosts.values()].map((h) => h.consumer.waitApplied(last, VERIFY_CATCH_UP_MS)),
+      [...models.hosts.values()].map(async (host) => {
+        const last = await lastBySubject(jsm, stream, shardFilter(view.origin, host.shard));
+        if (last && !(await host.consumer.waitApplied(last.seq, VERIFY_CATCH_UP_MS))) {
+          throw new MeshError(
+            ErrorCode.Unavailable,
+            `shard ${host.shard} of model ${models.spec.model} is behind`,
+            {
+              retryAfterMs: 1_000,
+            },
+          );
+        }
+      }),
     );
   }
 
