@@ -71,7 +71,8 @@ export function describeCrash(backends: string, options: CrashSuiteOptions): voi
   });
 }
 
-async function spawnAgent(
+/** Starts the agent as its own process (main.ts), resolving once it listens; `env` wins over the defaults. */
+export async function spawnAgent(
   natsUrl: string,
   dataDir: string,
   children: ChildProcess[],
@@ -81,12 +82,12 @@ async function spawnAgent(
   const child = spawn(process.execPath, [MAIN], {
     env: {
       ...process.env,
-      ...env,
       MEMMESH_NATS_URL: natsUrl,
       MEMMESH_DATA_DIR: dataDir,
       MEMMESH_PORT: '0',
       MEMMESH_SNAPSHOT_INTERVAL_MS: '300',
       MEMMESH_AGENT_ID: 'crash-agent',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
