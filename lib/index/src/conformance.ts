@@ -312,6 +312,26 @@ function describeVersions(open: Open, reopen: Reopen, timeout: number): void {
     const third = await reopen(again);
     expect(third.appliedSeq).toBe(30);
   });
+
+  test('drop - a dropped view keeps nothing: reopened on its place, it is empty', { timeout }, async () => {
+    const index = await open();
+    const random = rng(15);
+    for (let i = 0; i < 5; i++) {
+      await index.upsert(
+        doc({ id: `gone${i}`, version: i + 1, vectors: [unitVector(random, index.dimensions)] }),
+      );
+      index.markApplied(i + 1);
+    }
+    await index.snapshot();
+    await index.drop();
+    const again = await reopen(index);
+    expect(again.appliedSeq).toBe(0);
+    expect(again.stats()).toEqual({ docs: 0, chunks: 0, tombstones: 0, version: 0 });
+    expect(await again.get('acme', 'gone1')).toBeUndefined();
+    expect(
+      await again.search({ tenant: 'acme', vector: unitVector(random, again.dimensions), topK: 5 }),
+    ).toEqual([]);
+  });
 }
 
 function describeIsolation(open: Open, timeout: number): void {
