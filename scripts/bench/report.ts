@@ -124,6 +124,10 @@ export function render(report: Report): string {
   ].join('\n');
 }
 
-export async function writeResults(text: string): Promise<void> {
-  await writeFile(new URL('./RESULTS.md', import.meta.url), `# Bench results\n\n${text}`);
+export async function writeResults(
+  text: string,
+  file = 'RESULTS.md',
+  title = 'Bench results',
+): Promise<void> {
+  await writeFile(new URL(`./${file}`, import.meta.url), `# ${title}\n\n${text}`);
 }

@@ -28,6 +28,8 @@ export interface LoopBounds {
   concurrency: number;
   /** No call starts after this long. */
   timeMsMax: number;
+  /** No call starts once this says true (a phase being measured has ended). */
+  stop?: () => boolean;
 }
 
 /**
@@ -44,7 +46,7 @@ const YIELD_EVERY_MS = 10;
  */
 export async function measureLatency(
   task: (i: number) => Promise<void>,
-  { count, concurrency, timeMsMax }: LoopBounds,
+  { count, concurrency, timeMsMax, stop }: LoopBounds,
 ): Promise<LatencySummary> {
   const latencies: number[] = [];
   let errors = 0;
@@ -55,7 +57,7 @@ export async function measureLatency(
   let yielded = started;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < count && performance.now() < deadline) {
+      while (next < count && performance.now() < deadline && !stop?.()) {
         if (performance.now() - yielded >= YIELD_EVERY_MS) {
           // Outside the timed region: other work runs here, not inside a measured call.
           await new Promise<void>((resolve) => setImmediate(resolve));
