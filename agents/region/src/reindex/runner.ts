@@ -293,21 +293,33 @@ class RegionReindexer implements Reindexer {
         job: { ...s.job, total: live, done: live - missing.length },
       }));
       this.#o.logger.info('re-index pass', { job: job.id, pass, live, missing: missing.length });
-      if (missing.length === 0) return this.#activate(ctx);
+      if (missing.length === 0) {
+        // Every write from here on carries both models: this agent's view stays complete.
+        views.markVerified(region, key);
+        return this.#activate(ctx);
+      }
       const toEmbed = missing.filter((m) => !m.carried);
+      // Two batches in flight: the next one is embedded while the last one's events are published.
+      let publishing: Promise<void> | undefined;
       for (const batch of batches(toEmbed, this.#o.batchChunksMax)) {
         this.#assertOpen();
-        const chunks = await this.#embedBatch(ctx, queue, batch, job);
-        await this.#progress(ctx, (s) => ({
-          ...s,
-          job: {
-            ...s.job,
-            done: Math.min(s.job.total, s.job.done + batch.length),
-            embedded: s.job.embedded + chunks,
-          },
-        }));
-        this.#logProgress(ctx.row.stored.job);
+        const vectors = await this.#embedBatch(ctx, queue, batch, job);
+        await publishing;
+        publishing = this.#publishBatch(batch, vectors, job).then(async () => {
+          await this.#progress(ctx, (s) => ({
+            ...s,
+            job: {
+              ...s.job,
+              done: Math.min(s.job.total, s.job.done + batch.length),
+              embedded: s.job.embedded + vectors.length,
+            },
+          }));
+          this.#logProgress(ctx.row.stored.job);
+        });
+        // Awaited at the next batch or after the last; marked handled so that a failure waits for that.
+        publishing.catch(() => undefined);
       }
+      await publishing;
       // Documents the view did not hold only because it had not applied them yet: give it a moment.
       if (toEmbed.length === 0) await sleep(200);
     }
@@ -331,13 +343,13 @@ class RegionReindexer implements Reindexer {
     this.#o.logger.info('re-index active', { job: job.id, to: job.to, rollbackUntilMs });
   }
 
-  /** Embeds one batch with the target model (retrying the embedder) and publishes its events. */
+  /** Embeds one batch's chunks with the target model, retrying the embedder. */
   async #embedBatch(
     ctx: { row: JobRow },
     queue: Awaited<ReturnType<RegionModels['queue']>>,
     batch: MissingDoc[],
     job: ReindexJob,
-  ): Promise<number> {
+  ): Promise<Float32Array[]> {
     const texts = batch.flatMap((doc) => doc.event.chunks.map((c) => doc.event.text.slice(c.start, c.end)));
     let failures = 0;
     let vectors: Float32Array[] | undefined;
@@ -356,6 +368,11 @@ class RegionReindexer implements Reindexer {
         await this.#progress(ctx, (s) => s);
       }
     }
+    return vectors;
+  }
+
+  /** Publishes one re-embedding event per document of the batch. */
+  async #publishBatch(batch: MissingDoc[], vectors: Float32Array[], job: ReindexJob): Promise<void> {
     const model = modelRefOf(job.to);
     const key = modelKeyOf(model);
     let next = 0;
@@ -396,7 +413,6 @@ class RegionReindexer implements Reindexer {
         });
       }),
     );
-    return texts.length;
   }
 
   /** Writes the runner's progress (renewing its lease); JobLost when the job changed hands. */

@@ -81,6 +81,11 @@ export interface Views {
    * how many live documents there are, once those views applied what the stream holds now.
    */
   missingDocs(origin: string, key: string): Promise<{ missing: MissingDoc[]; live: number }>;
+  /**
+   * Records that the views of model `key` were found complete (by `missingDocs`), so that the
+   * switch to it need not walk the log again.
+   */
+  markVerified(origin: string, key: string): void;
   snapshotAll(): Promise<void>;
   /** Stops every host, snapshots and closes every index. */
   close(): Promise<void>;
@@ -293,6 +298,11 @@ class HostedViews implements Views {
       missing.push({ seq: doc.seq, version: doc.version, shard: doc.shard, event: doc.event, carried });
     });
     return { missing, live };
+  }
+
+  markVerified(origin: string, key: string): void {
+    const models = this.#origins.get(origin)?.models.get(key);
+    if (models) models.verified = true;
   }
 
   async #missingCount(view: Origin, models: ModelViews): Promise<number> {
