@@ -12,6 +12,7 @@ import {
   type Memory,
   type MemoryHistory,
   type MemoryInput,
+  type MemoryList,
   regionInboxPrefix,
   type SearchInput,
   type SearchResponse,
@@ -26,11 +27,13 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { RegionAgentConfig } from '../config/config.ts';
 import { instrumentParts, instrumentPublisher } from '../parts/instrument.ts';
 import type { RegionParts, RegionTelemetry } from '../parts/types.ts';
+import { type ExpirySweeper, startExpirySweeper } from '../shards/expiry-sweep.ts';
 import { trackConsumerLag } from '../shards/lag.ts';
 import { openViews, type Views } from '../shards/views.ts';
 import { createTenantBudgets } from './budgets.ts';
 import type { RegionHandles } from './handles.ts';
 import { memoryHistory } from './history.ts';
+import { type ListInput, listMemories } from './list.ts';
 import { requireHome, requireReadable } from './policy.ts';
 import { getMemory } from './reads.ts';
 import { search } from './search.ts';
@@ -65,6 +68,8 @@ export interface Region {
   get(tenant: string, id: string): Promise<Memory>;
   /** The versions of a memory the log still holds, newest first. */
   history(tenant: string, id: string): Promise<MemoryHistory>;
+  /** A page of the tenant's memories, newest first. */
+  list(tenant: string, input: ListInput): Promise<MemoryList>;
   delete(
     tenant: string,
     id: string,
@@ -121,6 +126,7 @@ class RegionService implements Region {
   readonly #link: ReturnType<typeof watchConnection>;
   readonly #timers: ReturnType<typeof setInterval>[];
   readonly #stopLag: () => void;
+  readonly #sweeper: ExpirySweeper;
   #fatal: unknown;
 
   static async open(options: OpenRegionOptions, nc: NatsConnection): Promise<RegionService> {
@@ -218,6 +224,17 @@ class RegionService implements Region {
       }, config.replicationReconcileMs),
     ];
     for (const timer of this.#timers) timer.unref();
+    this.#sweeper = startExpirySweeper(
+      {
+        jsm: opened.jsm,
+        stream: this.#handles.stream,
+        hosts: () => views.all(),
+        docsMax: config.expirySweepDocsMax,
+        logger,
+        onExpired: (tenant) => opened.tenantVersions.bump(tenant),
+      },
+      config.expirySweepIntervalMs,
+    );
   }
 
   /** A shard consumer stopped for good: the agent is no longer ready. */
@@ -236,14 +253,14 @@ class RegionService implements Region {
 
   async write(tenant: string, input: MemoryInput, options: WriteOptions): Promise<WriteResult> {
     this.#link.ensureConnected('write');
-    await requireHome(this.#options.routing, this.region, tenant);
-    return writeOne(this.#handles, tenant, input, options);
+    const policy = await requireHome(this.#options.routing, this.region, tenant);
+    return writeOne(this.#handles, policy, input, options);
   }
 
   async writeBatch(tenant: string, inputs: MemoryInput[], options: WriteOptions): Promise<BatchItemResult[]> {
     this.#link.ensureConnected('write');
-    await requireHome(this.#options.routing, this.region, tenant);
-    return writeBatch(this.#handles, tenant, inputs, options);
+    const policy = await requireHome(this.#options.routing, this.region, tenant);
+    return writeBatch(this.#handles, policy, inputs, options);
   }
 
   async get(tenant: string, id: string): Promise<Memory> {
@@ -257,6 +274,15 @@ class RegionService implements Region {
       this.#handles,
       await requireReadable(this.#options.routing, this.region, tenant),
       id,
+    );
+  }
+
+  async list(tenant: string, input: ListInput): Promise<MemoryList> {
+    this.#link.ensureConnected('read');
+    return listMemories(
+      this.#handles,
+      await requireReadable(this.#options.routing, this.region, tenant),
+      input,
     );
   }
 
@@ -290,6 +316,7 @@ class RegionService implements Region {
   async close(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
     this.#stopLag();
+    await this.#sweeper.stop();
     await this.#handles.views.close();
     await this.#tenantVersions.flush();
     await this.#handles.nc.drain().catch(() => undefined);

@@ -20,6 +20,8 @@ import {
   shardOf,
   type WriteResult,
 } from '@memmesh/core';
+import type { TenantPolicy } from '@memmesh/routing';
+import { expiryOf } from './expiry.ts';
 import type { RegionHandles } from './handles.ts';
 import { lastEvent } from './last-event.ts';
 
@@ -44,11 +46,15 @@ interface PreparedWrite {
 /** Chunks a batch of inputs, charges and embeds the chunks, and builds their events. */
 async function prepareWrites(
   h: RegionHandles,
-  tenant: string,
+  policy: TenantPolicy,
   inputs: MemoryInput[],
 ): Promise<PreparedWrite[]> {
+  const { tenant } = policy;
   const { embedder } = h.parts;
   const { region, shardCount, agentId } = h.config;
+  // Before any cost: a bad expiry is the caller's mistake (400), and the whole batch's.
+  const nowMs = Date.now();
+  const expiries = inputs.map((input) => expiryOf(input, policy, nowMs));
   const spansPerDoc = inputs.map((input) => chunkText(input.text, h.chunkOptions));
   const texts = inputs.flatMap((input, i) =>
     (spansPerDoc[i] ?? []).map((s) => input.text.slice(s.start, s.end)),
@@ -58,6 +64,7 @@ async function prepareWrites(
   const vectors = await h.embedQueue.embed(tenant, texts, 'bulk');
   let next = 0;
   return inputs.map((input, i) => {
+    const expiry = expiries[i];
     const id = input.id ?? newDocId();
     const shard = shardOf(tenant, id, shardCount);
     const chunks = (spansPerDoc[i] ?? []).map((span) => ({
@@ -74,13 +81,14 @@ async function prepareWrites(
       metadata: input.metadata ?? {},
       scope: input.scope ?? {},
       model: { id: embedder.modelId, dim: embedder.dimensions },
-      ts: Date.now(),
+      ts: nowMs,
       source: { region, agent: agentId },
+      ...(expiry === undefined ? {} : { expiresAt: expiry.atMs }),
     };
     // Content hash: the same write retried inside the duplicate window is dropped by NATS.
-    const msgId = sha256Hex(
-      JSON.stringify([tenant, id, 'upsert', input.text, event.metadata, event.scope, embedder.modelId]),
-    );
+    // The expiry's spec (not its instant, which moves with the clock) is part of the content.
+    const content = [tenant, id, 'upsert', input.text, event.metadata, event.scope, embedder.modelId];
+    const msgId = sha256Hex(JSON.stringify(expiry === undefined ? content : [...content, expiry.spec]));
     const subject = docSubject(region, shard, tenant, docKeyOf(tenant, id));
     return { id, shard, subject, event, msgId, ifVersion: input.ifVersion };
   });
@@ -105,17 +113,17 @@ async function publishPrepared(
 
 export async function writeOne(
   h: RegionHandles,
-  tenant: string,
+  policy: TenantPolicy,
   input: MemoryInput,
   options: WriteOptions,
 ): Promise<WriteResult> {
-  const [prepared] = await prepareWrites(h, tenant, [input]);
+  const [prepared] = await prepareWrites(h, policy, [input]);
   return publishPrepared(h, prepared as PreparedWrite, options);
 }
 
 export async function writeBatch(
   h: RegionHandles,
-  tenant: string,
+  policy: TenantPolicy,
   inputs: MemoryInput[],
   options: WriteOptions,
 ): Promise<BatchItemResult[]> {
@@ -123,7 +131,7 @@ export async function writeBatch(
   if (new Set(ids).size !== ids.length) {
     throw new MeshError(ErrorCode.BadRequest, 'a batch must not name the same id twice');
   }
-  const prepared = await prepareWrites(h, tenant, inputs);
+  const prepared = await prepareWrites(h, policy, inputs);
   const settled = await Promise.allSettled(prepared.map((p) => publishPrepared(h, p, options)));
   const failures = settled.filter((s) => s.status === 'rejected');
   // When nothing was stored because the log is down, say so as a whole: 503, retry later.

@@ -58,5 +58,7 @@ function toDoc(index: VectorIndex, modelId: string, event: UpsertEvent, version:
     metadata: event.metadata,
     scope: event.scope,
     chunks,
+    // The expiry the writing agent computed, the same instant in every view.
+    ...(event.expiresAt === undefined ? {} : { expiresAtMs: event.expiresAt }),
   };
 }

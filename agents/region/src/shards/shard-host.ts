@@ -10,6 +10,7 @@
 import {
   type DeadLetter,
   type ShardConsumer,
+  type ShardListQuery,
   type ShardQuery,
   type ShardServer,
   serveShard,
@@ -72,6 +73,7 @@ export async function startShardHost(
     ctx.nc,
     { region, origin, shard, tracer: telemetry?.tracer },
     (query) => answer(ctx, { ...where, consumer }, query),
+    (query) => answerList({ ...where, consumer }, query),
   );
   return {
     origin,
@@ -131,5 +133,27 @@ async function answer(
     topK: query.topK,
     filter: query.filter,
   });
-  return { hits, appliedSeq: view.consumer.appliedSeq };
+  return { hits: hits.map(withExpiry), appliedSeq: view.consumer.appliedSeq };
+}
+
+/** A list query, already validated by the protocol: a page of this view's memories. */
+async function answerList(view: { index: VectorIndex; consumer: ShardConsumer }, query: ShardListQuery) {
+  const docs = await view.index.list({
+    tenant: query.tenant,
+    limit: query.limit,
+    beforeVersion: query.beforeVersion,
+    filter: query.filter,
+  });
+  const listed = docs.map(({ id, text, metadata, scope, version, expiresAtMs }) =>
+    withExpiry({ id, text, metadata, scope, version, expiresAtMs }),
+  );
+  return { docs: listed, appliedSeq: view.consumer.appliedSeq };
+}
+
+/** The index's expiry (ms) as the API gives it: `expiresAt`, ISO 8601, only when there is one. */
+function withExpiry<T extends { expiresAtMs?: number | undefined }>({ expiresAtMs, ...rest }: T) {
+  return {
+    ...rest,
+    ...(expiresAtMs === undefined ? {} : { expiresAt: new Date(expiresAtMs).toISOString() }),
+  };
 }
