@@ -122,7 +122,7 @@ export const RegionAgentConfigSchema = z
     snapshotIntervalMs: z.number().int().min(100),
     /**
      * How often the expiry sweeper looks for expired memories (purging them from the region's
-     * stream, then dropping them from the views), and the most it removes per round.
+     * stream, then dropping them from the views), and the most it removes per shard per round.
      */
     expirySweepIntervalMs: z.number().int().min(100).max(3_600_000),
     expirySweepDocsMax: z.number().int().min(1).max(100_000),
@@ -219,7 +219,7 @@ export const DEFAULT_REGION_AGENT_CONFIG = {
   chunkOverlapChars: 150,
   snapshotIntervalMs: 5_000,
   expirySweepIntervalMs: 1_000,
-  expirySweepDocsMax: 2_000,
+  expirySweepDocsMax: 1_000,
   waitAppliedMsMax: 10_000,
   shardQueryTimeoutMs: 2_000,
   replicationReconcileMs: 2_000,

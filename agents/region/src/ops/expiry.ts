@@ -10,10 +10,10 @@ import type { TenantPolicy } from '@memmesh/routing';
 
 const SECOND_MS = 1_000;
 
-/** How the expiry was chosen: part of the write's message id, so a retry stays a duplicate. */
 export interface Expiry {
+  /** The instant, ms since the epoch. */
   atMs: number;
-  /** `ttl:<seconds>`, `at:<instant>` or `default:<kind>:<seconds>`. */
+  /** How it was chosen, for logs and errors: `ttl:<s>`, `at:<ms>` or `default:<kind>:<s>`. */
   spec: string;
 }
 

@@ -86,9 +86,11 @@ async function prepareWrites(
       ...(expiry === undefined ? {} : { expiresAt: expiry.atMs }),
     };
     // Content hash: the same write retried inside the duplicate window is dropped by NATS.
-    // The expiry's spec (not its instant, which moves with the clock) is part of the content.
+    // An expiring write's instant is part of it: the same text and TTL written again (to keep
+    // a memory alive, or after it expired and was purged) is a new write with a new expiry,
+    // never a "duplicate" of one that is gone. The publisher's own retries reuse this id.
     const content = [tenant, id, 'upsert', input.text, event.metadata, event.scope, embedder.modelId];
-    const msgId = sha256Hex(JSON.stringify(expiry === undefined ? content : [...content, expiry.spec]));
+    const msgId = sha256Hex(JSON.stringify(expiry === undefined ? content : [...content, expiry.atMs]));
     const subject = docSubject(region, shard, tenant, docKeyOf(tenant, id));
     return { id, shard, subject, event, msgId, ifVersion: input.ifVersion };
   });

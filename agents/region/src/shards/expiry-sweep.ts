@@ -34,7 +34,7 @@ export interface ExpirySweepOptions {
   /** The region's stream, which holds its own tenants' subjects and the replicated ones'. */
   stream: string;
   hosts: () => ShardHost[];
-  /** Memories removed per round, across every shard. */
+  /** Memories removed per shard per round. */
   docsMax: number;
   logger: Logger;
   /** Called for every memory removed from a view, to invalidate the tenant's cached answers. */
@@ -71,19 +71,24 @@ export function startExpirySweeper(options: ExpirySweepOptions, intervalMs: numb
   };
 }
 
+/**
+ * The shards are swept side by side (each view's removals one after another): with an
+ * external index a removal is a few round trips, and the shards' backends work in parallel.
+ */
 async function sweepOnce(options: ExpirySweepOptions): Promise<number> {
   const nowMs = Date.now();
+  const removed = await Promise.all(options.hosts().map((host) => sweepHost(options, host, nowMs)));
+  return removed.reduce((sum, n) => sum + n, 0);
+}
+
+async function sweepHost(options: ExpirySweepOptions, host: ShardHost, nowMs: number): Promise<number> {
   let removed = 0;
-  for (const host of options.hosts()) {
-    const budget = options.docsMax - removed;
-    if (budget <= 0) break;
-    for (const due of await host.index.expiring(nowMs, budget)) {
-      const subject = docSubject(host.origin, host.shard, due.tenant, docKeyOf(due.tenant, due.id));
-      await purgeUpTo(options, subject, due.version);
-      if (await host.index.expire(due.tenant, due.id, due.version)) {
-        removed++;
-        options.onExpired(due.tenant, due.version);
-      }
+  for (const due of await host.index.expiring(nowMs, options.docsMax)) {
+    const subject = docSubject(host.origin, host.shard, due.tenant, docKeyOf(due.tenant, due.id));
+    await purgeUpTo(options, subject, due.version);
+    if (await host.index.expire(due.tenant, due.id, due.version)) {
+      removed++;
+      options.onExpired(due.tenant, due.version);
     }
   }
   return removed;
