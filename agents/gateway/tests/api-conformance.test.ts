@@ -152,6 +152,14 @@ function casesOf(operationId: string, service: Service): Case[] {
       { method: 'GET', path: '/v1/memories/conf%2Fdoc-1', headers: auth('') },
       { method: 'GET', path: '/v1/memories/conf%2Fdoc-1', headers: auth(FARAWAY) },
     ],
+    listMemories: [
+      { method: 'GET', path: '/v1/memories?limit=2', headers: auth(ACME) },
+      { method: 'GET', path: '/v1/memories?userId=u1&metadata.kind=note&limit=5', headers: auth(ACME) },
+      { method: 'GET', path: '/v1/memories?limit=101', headers: auth(ACME) },
+      { method: 'GET', path: '/v1/memories?cursor=garbled', headers: auth(ACME) },
+      { method: 'GET', path: '/v1/memories?userid=typo', headers: auth(ACME) },
+      { method: 'GET', path: '/v1/memories', headers: auth('') },
+    ],
     memoryHistory: [
       { method: 'GET', path: '/v1/memories/conf%2Fdoc-1/history', headers: auth(ACME) },
       { method: 'GET', path: '/v1/memories/nope-404/history', headers: auth(ACME) },
@@ -419,6 +427,8 @@ describe.each(['agent', 'gateway'] as const)('api conformance - %s', (service) =
       'getMemory 404',
       'memoryHistory 200',
       'memoryHistory 404',
+      'listMemories 200',
+      'listMemories 400',
       'search 200',
       'ready 200',
     ]) {

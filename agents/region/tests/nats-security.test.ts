@@ -200,12 +200,13 @@ describe('nats security - a region agent role', () => {
     expect(stored).toBeNull();
   });
 
-  it("nats security - an agent cannot create, delete or purge streams, nor touch another region's", async () => {
+  it("nats security - an agent cannot create or delete streams, purge any but its own region stream (expiry), nor touch another region's", async () => {
     const jsm = await jetstreamManager(await asUsAgent(), { timeout: REFUSAL_WAIT_MS });
     const attempts: [string, Promise<unknown>][] = [
       ['create', jsm.streams.add({ name: 'EVIL', subjects: ['evil.>'] })],
       ['delete own', jsm.streams.delete('MEM_US_EAST_1')],
-      ['purge own', jsm.streams.purge('MEM_US_EAST_1')],
+      ['purge dead letters', jsm.streams.purge('DLQ_US_EAST_1')],
+      ['purge audit', jsm.streams.purge('AUDIT_US_EAST_1')],
       ['delete dead letters', jsm.streams.delete('DLQ_US_EAST_1')],
       ['delete other', jsm.streams.delete('MEM_EU_CENTRAL_1')],
       ['purge other', jsm.streams.purge('MEM_EU_CENTRAL_1')],

@@ -10,12 +10,19 @@
  * or `{error: {code, message, retryAfterMs?}}` (the error half lives in `queries`). The
  * shapes are those the region agent has sent since before this module, so replicas running
  * the old and the new code answer each other during a rolling upgrade.
+ *
+ * A second kind of query, `{kind: "list"}` (`ShardListQuery`), asks for a page of the
+ * tenant's memories, newest first, on the same tenant-scoped subjects and with the same
+ * tenant check; its reply is `ShardListReply`. A shard of the previous release refuses it as
+ * malformed (its query schema is strict), which a list in a mixed region answers as 400
+ * until the upgrade is through: lists are new, so nothing that worked before stops working.
  */
 import {
   describeIssues,
   ErrorCode,
   FilterSchema,
   LIMITS,
+  MemorySchema,
   MeshError,
   querySubject,
   SearchHitSchema,
@@ -94,6 +101,40 @@ export const ShardReplySchema = z.object({
 });
 export type ShardReply = z.infer<typeof ShardReplySchema>;
 
+/** A page of the tenant's memories in one shard: newest (highest version) first. */
+export const ShardListQuerySchema = z.strictObject({
+  kind: z.literal('list'),
+  tenant: TenantSchema,
+  limit: z.number().int().min(1).max(LIMITS.listLimitMax),
+  /** Only versions below this one: the page's cursor. */
+  beforeVersion: SequenceSchema.optional(),
+  filter: FilterSchema.optional(),
+});
+export type ShardListQuery = z.infer<typeof ShardListQuerySchema>;
+
+/** A listed memory: a memory without the region and shard, which the caller knows. */
+export const ShardListedSchema = MemorySchema.omit({ region: true, shard: true });
+export type ShardListed = z.infer<typeof ShardListedSchema>;
+
+export const ShardListReplySchema = z.object({
+  /** Newest first; at most the query's limit. */
+  docs: z.array(ShardListedSchema).max(LIMITS.listLimitMax),
+  appliedSeq: SequenceSchema,
+  /**
+   * True when older memories of the page were left out to stay under the byte maximum: the
+   * caller must not page past the oldest one it got from this shard.
+   */
+  truncated: z.boolean(),
+});
+export type ShardListReply = z.infer<typeof ShardListReplySchema>;
+
+export interface ShardListAnswer {
+  docs: ShardListed[];
+  appliedSeq: number;
+}
+
+export type ShardListHandler = (query: ShardListQuery) => Promise<ShardListAnswer>;
+
 /** What a handler answers; `serveShard` validates, ranks, cuts and encodes it. */
 export interface ShardAnswer {
   hits: ShardHit[];
@@ -123,6 +164,14 @@ export interface ShardServer {
   stop(): Promise<void>;
 }
 
+export interface RequestShardListOptions {
+  region: string;
+  origin: string;
+  shard: string;
+  query: ShardListQuery;
+  timeoutMs: number;
+}
+
 export interface RequestShardOptions {
   region: string;
   origin: string;
@@ -137,17 +186,26 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Answers the queries of one shard view in the shard's queue group. Every query is validated
- * first: a malformed one is answered `bad_request` and never reaches the handler.
+ * first: a malformed one is answered `bad_request` and never reaches the handler. List
+ * queries go to `listHandler`; without one they are answered `bad_request`, as by a shard of
+ * the previous release.
  */
 export function serveShard(
   nc: NatsConnection,
   options: ServeShardOptions,
   handler: ShardQueryHandler,
+  listHandler?: ShardListHandler,
 ): ShardServer {
   const subject = querySubject(options.region, options.origin, options.shard);
-  const answering = new Set<Promise<ShardAnswer>>();
+  const answering = new Set<Promise<unknown>>();
+  const track = <T>(answered: Promise<T>): Promise<T> => {
+    answering.add(answered);
+    const forget = () => answering.delete(answered);
+    answered.then(forget, forget);
+    return answered;
+  };
   const answer = async (data: Uint8Array, arrivedOn: string) => {
-    const query = decodeShardQuery(data);
+    const query = decodeAnyQuery(data, listHandler !== undefined);
     // On the tenant's subject, the subject and the query must name the same tenant.
     const subjectTenant = arrivedOn === subject ? undefined : arrivedOn.slice(subject.length + 1);
     if (subjectTenant !== undefined && subjectTenant !== query.tenant) {
@@ -156,11 +214,11 @@ export function serveShard(
         `shard query for tenant ${query.tenant} sent on tenant ${subjectTenant}'s subject`,
       );
     }
-    const answered = handler(query);
-    answering.add(answered);
-    const forget = () => answering.delete(answered);
-    answered.then(forget, forget);
-    const { hits, appliedSeq } = await answered;
+    if ('kind' in query) {
+      const { docs, appliedSeq } = await track((listHandler as ShardListHandler)(query));
+      return encodeShardListReply(query, docs, appliedSeq);
+    }
+    const { hits, appliedSeq } = await track(handler(query));
     return encodeShardReply(query, hits, appliedSeq);
   };
   const serve = (on: string) =>
@@ -212,20 +270,88 @@ export async function requestShard(nc: NatsConnection, options: RequestShardOpti
   return reply.data;
 }
 
-function decodeShardQuery(data: Uint8Array): ShardQuery {
+/**
+ * Asks one shard view for a page of the tenant's memories. As `requestShard`: error replies
+ * are rethrown, a reply off the protocol is `upstream`.
+ */
+export async function requestShardList(
+  nc: NatsConnection,
+  options: RequestShardListOptions,
+): Promise<ShardListReply> {
+  const query = ShardListQuerySchema.safeParse(options.query);
+  if (!query.success) {
+    const what = `list ${querySubject(options.region, options.origin, options.shard)}`;
+    throw new MeshError(ErrorCode.BadRequest, `${what}: ${summarise(query.error)}`, {
+      details: describeIssues(query.error),
+    });
+  }
+  const subject = tenantQuerySubject(options.region, options.origin, options.shard, query.data.tenant);
+  const what = `list ${subject}`;
+  const data = encoder.encode(JSON.stringify(query.data));
+  const json = decodeReply(await requestBytes(nc, subject, data, options.timeoutMs), what);
+  const reply = ShardListReplySchema.safeParse(json);
+  if (!reply.success) {
+    throw new MeshError(ErrorCode.Upstream, `${what}: the reply does not match the protocol`, {
+      details: describeIssues(reply.error),
+    });
+  }
+  const { docs } = reply.data;
+  const ordered = docs.every((d, i) => i === 0 || (docs[i - 1] as ShardListed).version > d.version);
+  const below = docs.every(
+    (d) => query.data.beforeVersion === undefined || d.version < query.data.beforeVersion,
+  );
+  if (docs.length > query.data.limit || !ordered || !below) {
+    throw new MeshError(ErrorCode.Upstream, `${what}: the reply is not a page of the query`);
+  }
+  return reply.data;
+}
+
+function decodeAnyQuery(data: Uint8Array, listing: boolean): ShardQuery | ShardListQuery {
   let json: unknown;
   try {
     json = JSON.parse(decoder.decode(data));
   } catch {
     throw new MeshError(ErrorCode.BadRequest, 'malformed shard query: not UTF-8 JSON');
   }
-  const parsed = ShardQuerySchema.safeParse(json);
+  const isList = listing && typeof json === 'object' && json !== null && 'kind' in json;
+  const parsed = (isList ? ShardListQuerySchema : ShardQuerySchema).safeParse(json);
   if (!parsed.success) {
     throw new MeshError(ErrorCode.BadRequest, `malformed shard query: ${summarise(parsed.error)}`, {
       details: describeIssues(parsed.error),
     });
   }
   return parsed.data;
+}
+
+/**
+ * The list reply under LIMITS.shardReplyBytesMax: a page of a hundred memories at the text
+ * limit is 1.6 MiB, over NATS's payload, so the oldest are left out as needed (`truncated`)
+ * and the caller pages on from the oldest one it got.
+ */
+function encodeShardListReply(query: ShardListQuery, docs: ShardListed[], appliedSeq: number): Uint8Array {
+  const checked = z.array(ShardListedSchema).safeParse(docs);
+  if (!checked.success) {
+    throw new MeshError(ErrorCode.Internal, 'the shard handler returned invalid memories', {
+      details: describeIssues(checked.error),
+    });
+  }
+  const below = query.beforeVersion ?? Number.POSITIVE_INFINITY;
+  const page = checked.data
+    .filter((d) => d.version < below)
+    .toSorted((a, b) => b.version - a.version)
+    .slice(0, query.limit);
+  const parts = page.map((d) => JSON.stringify(d));
+  const envelope = (kept: string[], truncated: boolean) =>
+    `{"docs":[${kept.join(',')}],"appliedSeq":${appliedSeq},"truncated":${truncated}}`;
+  let bytes = Buffer.byteLength(envelope([], false));
+  let kept = 0;
+  for (const part of parts) {
+    const next = bytes + Buffer.byteLength(part) + (kept > 0 ? 1 : 0);
+    if (next > LIMITS.shardReplyBytesMax) break;
+    bytes = next;
+    kept++;
+  }
+  return encoder.encode(envelope(parts.slice(0, kept), kept < parts.length));
 }
 
 /**

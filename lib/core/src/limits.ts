@@ -50,6 +50,14 @@ export const LIMITS = {
   apiKeyLengthMin: 12,
   apiKeyLengthMax: 256,
   apiKeyDistinctCharsMin: 8,
+  /**
+   * A memory's time to live, in seconds: at most ten years, so that an expiry is always a
+   * safe integer of milliseconds and a typo (ms for s) is refused rather than kept forever.
+   */
+  ttlSecondsMax: 10 * 365 * 24 * 3_600,
+  /** Memories in one page of `GET /v1/memories`. */
+  listLimitMax: 100,
+  listLimitDefault: 20,
   /** A shard's reply to a query: under natsPayloadBytesMax, with room for headers. */
   shardReplyBytesMax: 960 * 1024,
 } as const;

@@ -9,7 +9,11 @@
  *     JetStream API only for R's streams and the consumers on them; it may read single
  *     messages of the other regions' home streams (the read-your-writes check on a replica
  *     asks the home whether anything newer exists), but never consume, create, update,
- *     delete or purge them. It cannot delete or purge any stream, not even its own.
+ *     delete or purge them. It cannot delete any stream, not even its own, and may purge
+ *     only its own region stream: the expiry sweeper purges expired memories' subjects
+ *     there (agents/region/src/shards/expiry-sweep.ts). NATS cannot limit a purge request
+ *     by its body, so this right is the right to purge that whole stream; the dead-letter
+ *     and audit streams stay out of reach (the audit log refuses purges from anyone).
  *   - a **gateway** of region R may only append admin changes to R's audit log (publish
  *     `audit.R.>`, and hear the log's acknowledgements in its inbox): it reads and forges
  *     nothing else on the bus.
@@ -97,6 +101,8 @@ export function regionAgentPermissions(region: string, regions: readonly string[
         // Account information: nats.js asks it once when it opens the JetStream API.
         '$JS.API.INFO',
         ...ownStreamApi(streamName(region)),
+        // Expiry purges expired memories' subjects of the region stream, and nothing else.
+        `$JS.API.STREAM.PURGE.${streamName(region)}`,
         ...ownStreamApi(deadLetterStreamName(region)),
         // The audit log is provisioned by the agent with its other streams, and read by operators.
         `$JS.API.STREAM.INFO.${auditStreamName(region)}`,

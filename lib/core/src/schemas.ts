@@ -70,14 +70,38 @@ const TextSchema = z
     message: `text is larger than ${LIMITS.textBytesMax} bytes; split it into several memories`,
   });
 
-export const MemoryInputSchema = z.strictObject({
-  id: DocIdSchema.optional(),
-  text: TextSchema,
-  metadata: MetadataSchema.optional(),
-  scope: ScopeSchema.optional(),
-  /** Optimistic concurrency: the version the caller last saw; 0 means "must not exist yet". */
-  ifVersion: VersionSchema.optional(),
-});
+/**
+ * A memory's time to live, in whole seconds from its write. Bounded so that a unit mistake
+ * (milliseconds sent as seconds) is refused instead of keeping a memory for centuries.
+ */
+export const TtlSecondsSchema = z
+  .number()
+  .int('ttlSeconds must be a whole number of seconds')
+  .min(1, 'ttlSeconds must be at least 1')
+  .max(LIMITS.ttlSecondsMax, `ttlSeconds must be at most ${LIMITS.ttlSecondsMax} (ten years)`);
+
+export const MemoryInputSchema = z
+  .strictObject({
+    id: DocIdSchema.optional(),
+    text: TextSchema,
+    metadata: MetadataSchema.optional(),
+    scope: ScopeSchema.optional(),
+    /** Optimistic concurrency: the version the caller last saw; 0 means "must not exist yet". */
+    ifVersion: VersionSchema.optional(),
+    /** Expiry: the memory disappears this many seconds after its write. */
+    ttlSeconds: TtlSecondsSchema.optional(),
+    /**
+     * Expiry as an instant, ISO 8601 with a time zone (`2026-01-31T12:00:00Z`); in the future
+     * and at most ttlSecondsMax away, checked when the write is made.
+     */
+    expiresAt: z.iso
+      .datetime({ offset: true, message: 'expiresAt must be an ISO 8601 date-time with a time zone' })
+      .optional(),
+  })
+  .refine((input) => input.ttlSeconds === undefined || input.expiresAt === undefined, {
+    message: 'give ttlSeconds or expiresAt, not both',
+    path: ['expiresAt'],
+  });
 export type MemoryInput = z.infer<typeof MemoryInputSchema>;
 
 export const BatchInputSchema = z.strictObject({
@@ -132,8 +156,19 @@ export const MemorySchema = z.object({
   version: VersionSchema,
   region: z.string(),
   shard: z.string(),
+  /** When the memory expires, ISO 8601; absent when it does not. */
+  expiresAt: z.string().optional(),
 });
 export type Memory = z.infer<typeof MemorySchema>;
+
+/** A page of `GET /v1/memories`: newest first; `nextCursor` asks for the next page. */
+export const MemoryListSchema = z.object({
+  memories: z.array(MemorySchema),
+  /** Absent on the last page. */
+  nextCursor: z.string().optional(),
+  region: z.string(),
+});
+export type MemoryList = z.infer<typeof MemoryListSchema>;
 
 /** One version of a memory as the log still holds it: an upsert with its content, or a delete. */
 export const MemoryVersionSchema = z.object({
@@ -164,6 +199,8 @@ export const SearchHitSchema = z.object({
   metadata: MetadataSchema,
   scope: ScopeSchema,
   version: VersionSchema,
+  /** When the memory expires, ISO 8601; absent when it does not. */
+  expiresAt: z.string().optional(),
 });
 export type SearchHit = z.infer<typeof SearchHitSchema>;
 
@@ -229,6 +266,11 @@ export const UpsertEventSchema = z.strictObject({
     .optional(),
   ts: z.number().int(),
   source: EventSourceSchema,
+  /**
+   * When this version expires, ms since the epoch: computed once by the agent that wrote it,
+   * so every region and replica applies the same instant. Absent: it never expires.
+   */
+  expiresAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 export type UpsertEvent = z.infer<typeof UpsertEventSchema>;
 
@@ -252,6 +294,8 @@ export const EmbeddingEventSchema = z.strictObject({
   model: ModelRefSchema,
   /** The re-index job that made it. */
   job: z.string().min(1).max(96),
+  /** The document version's expiry (ms since the epoch), copied from its upsert: the same in every view. */
+  expiresAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   ts: z.number().int(),
   source: EventSourceSchema,
 });

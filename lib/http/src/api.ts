@@ -15,6 +15,7 @@ import {
   LIMITS,
   MemoryHistorySchema,
   MemoryInputSchema,
+  MemoryListSchema,
   MemorySchema,
   REINDEX_ID_PATTERN,
   ReindexJobSchema,
@@ -140,6 +141,7 @@ const SCHEMAS = {
   BatchResult: BatchResultSchema,
   Memory: MemorySchema,
   MemoryHistory: MemoryHistorySchema,
+  MemoryList: MemoryListSchema,
   SearchResponse: SearchResponseSchema,
   StatsResponse: StatsResponseSchema,
   RegionsResponse: RegionsResponseSchema,
@@ -370,8 +372,54 @@ const REINDEX_ROUTES = {
     },
   },
 } as const satisfies Record<string, RouteSpec<SchemaName>>;
+const scopeParam = (name: string): ParamSpec => ({
+  name,
+  in: 'query',
+  required: false,
+  description: `Only memories whose scope has this ${name}.`,
+  schema: { type: 'string', minLength: 1, maxLength: LIMITS.labelLengthMax },
+});
+const LIST_PARAMS: ParamSpec[] = [
+  scopeParam('userId'),
+  scopeParam('agentId'),
+  scopeParam('sessionId'),
+  {
+    name: 'metadata',
+    in: 'query',
+    required: false,
+    description:
+      'Sent as `metadata.<key>=<value>`, one per key: only memories whose metadata has every one. A value that reads as JSON (a number, true/false, a quoted string) is that typed value, any other the string as sent: `metadata.n=1` is the number, `metadata.n="1"` the string.',
+    schema: { type: 'object', additionalProperties: { type: 'string' } },
+  },
+  {
+    name: 'cursor',
+    in: 'query',
+    required: false,
+    description: 'The previous page’s `nextCursor`, with the same filters; opaque.',
+    schema: { type: 'string', maxLength: 64 },
+  },
+  {
+    name: 'limit',
+    in: 'query',
+    required: false,
+    description: `Memories in the page, 1 to ${LIMITS.listLimitMax}; ${LIMITS.listLimitDefault} when absent.`,
+    schema: { type: 'integer', minimum: 1, maximum: LIMITS.listLimitMax },
+  },
+];
 
 const ROUTES = {
+  listMemories: tenantRoute({
+    method: 'get',
+    path: '/v1/memories',
+    kind: 'read',
+    summary:
+      'A page of the tenant’s memories, newest first (by version), with the filters of search; expired memories are left out. Writes made while paging land before the cursor, so later pages have no duplicate and no gap. Unknown or repeated parameters are 400.',
+    params: [...LIST_PARAMS, CLIENT_REGION],
+    responses: {
+      200: ok('The page; nextCursor is absent on the last one.', 'MemoryList'),
+      ...errors(400, ...TENANT_ERRORS),
+    },
+  }),
   writeMemory: tenantRoute({
     method: 'post',
     path: '/v1/memories',

@@ -55,6 +55,7 @@ export interface DocSpec {
   text?: string;
   metadata?: Metadata;
   scope?: Scope;
+  expiresAtMs?: number;
 }
 
 export function doc(spec: DocSpec): UpsertDoc {
@@ -67,6 +68,7 @@ export function doc(spec: DocSpec): UpsertDoc {
     metadata: spec.metadata ?? {},
     scope: spec.scope ?? {},
     chunks: spec.vectors.map((vector) => ({ start: 0, end: text.length, vector })),
+    ...(spec.expiresAtMs === undefined ? {} : { expiresAtMs: spec.expiresAtMs }),
   };
 }
 
@@ -112,6 +114,8 @@ export function describeVectorIndexConformance(
     describeVersions(fresh, reopen, timeout);
     describeIsolation(fresh, timeout);
     describeFilters(fresh, options.filterDocs ?? DEFAULT_FILTER_DOCS, timeout);
+    describeExpiry(fresh, reopen, timeout);
+    describeList(fresh, timeout);
   });
 }
 
@@ -502,5 +506,189 @@ function describeFilters(open: Open, docs: number, timeout: number): void {
     expect(await ids({ scope: { userId: 'u "1"\\' } })).toEqual(['scoped']);
     expect(await ids({ scope: { userId: 'u "1"' } })).toEqual([]);
     expect((await index.get('acme', 't6'))?.metadata).toEqual({ 'new\nline': 'tab\there\r\n' });
+  });
+}
+
+/** An hour: far enough that a document given it does not expire during a test. */
+const HOUR_MS = 3_600_000;
+
+/**
+ * 10 expired, 10 expiring in an hour and 5 that never expire (ids e*, f*, n*); e* and f*
+ * share metadata `{kind: 'session'}`, and every vector lies near `near`.
+ */
+async function expiryFixture(index: VectorIndex) {
+  const random = rng(31);
+  const dim = index.dimensions;
+  const near = unitVector(random, dim);
+  const around = () => {
+    const v = unitVector(random, dim).map((x, i) => x * 0.2 + (near[i] as number));
+    return new Float32Array(v);
+  };
+  const nowMs = Date.now();
+  let version = 0;
+  for (let i = 0; i < 10; i++) {
+    const expiresAtMs = nowMs - 1_000 - i;
+    await index.upsert(
+      doc({
+        id: `e${i}`,
+        version: ++version,
+        vectors: [around()],
+        metadata: { kind: 'session' },
+        expiresAtMs,
+      }),
+    );
+    await index.upsert(
+      doc({
+        id: `f${i}`,
+        version: ++version,
+        vectors: [around()],
+        metadata: { kind: 'session' },
+        expiresAtMs: nowMs + HOUR_MS,
+      }),
+    );
+  }
+  for (let i = 0; i < 5; i++) {
+    await index.upsert(doc({ id: `n${i}`, version: ++version, vectors: [around()] }));
+  }
+  return { near, nowMs, version };
+}
+
+const idsOf = (docs: { id: string }[]) => docs.map((d) => d.id).sort();
+const LIVE_IDS = [
+  ...Array.from({ length: 10 }, (_, i) => `f${i}`),
+  ...Array.from({ length: 5 }, (_, i) => `n${i}`),
+];
+
+function describeExpiry(open: Open, reopen: Reopen, timeout: number): void {
+  test('expiry - an expired document is gone from get, search and list at once, and takes no topK place', {
+    timeout,
+  }, async () => {
+    const index = await open();
+    const { near, nowMs } = await expiryFixture(index);
+    expect(await index.get('acme', 'e3')).toBeUndefined();
+    expect((await index.get('acme', 'f3'))?.expiresAtMs).toBe(nowMs + HOUR_MS);
+    expect((await index.get('acme', 'n3'))?.expiresAtMs).toBeUndefined();
+    // 15 live documents: a topK of 15 gets all of them, whatever the expired ones scored.
+    const hits = await index.search({ tenant: 'acme', vector: near, topK: 15 });
+    expect(idsOf(hits)).toEqual(LIVE_IDS.sort());
+    expect(hits.find((h) => h.id === 'f0')?.expiresAtMs).toBe(nowMs + HOUR_MS);
+    const filtered = await index.search({
+      tenant: 'acme',
+      vector: near,
+      topK: 10,
+      filter: { metadata: { kind: 'session' } },
+    });
+    expect(idsOf(filtered)).toEqual(LIVE_IDS.filter((id) => id.startsWith('f')).sort());
+    expect(idsOf(await index.list({ tenant: 'acme', limit: 100 }))).toEqual(LIVE_IDS.sort());
+  });
+
+  test('expiry - expiring lists due documents, bounded; expire tombstones exactly that version', {
+    timeout,
+  }, async () => {
+    const index = await open();
+    const { near, nowMs, version } = await expiryFixture(index);
+    expect(await index.expiring(nowMs, 3)).toHaveLength(3);
+    const due = await index.expiring(nowMs, 100);
+    expect(idsOf(due)).toEqual(Array.from({ length: 10 }, (_, i) => `e${i}`).sort());
+    expect(due.every((d) => d.tenant === 'acme' && d.version % 2 === 1)).toBe(true);
+    expect(await index.expire('acme', 'f0', 2)).toBe(false);
+    expect(await index.expire('acme', 'n0', 21)).toBe(false);
+    const [first] = due;
+    expect(await index.expire('acme', first!.id, first!.version + 1)).toBe(false);
+    for (const d of due) expect(await index.expire(d.tenant, d.id, d.version)).toBe(true);
+    expect(await index.expire('acme', first!.id, first!.version)).toBe(false);
+    expect(await index.expiring(nowMs, 100)).toEqual([]);
+    expect(index.stats('acme')).toMatchObject({ docs: 15, tombstones: 10 });
+    // The expired event again changes nothing; a newer version of the memory lives.
+    const again = doc({ id: first!.id, version: first!.version, vectors: [near], expiresAtMs: nowMs - 1 });
+    expect(await index.upsert(again)).toBe(false);
+    expect(await index.upsert(doc({ id: first!.id, version: version + 1, vectors: [near] }))).toBe(true);
+    expect((await index.get('acme', first!.id))?.version).toBe(version + 1);
+  });
+
+  test('expiry - an expiry survives a reopen', { timeout }, async () => {
+    let index = await open();
+    const { nowMs } = await expiryFixture(index);
+    index.markApplied(25);
+    await index.snapshot();
+    index = await reopen(index);
+    expect((await index.get('acme', 'f1'))?.expiresAtMs).toBe(nowMs + HOUR_MS);
+    expect(await index.get('acme', 'e1')).toBeUndefined();
+    expect(await index.expiring(Date.now(), 100)).toHaveLength(10);
+  });
+}
+
+function describeList(open: Open, timeout: number): void {
+  test('list - newest first, paged below a version with no duplicate and no gap, across updates and deletes', {
+    timeout,
+  }, async () => {
+    const index = await open();
+    const random = rng(41);
+    const dim = index.dimensions;
+    let version = 0;
+    const current = new Map<string, number>();
+    for (let i = 0; i < 40; i++) {
+      await index.upsert(doc({ id: `d${i}`, version: ++version, vectors: [unitVector(random, dim)] }));
+      current.set(`d${i}`, version);
+      // Another tenant's documents interleave and are never listed.
+      await index.upsert(
+        doc({ tenant: 'globex', id: `d${i}`, version: ++version, vectors: [unitVector(random, dim)] }),
+      );
+    }
+    for (const i of [3, 17, 30]) {
+      await index.upsert(doc({ id: `d${i}`, version: ++version, vectors: [unitVector(random, dim)] }));
+      current.set(`d${i}`, version);
+    }
+    for (const i of [5, 18]) {
+      await index.delete('acme', `d${i}`, ++version);
+      current.delete(`d${i}`);
+    }
+    const expected = [...current.entries()].sort((a, b) => b[1] - a[1]).map(([id]) => id);
+    const seen: string[] = [];
+    let before: number | undefined;
+    for (let page = 0; page < 20; page++) {
+      const docs = await index.list({ tenant: 'acme', limit: 7, beforeVersion: before });
+      if (docs.length === 0) break;
+      const versions = docs.map((d) => d.version);
+      expect(versions).toEqual([...versions].sort((a, b) => b - a));
+      expect(docs.every((d) => d.tenant === 'acme')).toBe(true);
+      seen.push(...docs.map((d) => d.id));
+      before = docs.at(-1)!.version;
+    }
+    expect(seen).toEqual(expected);
+    const [newest] = await index.list({ tenant: 'acme', limit: 1 });
+    expect(newest).toMatchObject({ id: 'd30', version: current.get('d30'), chunkCount: 1 });
+    expect(await index.list({ tenant: 'nobody', limit: 5 })).toEqual([]);
+  });
+
+  test('list - filters select as search filters do: exact, typed, metadata and scope', {
+    timeout,
+  }, async () => {
+    const index = await open();
+    const random = rng(43);
+    const dim = index.dimensions;
+    const specs: { metadata: Metadata; scope: Scope }[] = [
+      { metadata: { team: 'infra', n: 1 }, scope: { userId: 'u1' } },
+      { metadata: { team: 'infra', n: '1' }, scope: { userId: 'u1', sessionId: 's1' } },
+      { metadata: { team: 'web', n: 1 }, scope: { userId: 'u2' } },
+      { metadata: { team: 'infra', n: true }, scope: { agentId: 'a1', userId: 'u2' } },
+    ];
+    for (const [i, spec] of specs.entries()) {
+      await index.upsert(doc({ id: `d${i}`, version: i + 1, vectors: [unitVector(random, dim)], ...spec }));
+    }
+    const ids = async (filter: Parameters<VectorIndex['list']>[0]['filter']) =>
+      (await index.list({ tenant: 'acme', limit: 100, filter })).map((d) => d.id);
+    expect(await ids({ metadata: { team: 'infra' } })).toEqual(['d3', 'd1', 'd0']);
+    expect(await ids({ metadata: { n: 1 } })).toEqual(['d2', 'd0']);
+    expect(await ids({ metadata: { n: '1' } })).toEqual(['d1']);
+    expect(await ids({ scope: { userId: 'u1' } })).toEqual(['d1', 'd0']);
+    expect(await ids({ scope: { userId: 'u2' }, metadata: { team: 'infra' } })).toEqual(['d3']);
+    expect(await ids({ scope: { sessionId: 's1', userId: 'u1' } })).toEqual(['d1']);
+    expect(await ids({ scope: { userId: undefined } })).toEqual(['d3', 'd2', 'd1', 'd0']);
+    expect(await ids({ metadata: { team: 'none' } })).toEqual([]);
+    expect((await index.list({ tenant: 'acme', limit: 100 }))[0]?.scope).toEqual({
+      agentId: 'a1',
+      userId: 'u2',
+    });
   });
 }

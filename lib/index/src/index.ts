@@ -23,8 +23,10 @@ export {
 export { DEFAULT_HNSW, HNSW_RANGES, type HnswOptions } from './options.ts';
 export type {
   ChunkVector,
+  ExpiredDoc,
   IndexedDoc,
   IndexStats,
+  ListQuery,
   UpsertDoc,
   VectorHit,
   VectorIndex,

@@ -7,6 +7,11 @@
  * Versions are JetStream stream sequences. Applying is idempotent: an upsert or delete
  * whose version is not newer than what the index holds for that document changes nothing,
  * so redelivered, replayed or reordered events are harmless.
+ *
+ * Expiry: a document version may carry `expiresAtMs`. From that instant it is gone for
+ * every read (`get`, `search`, `list` check it at read time, before topK or limit, so an
+ * expired document never takes a result's place), and `expiring` and `expire` let the
+ * agent's sweeper remove it for good (from the log first, then from the view).
  */
 import type { Filter, Metadata, Scope } from '@memmesh/core';
 
@@ -26,6 +31,8 @@ export interface UpsertDoc {
   metadata: Metadata;
   scope: Scope;
   chunks: ChunkVector[];
+  /** When this version expires, ms since the epoch; undefined: never. */
+  expiresAtMs?: number | undefined;
 }
 
 export interface IndexedDoc {
@@ -36,6 +43,24 @@ export interface IndexedDoc {
   metadata: Metadata;
   scope: Scope;
   chunkCount: number;
+  expiresAtMs?: number | undefined;
+}
+
+/** One page of a tenant's documents, newest (highest version) first. */
+export interface ListQuery {
+  tenant: string;
+  /** Documents in the page, at most; 1 to LIST_LIMIT_MAX. */
+  limit: number;
+  /** Only versions strictly below this one (the cursor); undefined: from the newest. */
+  beforeVersion?: number | undefined;
+  filter?: Filter | undefined;
+}
+
+/** A document version whose expiry has passed, for the sweeper. */
+export interface ExpiredDoc {
+  tenant: string;
+  id: string;
+  version: number;
 }
 
 export interface VectorQuery {
@@ -54,6 +79,7 @@ export interface VectorHit {
   text: string;
   metadata: Metadata;
   scope: Scope;
+  expiresAtMs?: number | undefined;
 }
 
 export interface IndexStats {
@@ -79,6 +105,16 @@ export interface VectorIndex {
   markApplied(seq: number): void;
   get(tenant: string, id: string): Promise<IndexedDoc | undefined>;
   search(query: VectorQuery): Promise<VectorHit[]>;
+  /** The tenant's live, unexpired documents matching the filter, newest first, at most `limit`. */
+  list(query: ListQuery): Promise<IndexedDoc[]>;
+  /** Up to `docsMax` documents (of any tenant) whose expiry is at or before `nowMs`. */
+  expiring(nowMs: number, docsMax: number): Promise<ExpiredDoc[]>;
+  /**
+   * Removes an expired document: a tombstone at its own version, so that replaying the
+   * expired event changes nothing. False (and nothing changes) unless the index holds exactly
+   * this version and it has expired.
+   */
+  expire(tenant: string, id: string, version: number): Promise<boolean>;
   stats(tenant?: string): IndexStats;
   /** Persists state and appliedSeq atomically; a no-op for indexes that persist on every write. */
   snapshot(): Promise<void>;

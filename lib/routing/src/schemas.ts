@@ -4,7 +4,7 @@
  * `regions/`, rows read back from the routing table, and policy updates, so a bad value is
  * refused wherever it enters.
  */
-import { ApiKeySchema, REGION_PATTERN, SHARD_COUNT_MAX, TenantSchema } from '@memmesh/core';
+import { ApiKeySchema, REGION_PATTERN, SHARD_COUNT_MAX, TenantSchema, TtlSecondsSchema } from '@memmesh/core';
 import { z } from 'zod';
 
 export const RegionIdSchema = z.string().regex(REGION_PATTERN, 'region ids look like us-east-1');
@@ -57,6 +57,19 @@ export const TenantPolicyInputSchema = z.strictObject({
   replicas: z.array(RegionIdSchema).max(8).default([]),
   /** When set, no region outside this zone may ever hold the tenant's data, log included. */
   residency: ResidencySchema.optional(),
+  /**
+   * Default time to live per scope kind, for memories written without ttlSeconds or
+   * expiresAt: a memory with a sessionId gets sessionSeconds, else one with a userId gets
+   * userSeconds, else one with an agentId gets agentSeconds (the most specific kind that has
+   * a default). An explicit expiry on the memory always wins.
+   */
+  ttl: z
+    .strictObject({
+      sessionSeconds: TtlSecondsSchema.optional(),
+      userSeconds: TtlSecondsSchema.optional(),
+      agentSeconds: TtlSecondsSchema.optional(),
+    })
+    .optional(),
 });
 export type TenantPolicyInput = z.input<typeof TenantPolicyInputSchema>;
 

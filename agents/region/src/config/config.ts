@@ -137,6 +137,12 @@ export const RegionAgentConfigSchema = z
     chunkChars: z.number().int().min(100).max(8_000),
     chunkOverlapChars: z.number().int().min(0).max(2_000),
     snapshotIntervalMs: z.number().int().min(100),
+    /**
+     * How often the expiry sweeper looks for expired memories (purging them from the region's
+     * stream, then dropping them from the views), and the most it removes per shard per round.
+     */
+    expirySweepIntervalMs: z.number().int().min(100).max(3_600_000),
+    expirySweepDocsMax: z.number().int().min(1).max(100_000),
     /** Longest wait of `?wait=true` writes and of `minVersion` reads. */
     // A wait travels in each shard query, whose protocol bounds it.
     waitAppliedMsMax: z.number().int().min(0).max(SHARD_QUERY_WAIT_MS_MAX),
@@ -229,6 +235,8 @@ export const DEFAULT_REGION_AGENT_CONFIG = {
   chunkChars: 1000,
   chunkOverlapChars: 150,
   snapshotIntervalMs: 5_000,
+  expirySweepIntervalMs: 1_000,
+  expirySweepDocsMax: 1_000,
   waitAppliedMsMax: 10_000,
   shardQueryTimeoutMs: 2_000,
   replicationReconcileMs: 2_000,
@@ -313,6 +321,8 @@ export const ENV_NAMES = {
   chunkChars: 'MEMMESH_CHUNK_CHARS',
   chunkOverlapChars: 'MEMMESH_CHUNK_OVERLAP_CHARS',
   snapshotIntervalMs: 'MEMMESH_SNAPSHOT_INTERVAL_MS',
+  expirySweepIntervalMs: 'MEMMESH_EXPIRY_SWEEP_MS',
+  expirySweepDocsMax: 'MEMMESH_EXPIRY_SWEEP_DOCS_MAX',
   waitAppliedMsMax: 'MEMMESH_WAIT_APPLIED_MS_MAX',
   shardQueryTimeoutMs: 'MEMMESH_SHARD_QUERY_TIMEOUT_MS',
   resultCacheTtlMs: 'MEMMESH_RESULT_CACHE_TTL_MS',

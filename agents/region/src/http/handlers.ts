@@ -15,6 +15,7 @@ import {
 } from '@memmesh/http';
 import type { Context } from 'hono';
 import type { Region } from '../ops/region.ts';
+import { listInputOf } from './list-params.ts';
 
 /** The Hono variables of the agent's app: the tenant of the request's API key. */
 export type AgentEnv = { Variables: { tenant: string } };
@@ -33,6 +34,7 @@ export interface MemoryHandlers {
   writeMemory: RouteHandler<MemoryInput>;
   writeBatch: RouteHandler<BatchInput>;
   getMemory: RouteHandler<undefined>;
+  listMemories: RouteHandler<undefined>;
   memoryHistory: RouteHandler<undefined>;
   deleteMemory: RouteHandler<undefined>;
   search: RouteHandler<SearchInput>;
@@ -54,6 +56,9 @@ export function memoryHandlers(region: Region): MemoryHandlers {
     },
     async getMemory(c: C) {
       return c.json(await region.get(c.get('tenant'), memoryIdParam(c)));
+    },
+    async listMemories(c: C) {
+      return c.json(await region.list(c.get('tenant'), listInputOf(c.req.url)));
     },
     async memoryHistory(c: C) {
       return c.json(await region.history(c.get('tenant'), memoryIdParam(c, '/v1/memories/', '/history')));

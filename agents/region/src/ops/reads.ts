@@ -34,9 +34,17 @@ export async function getMemory(h: RegionHandles, policy: TenantPolicy, id: stri
     tenant,
     id,
   });
-  if (!event || event.type === 'delete' || event.tenant !== tenant) {
+  // A document subject holds upserts and tombstones only (re-embeddings have subjects of their own).
+  if (!event || event.type !== 'upsert' || event.tenant !== tenant) {
     throw new MeshError(ErrorCode.NotFound, `memory ${id} not found`);
   }
+  // Expired is gone, from the instant in the event, though the sweeper has not purged it yet.
+  // Its older versions are not "the newest" either: the sweeper purges them with it.
+  if (event.expiresAt !== undefined && event.expiresAt <= Date.now()) {
+    throw new MeshError(ErrorCode.NotFound, `memory ${id} not found (expired)`);
+  }
   const { text, metadata, scope } = event;
-  return { id, text, metadata, scope, version, region: h.config.region, shard };
+  const expiresAt =
+    event.expiresAt === undefined ? {} : { expiresAt: new Date(event.expiresAt).toISOString() };
+  return { id, text, metadata, scope, version, region: h.config.region, shard, ...expiresAt };
 }

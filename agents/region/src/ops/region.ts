@@ -13,6 +13,7 @@ import {
   type Memory,
   type MemoryHistory,
   type MemoryInput,
+  type MemoryList,
   regionInboxPrefix,
   type SearchInput,
   type SearchResponse,
@@ -29,11 +30,13 @@ import { specOfEmbedder } from '../parts/parts.ts';
 import type { RegionParts, RegionTelemetry } from '../parts/types.ts';
 import { reindexMetrics } from '../reindex/metrics.ts';
 import { createReindexer, type Reindexer } from '../reindex/runner.ts';
+import { type ExpirySweeper, startExpirySweeper } from '../shards/expiry-sweep.ts';
 import { trackConsumerLag } from '../shards/lag.ts';
 import { openViews, type Views } from '../shards/views.ts';
 import { createTenantBudgets } from './budgets.ts';
 import type { RegionHandles } from './handles.ts';
 import { memoryHistory } from './history.ts';
+import { type ListInput, listMemories } from './list.ts';
 import { createRegionModels } from './models.ts';
 import { requireHome, requireReadable } from './policy.ts';
 import { getMemory } from './reads.ts';
@@ -77,6 +80,8 @@ export interface Region {
   get(tenant: string, id: string): Promise<Memory>;
   /** The versions of a memory the log still holds, newest first. */
   history(tenant: string, id: string): Promise<MemoryHistory>;
+  /** A page of the tenant's memories, newest first. */
+  list(tenant: string, input: ListInput): Promise<MemoryList>;
   delete(
     tenant: string,
     id: string,
@@ -120,6 +125,25 @@ export async function openRegion(options: OpenRegionOptions): Promise<Region> {
   }
 }
 
+/** The re-index jobs of the region, run by one of its agents at a time. */
+function reindexerOf(options: OpenRegionOptions, handles: RegionHandles): Reindexer {
+  const { config, telemetry } = options;
+  return createReindexer({
+    region: config.region,
+    agentId: config.agentId,
+    routing: options.routing,
+    views: handles.views,
+    models: handles.models,
+    publisher: handles.publisher,
+    logger: options.logger,
+    cannotEmbed: options.parts.cannotEmbed,
+    leaseMs: config.reindexLeaseMs,
+    rollbackMs: config.reindexRollbackMs,
+    batchChunksMax: config.reindexBatchChunks,
+    ...(telemetry ? reindexMetrics(telemetry.metrics) : {}),
+  });
+}
+
 /**
  * Embedder calls at once when the configuration does not say: the local and MiniLM embedders
  * compute on this process's CPU, where a second call only waits; OpenAI's are network
@@ -136,6 +160,7 @@ class RegionService implements Region {
   readonly #timers: ReturnType<typeof setInterval>[];
   readonly #stopLag: () => void;
   readonly reindex: Reindexer;
+  readonly #sweeper: ExpirySweeper;
   #fatal: unknown;
 
   static async open(options: OpenRegionOptions, nc: NatsConnection): Promise<RegionService> {
@@ -242,26 +267,24 @@ class RegionService implements Region {
         views.followModels().catch((err: unknown) => logger.warn('model state follow failed', { err }));
       }, config.modelFollowMs),
     ];
-    this.reindex = createReindexer({
-      region: config.region,
-      agentId: config.agentId,
-      routing: options.routing,
-      views,
-      models: this.#handles.models,
-      publisher: opened.publisher,
-      logger,
-      cannotEmbed: options.parts.cannotEmbed,
-      leaseMs: config.reindexLeaseMs,
-      rollbackMs: config.reindexRollbackMs,
-      batchChunksMax: config.reindexBatchChunks,
-      ...(telemetry ? reindexMetrics(telemetry.metrics) : {}),
-    });
+    this.reindex = reindexerOf(options, this.#handles);
     this.#timers.push(
       setInterval(() => {
         this.reindex.tick().catch((err: unknown) => logger.warn('re-index check failed', { err }));
       }, config.modelFollowMs),
     );
     for (const timer of this.#timers) timer.unref();
+    this.#sweeper = startExpirySweeper(
+      {
+        jsm: opened.jsm,
+        stream: this.#handles.stream,
+        hosts: () => views.all(),
+        docsMax: config.expirySweepDocsMax,
+        logger,
+        onExpired: (tenant) => opened.tenantVersions.bump(tenant),
+      },
+      config.expirySweepIntervalMs,
+    );
   }
 
   /** A shard consumer stopped for good: the agent is no longer ready. */
@@ -280,14 +303,14 @@ class RegionService implements Region {
 
   async write(tenant: string, input: MemoryInput, options: WriteOptions): Promise<WriteResult> {
     this.#link.ensureConnected('write');
-    await requireHome(this.#options.routing, this.region, tenant);
-    return writeOne(this.#handles, tenant, input, options);
+    const policy = await requireHome(this.#options.routing, this.region, tenant);
+    return writeOne(this.#handles, policy, input, options);
   }
 
   async writeBatch(tenant: string, inputs: MemoryInput[], options: WriteOptions): Promise<BatchItemResult[]> {
     this.#link.ensureConnected('write');
-    await requireHome(this.#options.routing, this.region, tenant);
-    return writeBatch(this.#handles, tenant, inputs, options);
+    const policy = await requireHome(this.#options.routing, this.region, tenant);
+    return writeBatch(this.#handles, policy, inputs, options);
   }
 
   async get(tenant: string, id: string): Promise<Memory> {
@@ -301,6 +324,15 @@ class RegionService implements Region {
       this.#handles,
       await requireReadable(this.#options.routing, this.region, tenant),
       id,
+    );
+  }
+
+  async list(tenant: string, input: ListInput): Promise<MemoryList> {
+    this.#link.ensureConnected('read');
+    return listMemories(
+      this.#handles,
+      await requireReadable(this.#options.routing, this.region, tenant),
+      input,
     );
   }
 
@@ -347,6 +379,7 @@ class RegionService implements Region {
     for (const timer of this.#timers) clearInterval(timer);
     await this.reindex.close();
     this.#stopLag();
+    await this.#sweeper.stop();
     await this.#handles.views.close();
     await this.#tenantVersions.flush();
     await this.#handles.nc.drain().catch(() => undefined);

@@ -64,7 +64,15 @@ export async function search(
     .flatMap((reply) => reply.hits)
     .sort((a, b) => b.score - a.score)
     .slice(0, topK)
-    .map(({ id, score, text, metadata, scope, version }) => ({ id, score, text, metadata, scope, version }));
+    .map(({ id, score, text, metadata, scope, version, expiresAt }) => ({
+      id,
+      score,
+      text,
+      metadata,
+      scope,
+      version,
+      ...(expiresAt === undefined ? {} : { expiresAt }),
+    }));
   h.budgets.chargeSearchResults(tenant, resultBytesOf(results));
   // A shard that had to drop hits to fit its reply may have dropped some of the top k.
   const truncated = replies.some((reply) => reply.truncated);
@@ -74,10 +82,22 @@ export async function search(
     tookMs: performance.now() - started,
     ...(truncated ? { truncated } : {}),
   };
-  if (key) {
-    await h.parts.cache.set(key, JSON.stringify(response), h.config.resultCacheTtlMs).catch(() => undefined);
+  const ttlMs = cacheTtlMs(results, h.config.resultCacheTtlMs);
+  if (key && ttlMs > 0) {
+    await h.parts.cache.set(key, JSON.stringify(response), ttlMs).catch(() => undefined);
   }
   return response;
+}
+
+/**
+ * A cached answer must not outlive its first memory to expire: the sweep that removes it
+ * from the views bumps the tenant's token, but only moments after the expiry, and the answer
+ * must change at the instant itself.
+ */
+function cacheTtlMs(results: SearchResponse['results'], ttlMs: number): number {
+  let until = Number.POSITIVE_INFINITY;
+  for (const r of results) if (r.expiresAt !== undefined) until = Math.min(until, Date.parse(r.expiresAt));
+  return Math.min(ttlMs, Math.floor(until - Date.now()));
 }
 
 /** minVersion answers depend on waiting for the log, so they are never served from cache. */

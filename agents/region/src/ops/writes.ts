@@ -20,6 +20,8 @@ import {
   shardOf,
   type WriteResult,
 } from '@memmesh/core';
+import type { TenantPolicy } from '@memmesh/routing';
+import { expiryOf } from './expiry.ts';
 import type { RegionHandles } from './handles.ts';
 import { lastEvent } from './last-event.ts';
 
@@ -44,13 +46,17 @@ interface PreparedWrite {
 /** Chunks a batch of inputs, charges and embeds the chunks, and builds their events. */
 async function prepareWrites(
   h: RegionHandles,
-  tenant: string,
+  policy: TenantPolicy,
   inputs: MemoryInput[],
 ): Promise<PreparedWrite[]> {
+  const { tenant } = policy;
   const { region, shardCount, agentId } = h.config;
   // During a re-index (and its rollback window) a write carries every live model's vectors,
   // so that no view of the region ever falls behind the live traffic.
   const specs = h.models.writeModels();
+  // Before any cost: a bad expiry is the caller's mistake (400), and the whole batch's.
+  const nowMs = Date.now();
+  const expiries = inputs.map((input) => expiryOf(input, policy, nowMs));
   const spansPerDoc = inputs.map((input) => chunkText(input.text, h.chunkOptions));
   const texts = inputs.flatMap((input, i) =>
     (spansPerDoc[i] ?? []).map((s) => input.text.slice(s.start, s.end)),
@@ -64,6 +70,7 @@ async function prepareWrites(
   const [active = h.models.base, ...extra] = specs;
   let next = 0;
   return inputs.map((input, i) => {
+    const expiry = expiries[i];
     const id = input.id ?? newDocId();
     const shard = shardOf(tenant, id, shardCount);
     const first = next;
@@ -86,13 +93,16 @@ async function prepareWrites(
       scope: input.scope ?? {},
       model: { id: active.model, dim: active.dimensions },
       ...(alt.length > 0 ? { alt } : {}),
-      ts: Date.now(),
+      ts: nowMs,
       source: { region, agent: agentId },
+      ...(expiry === undefined ? {} : { expiresAt: expiry.atMs }),
     };
     // Content hash: the same write retried inside the duplicate window is dropped by NATS.
-    const msgId = sha256Hex(
-      JSON.stringify([tenant, id, 'upsert', input.text, event.metadata, event.scope, active.model]),
-    );
+    // An expiring write's instant is part of it: the same text and TTL written again (to keep
+    // a memory alive, or after it expired and was purged) is a new write with a new expiry,
+    // never a "duplicate" of one that is gone. The publisher's own retries reuse this id.
+    const content = [tenant, id, 'upsert', input.text, event.metadata, event.scope, active.model];
+    const msgId = sha256Hex(JSON.stringify(expiry === undefined ? content : [...content, expiry.atMs]));
     const subject = docSubject(region, shard, tenant, docKeyOf(tenant, id));
     return { id, shard, subject, event, msgId, ifVersion: input.ifVersion };
   });
@@ -117,17 +127,17 @@ async function publishPrepared(
 
 export async function writeOne(
   h: RegionHandles,
-  tenant: string,
+  policy: TenantPolicy,
   input: MemoryInput,
   options: WriteOptions,
 ): Promise<WriteResult> {
-  const [prepared] = await prepareWrites(h, tenant, [input]);
+  const [prepared] = await prepareWrites(h, policy, [input]);
   return publishPrepared(h, prepared as PreparedWrite, options);
 }
 
 export async function writeBatch(
   h: RegionHandles,
-  tenant: string,
+  policy: TenantPolicy,
   inputs: MemoryInput[],
   options: WriteOptions,
 ): Promise<BatchItemResult[]> {
@@ -135,7 +145,7 @@ export async function writeBatch(
   if (new Set(ids).size !== ids.length) {
     throw new MeshError(ErrorCode.BadRequest, 'a batch must not name the same id twice');
   }
-  const prepared = await prepareWrites(h, tenant, inputs);
+  const prepared = await prepareWrites(h, policy, inputs);
   const settled = await Promise.allSettled(prepared.map((p) => publishPrepared(h, p, options)));
   const failures = settled.filter((s) => s.status === 'rejected');
   // When nothing was stored because the log is down, say so as a whole: 503, retry later.

@@ -48,6 +48,9 @@ export function instrumentIndex(index: VectorIndex, backend: string, metrics: Ag
       metrics.vectorStoreQueryDurationSeconds.observe(labels, secondsSince(started));
       return hits;
     },
+    list: (query) => index.list(query),
+    expiring: (nowMs, docsMax) => index.expiring(nowMs, docsMax),
+    expire: (tenant, id, version) => write(() => index.expire(tenant, id, version)),
     stats: (tenant) => index.stats(tenant),
     snapshot: () => index.snapshot(),
     close: () => index.close(),

@@ -396,6 +396,7 @@ class RegionReindexer implements Reindexer {
           scope: event.scope,
           model,
           job: job.id,
+          ...(event.expiresAt === undefined ? {} : { expiresAt: event.expiresAt }),
           ts: Date.now(),
           source: { region: this.#o.region, agent: this.#o.agentId },
         };

@@ -83,7 +83,7 @@ function sameModel(a: ModelRef, b: ModelRef): boolean {
 
 function toDoc(
   view: ModelView,
-  event: Pick<UpsertEvent, 'tenant' | 'id' | 'text' | 'metadata' | 'scope' | 'model'>,
+  event: Pick<UpsertEvent, 'tenant' | 'id' | 'text' | 'metadata' | 'scope' | 'model' | 'expiresAt'>,
   eventChunks: Chunk[],
   version: number,
 ): UpsertDoc {
@@ -109,5 +109,7 @@ function toDoc(
     metadata: event.metadata,
     scope: event.scope,
     chunks,
+    // The expiry the writing agent computed, the same instant in every view.
+    ...(event.expiresAt === undefined ? {} : { expiresAtMs: event.expiresAt }),
   };
 }

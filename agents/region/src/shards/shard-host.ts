@@ -13,6 +13,7 @@ import {
   type AppliedEvent,
   type DeadLetter,
   type ShardConsumer,
+  type ShardListQuery,
   type ShardQuery,
   type ShardServer,
   serveShard,
@@ -152,6 +153,12 @@ export function serveShardViews(
       }
       return answer(ctx, view, query);
     },
+    (query) => {
+      // A list holds no vectors: any model's view of the shard has the same documents.
+      const view = viewOf(undefined);
+      if (!view) throw new MeshError(ErrorCode.Unavailable, `shard ${where.shard} is not hosted here`);
+      return answerList(view, query);
+    },
   );
 }
 
@@ -171,5 +178,27 @@ async function answer(ctx: ShardHostContext, view: ShardHost, query: ShardQuery)
     topK: query.topK,
     filter: query.filter,
   });
-  return { hits, appliedSeq: view.consumer.appliedSeq };
+  return { hits: hits.map(withExpiry), appliedSeq: view.consumer.appliedSeq };
+}
+
+/** A list query, already validated by the protocol: a page of this view's memories. */
+async function answerList(view: { index: VectorIndex; consumer: ShardConsumer }, query: ShardListQuery) {
+  const docs = await view.index.list({
+    tenant: query.tenant,
+    limit: query.limit,
+    beforeVersion: query.beforeVersion,
+    filter: query.filter,
+  });
+  const listed = docs.map(({ id, text, metadata, scope, version, expiresAtMs }) =>
+    withExpiry({ id, text, metadata, scope, version, expiresAtMs }),
+  );
+  return { docs: listed, appliedSeq: view.consumer.appliedSeq };
+}
+
+/** The index's expiry (ms) as the API gives it: `expiresAt`, ISO 8601, only when there is one. */
+function withExpiry<T extends { expiresAtMs?: number | undefined }>({ expiresAtMs, ...rest }: T) {
+  return {
+    ...rest,
+    ...(expiresAtMs === undefined ? {} : { expiresAt: new Date(expiresAtMs).toISOString() }),
+  };
 }

@@ -289,7 +289,14 @@ class HostedViews implements Views {
     await this.#catchUp(view, models);
     const missing: MissingDoc[] = [];
     const stream = streamName(this.#options.config.region);
-    const live = await walkLiveDocs(this.#options.hosts.js, { stream, origin }, async (doc) => {
+    const nowMs = Date.now();
+    let expired = 0;
+    const walked = await walkLiveDocs(this.#options.hosts.js, { stream, origin }, async (doc) => {
+      // Expired is gone (the sweeper purges it): not worth embedding, nor waiting for.
+      if (doc.event.expiresAt !== undefined && doc.event.expiresAt <= nowMs) {
+        expired++;
+        return;
+      }
       const held = await models.hosts.get(doc.shard)?.index.get(doc.event.tenant, doc.event.id);
       if (held && held.version >= doc.version) return;
       const carried =
@@ -297,7 +304,7 @@ class HostedViews implements Views {
         (doc.event.alt ?? []).some((a) => sameRef(a.model, models.model));
       missing.push({ seq: doc.seq, version: doc.version, shard: doc.shard, event: doc.event, carried });
     });
-    return { missing, live };
+    return { missing, live: walked - expired };
   }
 
   markVerified(origin: string, key: string): void {

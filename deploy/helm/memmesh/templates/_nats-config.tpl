@@ -102,8 +102,9 @@ accounts {
 {{/*
 The region agent role, as @memmesh/core's regionAgentPermissions defines it (the chart tests
 compare the two): its region's write, dead-letter and query subjects, the JetStream API of its
-own two streams and their consumers, single-message reads of the other regions' home streams,
-replies only to the queries it received, and its inbox prefix.
+own two streams and their consumers, purges of its region stream (the expiry sweeper's),
+single-message reads of the other regions' home streams, replies only to the queries it
+received, and its inbox prefix.
 */}}
 {{- define "memmesh.natsAgentPermissions" -}}
 {{- $region := include "memmesh.region" . -}}
@@ -118,6 +119,7 @@ replies only to the queries it received, and its inbox prefix.
 {{- end -}}
 {{- $publish = append $publish (printf "$JS.ACK.%s.>" $stream) -}}
 {{- end -}}
+{{- $publish = append $publish (printf "$JS.API.STREAM.PURGE.%s" (include "memmesh.streamName" (list "MEM" $region))) -}}
 {{- range $other := keys .Values.regions | sortAlpha -}}
 {{- if ne $other $region -}}
 {{- $stream := include "memmesh.streamName" (list "MEM" $other) -}}

@@ -22,6 +22,8 @@ export interface DocRecord {
    * binding cannot hand stored vectors back, and both the exact scan and snapshots need them.
    */
   readonly vectors: Float32Array;
+  /** When this version expires, ms since the epoch; undefined: never. */
+  readonly expiresAtMs?: number | undefined;
 }
 
 export function toIndexedDoc(record: DocRecord): IndexedDoc {
@@ -34,6 +36,7 @@ export function toIndexedDoc(record: DocRecord): IndexedDoc {
     metadata: { ...record.metadata },
     scope: { ...record.scope },
     chunkCount: record.keys.length,
+    ...(record.expiresAtMs === undefined ? {} : { expiresAtMs: record.expiresAtMs }),
   };
 }
 

@@ -11,6 +11,7 @@
  * anyway: both cases scan the matching documents' stored vectors exactly instead.
  */
 import type { Filter } from '@memmesh/core';
+import { isExpired } from '../contract.ts';
 import { compileFilter } from '../filter.ts';
 import type { DocPredicate, ScoredDoc, TenantIndex } from './tenant-index.ts';
 
@@ -29,9 +30,15 @@ export function searchTenant(
   topK: number,
   filter: Filter | undefined,
   config: SearchPlanConfig,
+  nowMs: number,
 ): ScoredDoc[] {
-  const accept = toPredicate(filter);
-  if (accept === undefined) return searchUnfiltered(tenant, query, topK, config);
+  const live = livePredicate(tenant, nowMs);
+  const accept = both(toPredicate(filter), live);
+  if (accept === undefined) return searchUnfiltered(tenant, query, topK, config, undefined);
+  // Expiry alone is not a selective filter: most documents are usually unexpired, so the
+  // graph is asked as if unfiltered, with expired documents dropped from its candidates
+  // (before topK); when too many have expired, the doubling ends in the exact scan.
+  if (toPredicate(filter) === undefined) return searchUnfiltered(tenant, query, topK, config, live);
   const matching = tenant.collect(accept);
   const matchingChunks = matching.reduce((sum, record) => sum + record.keys.length, 0);
   if (matchingChunks === 0) return [];
@@ -49,11 +56,13 @@ function searchUnfiltered(
   query: Float32Array,
   topK: number,
   config: SearchPlanConfig,
+  live: DocPredicate | undefined,
 ): ScoredDoc[] {
   if (tenant.indexedDocs === 0) return [];
   const wanted = Math.min(topK, tenant.indexedDocs);
-  const hits = searchGraph(tenant, query, { topK, wanted, passFraction: 1, accept: undefined }, config);
-  return hits ?? tenant.exact(query, topK, tenant.docs.values());
+  const hits = searchGraph(tenant, query, { topK, wanted, passFraction: 1, accept: live }, config);
+  if (hits !== undefined) return hits;
+  return tenant.exact(query, topK, live === undefined ? tenant.docs.values() : tenant.collect(live));
 }
 
 interface GraphRequest {
@@ -92,7 +101,19 @@ function searchGraph(
   return undefined;
 }
 
-function toPredicate(filter: Filter | undefined): DocPredicate | undefined {
+/** Unexpired at `nowMs`; undefined when no document of the tenant carries an expiry. */
+export function livePredicate(tenant: TenantIndex, nowMs: number): DocPredicate | undefined {
+  if (tenant.expiring.size === 0) return undefined;
+  return (record) => !isExpired(record.expiresAtMs, nowMs);
+}
+
+function both(a: DocPredicate | undefined, b: DocPredicate | undefined): DocPredicate | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return (record) => a(record) && b(record);
+}
+
+export function toPredicate(filter: Filter | undefined): DocPredicate | undefined {
   const predicate = compileFilter(filter);
   if (predicate === undefined) return undefined;
   return (record) => predicate(record.metadata, record.scope);

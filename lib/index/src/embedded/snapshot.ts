@@ -237,8 +237,18 @@ async function writeDataFiles(frozen: FrozenSnapshot): Promise<Record<string, Fi
 }
 
 function docLine(doc: DocRecord): object {
-  const { tenant, id, version, text, metadata, scope, keys } = doc;
-  return { tenant, id, version, text, metadata, scope, keys };
+  const { tenant, id, version, text, metadata, scope, keys, expiresAtMs } = doc;
+  // Snapshots written before expiry existed have no expiresAtMs: those documents never expire.
+  return {
+    tenant,
+    id,
+    version,
+    text,
+    metadata,
+    scope,
+    keys,
+    ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
+  };
 }
 
 async function deleteOtherSnapshots(dir: string, keep: string): Promise<void> {
@@ -288,6 +298,7 @@ interface DocLine {
   metadata: Metadata;
   scope: Scope;
   keys: number[];
+  expiresAtMs?: number;
 }
 
 async function readDocs(path: string, manifest: Manifest, onDoc: (doc: DocRecord) => void): Promise<void> {

@@ -43,6 +43,11 @@ export class TenantIndex {
   readonly tenant: string;
   readonly docs = new Map<string, DocRecord>();
   readonly tombstones = new Map<string, number>();
+  /**
+   * The live documents that carry an expiry: what the sweeper looks through (not every
+   * document), and whether searches must check expiry at all (not when it is empty).
+   */
+  readonly expiring = new Map<string, DocRecord>();
   /** Highest version applied to this tenant, 0 when none. */
   maxVersion = 0;
   /**
@@ -80,6 +85,7 @@ export class TenantIndex {
     if (old !== undefined) this.#unindex(old);
     this.tombstones.delete(record.id);
     this.docs.set(record.id, record);
+    this.#trackExpiry(record);
     this.#index(record);
     this.maxVersion = Math.max(this.maxVersion, record.version);
   }
@@ -112,6 +118,7 @@ export class TenantIndex {
     if (old !== undefined) this.#unindex(old);
     this.tombstones.delete(record.id);
     this.docs.set(record.id, record);
+    this.#trackExpiry(record);
     this.#register(record);
     this.maxVersion = Math.max(this.maxVersion, record.version);
     return true;
@@ -121,6 +128,7 @@ export class TenantIndex {
     const old = this.docs.get(id);
     if (old !== undefined) this.#unindex(old);
     this.docs.delete(id);
+    this.expiring.delete(id);
     this.tombstones.set(id, version);
     this.maxVersion = Math.max(this.maxVersion, version);
   }
@@ -192,6 +200,7 @@ export class TenantIndex {
   restoreRecords(records: Iterable<DocRecord>, tombstones: Iterable<[string, number]>): void {
     for (const record of records) {
       this.docs.set(record.id, record);
+      this.#trackExpiry(record);
       for (const key of record.keys) this.#byKey.set(key, record);
       this.chunkCount += record.keys.length;
       if (record.keys.length > 0) this.#indexedDocs++;
@@ -206,6 +215,11 @@ export class TenantIndex {
   close(): void {
     // The binding frees native memory when the Index is collected; dropping it is enough.
     this.#graph = undefined;
+  }
+
+  #trackExpiry(record: DocRecord): void {
+    if (record.expiresAtMs === undefined) this.expiring.delete(record.id);
+    else this.expiring.set(record.id, record);
   }
 
   #index(record: DocRecord): void {

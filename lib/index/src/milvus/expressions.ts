@@ -10,7 +10,7 @@
  * and true differ), and values only ever appear inside escaped string literals.
  */
 import type { Filter, Metadata, Scope } from '@memmesh/core';
-import { FACT_BYTES_MAX, FACTS_MAX, utf8Bytes } from './schema.ts';
+import { EXPIRY_KEY, FACT_BYTES_MAX, FACTS_MAX, utf8Bytes } from './schema.ts';
 
 const LITERAL_ESCAPES: Readonly<Record<string, string>> = {
   '\\': '\\\\',
@@ -52,4 +52,20 @@ export function filterExpression(filter: Filter | undefined): string | undefined
   // A fact no document can hold (too long to store) matches nothing.
   if (facts.length > FACTS_MAX || facts.some((f) => utf8Bytes(f) > FACT_BYTES_MAX)) return null;
   return `array_contains_all(facts, [${facts.map(milvusString).join(', ')}])`;
+}
+
+/**
+ * Rows unexpired at `nowMs`. A missing key must count as "never expires": Milvus treats a
+ * comparison with a missing JSON key as null, so `not (expiry <= now)` would drop those rows
+ * too (checked against Milvus Lite); hence the explicit `not exists`.
+ */
+export function liveExpression(nowMs: number): string {
+  const key = `scope[${milvusString(EXPIRY_KEY)}]`;
+  return `(not exists ${key} || ${key} > ${Math.floor(nowMs)})`;
+}
+
+/** Rows whose expiry is at or before `nowMs`. */
+export function expiredExpression(nowMs: number): string {
+  const key = `scope[${milvusString(EXPIRY_KEY)}]`;
+  return `(exists ${key} && ${key} <= ${Math.floor(nowMs)})`;
 }

@@ -15,11 +15,34 @@
 import type { Metadata, Scope } from '@memmesh/core';
 import { ErrorCode, MeshError } from '@memmesh/core';
 import { ConsistencyLevelEnum, MilvusClient, type RowData } from '@zilliz/milvus2-sdk-node';
-import { assertVersion, sumStats } from '../contract.ts';
-import type { IndexedDoc, IndexStats, UpsertDoc, VectorHit, VectorIndex, VectorQuery } from '../types.ts';
+import {
+  assertDocsMax,
+  assertListQuery,
+  assertVersion,
+  isExpired,
+  newestFirst,
+  sumStats,
+} from '../contract.ts';
+import { compileFilter } from '../filter.ts';
+import type {
+  ExpiredDoc,
+  IndexedDoc,
+  IndexStats,
+  ListQuery,
+  UpsertDoc,
+  VectorHit,
+  VectorIndex,
+  VectorQuery,
+} from '../types.ts';
 import { packUnitVectors, unitQuery } from '../vectors.ts';
 import { MilvusCalls } from './calls.ts';
-import { filterExpression, filterFacts, milvusString } from './expressions.ts';
+import {
+  expiredExpression,
+  filterExpression,
+  filterFacts,
+  liveExpression,
+  milvusString,
+} from './expressions.ts';
 import { onLoaded } from './loading.ts';
 import {
   type MilvusIndexOptions,
@@ -32,6 +55,7 @@ import {
   assertStorable,
   collectionNames,
   docKey,
+  EXPIRY_KEY,
   HEAD_CHUNK,
   HEAD_FIELDS,
   type MilvusCollectionNames,
@@ -77,7 +101,11 @@ interface Head {
   version: number;
   deleted: boolean;
   chunkCount: number;
+  expiresAtMs?: number | undefined;
 }
+
+/** A list page's first version window is this many times its limit; each next one doubles. */
+const LIST_WINDOW_PER_LIMIT = 8;
 
 interface TenantCounters {
   docs: number;
@@ -137,11 +165,13 @@ class MilvusIndexImpl implements VectorIndex {
       if (held !== undefined && held.version >= doc.version) return false;
       const key = docKey(this.#options.shard, doc.tenant, doc.id);
       const n = doc.chunks.length;
+      const expiry = doc.expiresAtMs === undefined ? {} : { [EXPIRY_KEY]: doc.expiresAtMs };
       await this.#deleteChunks(doc.tenant, key, n);
       const rows = doc.chunks.map((_, i) => ({
         ...this.#row(doc.tenant, doc.id, key, i, doc.version),
         pk: `${key}:${i}`,
         facts,
+        scope: expiry,
         [VECTOR_FIELD]: Array.from(vectors.subarray(i * this.dimensions, (i + 1) * this.dimensions)),
       }));
       for (let i = 0; i < rows.length; i += this.#options.writeBatchRowsMax) {
@@ -153,7 +183,7 @@ class MilvusIndexImpl implements VectorIndex {
           chunk_count: n,
           text: doc.text,
           metadata: { ...doc.metadata },
-          scope: { ...doc.scope },
+          scope: { ...doc.scope, ...expiry },
         },
       ]);
       this.#count(doc.tenant, held, { version: doc.version, deleted: false, chunkCount: n });
@@ -185,16 +215,9 @@ class MilvusIndexImpl implements VectorIndex {
   async get(tenant: string, id: string): Promise<IndexedDoc | undefined> {
     this.#assertOpen();
     const [head] = await this.#heads(tenant, [docKey(this.#options.shard, tenant, id)]);
-    if (head === undefined || head.deleted === true) return undefined;
-    return {
-      tenant,
-      id: String(head.doc_id),
-      version: toSafeInteger(head.version, 'version'),
-      text: String(head.text),
-      metadata: { ...(head.metadata as Metadata) },
-      scope: { ...(head.scope as Scope) },
-      chunkCount: Number(head.chunk_count),
-    };
+    if (head === undefined || head.deleted === true || isExpired(expiryOf(head), Date.now()))
+      return undefined;
+    return toIndexedDoc(tenant, head);
   }
 
   async search(query: VectorQuery): Promise<VectorHit[]> {
@@ -206,9 +229,14 @@ class MilvusIndexImpl implements VectorIndex {
     const filter = filterExpression(query.filter);
     if (filter === null) return [];
     const { tenant, topK } = query;
-    const expr = [this.#viewExpr(tenant), 'chunk >= 0', ...(filter === undefined ? [] : [filter])].join(
-      ' && ',
-    );
+    const nowMs = Date.now();
+    // Expired chunks are filtered inside Milvus, so they never take one of the topK places.
+    const expr = [
+      this.#viewExpr(tenant),
+      'chunk >= 0',
+      liveExpression(nowMs),
+      ...(filter === undefined ? [] : [filter]),
+    ].join(' && ');
     const found = await onLoaded(this.#calls, this.#names.data, 'search', () =>
       this.#calls.client.search({
         collection_name: this.#names.data,
@@ -241,6 +269,7 @@ class MilvusIndexImpl implements VectorIndex {
       // in flight (or was interrupted and will be redone): its chunks are not trusted yet.
       if (head === undefined || head.deleted === true || String(head.version) !== String(hit.version))
         continue;
+      const expiresAtMs = expiryOf(head);
       results.push({
         id: String(head.doc_id),
         // float32 rounding can put a cosine a hair outside the documented range.
@@ -248,10 +277,83 @@ class MilvusIndexImpl implements VectorIndex {
         version: toSafeInteger(head.version, 'version'),
         text: String(head.text),
         metadata: { ...(head.metadata as Metadata) },
-        scope: { ...(head.scope as Scope) },
+        scope: scopeOf(head),
+        ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
       });
     }
     return results.sort((a, b) => b.score - a.score).slice(0, topK);
+  }
+
+  /**
+   * Milvus queries have no ORDER BY, so the newest `limit` heads below the cursor are found
+   * by version windows, newest first: every head in a window is read (in primary-key pages),
+   * the window below is twice as wide, and the walk stops once `limit` heads passed, since
+   * every head of a lower window is older than all of them. A page so costs about the heads
+   * between the cursor and its last memory, not the tenant's whole view. The filter is
+   * applied here, with ../filter.ts (heads carry metadata and scope, not the chunks' facts).
+   */
+  async list(query: ListQuery): Promise<IndexedDoc[]> {
+    this.#assertOpen();
+    assertListQuery(query);
+    const newest = this.#counters.get(query.tenant)?.version;
+    if (newest === undefined) return [];
+    const accept = compileFilter(query.filter);
+    const nowMs = Date.now();
+    const passed: Record<string, unknown>[] = [];
+    let high = Math.min(query.beforeVersion ?? newest + 1, newest + 1);
+    let width = query.limit * LIST_WINDOW_PER_LIMIT;
+    const pagesMax = Math.ceil(this.#options.viewDocsMax / this.#options.scanPageRowsMax) + 1;
+    let pages = 0;
+    while (high > 0 && passed.length < query.limit) {
+      const low = Math.max(0, high - width);
+      const window = `version >= ${low} && version < ${high}`;
+      pages += await this.#scanHeads(query.tenant, `${window} && ${liveExpression(nowMs)}`, (head) => {
+        if (accept === undefined || accept(head.metadata as Metadata, scopeOf(head))) passed.push(head);
+      });
+      if (pages > pagesMax) {
+        throw new MeshError(ErrorCode.Internal, `listing ${this.#names.view} read over ${pagesMax} pages`);
+      }
+      high = low;
+      width *= 2;
+    }
+    const byVersion = passed.map((head) => ({ head, version: toSafeInteger(head.version, 'version') }));
+    return newestFirst(byVersion, query.limit).map(({ head }) => toIndexedDoc(query.tenant, head));
+  }
+
+  async expiring(nowMs: number, docsMax: number): Promise<ExpiredDoc[]> {
+    this.#assertOpen();
+    assertDocsMax(docsMax);
+    const result = await onLoaded(this.#calls, this.#names.data, 'query expired heads', () =>
+      this.#calls.client.query({
+        collection_name: this.#names.data,
+        filter: `shard == ${milvusString(this.#options.shard)} && chunk == ${HEAD_CHUNK} && deleted == false && ${expiredExpression(nowMs)}`,
+        output_fields: ['tenant', 'doc_id', 'version'],
+        limit: Math.min(docsMax, SEARCH_TOPK_MAX),
+        consistency_level: ConsistencyLevelEnum.Strong,
+        timeout: this.#calls.timeoutMs,
+      }),
+    );
+    return result.data.map((row) => ({
+      tenant: String(row.tenant),
+      id: String(row.doc_id),
+      version: toSafeInteger(row.version, 'version'),
+    }));
+  }
+
+  async expire(tenant: string, id: string, version: number): Promise<boolean> {
+    this.#assertOpen();
+    assertVersion(version);
+    return this.#serially(async () => {
+      const held = await this.#head(tenant, id);
+      if (held === undefined || held.deleted || held.version !== version) return false;
+      if (!isExpired(held.expiresAtMs, Date.now())) return false;
+      const key = docKey(this.#options.shard, tenant, id);
+      await this.#deleteChunks(tenant, key, 0);
+      // A tombstone at the expired version: replaying the expired event then changes nothing.
+      await this.#upsertRows([{ ...this.#row(tenant, id, key, HEAD_CHUNK, version), deleted: true }]);
+      this.#count(tenant, held, { version, deleted: true, chunkCount: 0 });
+      return true;
+    });
   }
 
   stats(tenant?: string): IndexStats {
@@ -392,7 +494,44 @@ class MilvusIndexImpl implements VectorIndex {
       version: toSafeInteger(row.version, 'version'),
       deleted: row.deleted === true,
       chunkCount: Number(row.chunk_count),
+      expiresAtMs: expiryOf(row),
     };
+  }
+
+  /**
+   * Calls `onHead` for every live head of the tenant in this view that `where` selects, a
+   * page at a time in primary-key order; answers the pages read.
+   */
+  async #scanHeads(
+    tenant: string,
+    where: string,
+    onHead: (head: Record<string, unknown>) => void,
+  ): Promise<number> {
+    const pageRows = this.#options.scanPageRowsMax;
+    let after: string | undefined;
+    for (let page = 1; ; page++) {
+      const cursor = after === undefined ? '' : ` && pk > ${milvusString(after)}`;
+      const result = await onLoaded(this.#calls, this.#names.data, 'scan heads', () =>
+        this.#calls.client.query({
+          collection_name: this.#names.data,
+          filter: `${this.#viewExpr(tenant)} && chunk == ${HEAD_CHUNK} && deleted == false && ${where}${cursor}`,
+          output_fields: HEAD_FIELDS,
+          limit: pageRows,
+          params: { iterator: true },
+          consistency_level: ConsistencyLevelEnum.Strong,
+          timeout: this.#calls.timeoutMs,
+        }),
+      );
+      for (const row of result.data) {
+        const pk = String(row.pk);
+        if (after !== undefined && pk <= after) {
+          throw new MeshError(ErrorCode.Internal, 'Milvus returned heads out of primary-key order');
+        }
+        after = pk;
+        onHead(row);
+      }
+      if (result.data.length < pageRows) return page;
+    }
   }
 
   /** Head rows by document key, in batches of writeBatchRowsMax keys. */
@@ -489,4 +628,30 @@ function toSafeInteger(value: unknown, field: string): number {
     throw new MeshError(ErrorCode.Internal, `Milvus returned ${field} ${String(value)}, not a safe integer`);
   }
   return n;
+}
+
+/** A head's expiry, from its scope JSON; undefined when it never expires. */
+function expiryOf(head: Record<string, unknown>): number | undefined {
+  const value = (head.scope as Record<string, unknown> | null | undefined)?.[EXPIRY_KEY];
+  return value === undefined || value === null ? undefined : toSafeInteger(value, EXPIRY_KEY);
+}
+
+/** A head's scope as the API knows it: without the expiry kept beside it. */
+function scopeOf(head: Record<string, unknown>): Scope {
+  const { [EXPIRY_KEY]: _expiry, ...scope } = (head.scope ?? {}) as Record<string, unknown>;
+  return scope as Scope;
+}
+
+function toIndexedDoc(tenant: string, head: Record<string, unknown>): IndexedDoc {
+  const expiresAtMs = expiryOf(head);
+  return {
+    tenant,
+    id: String(head.doc_id),
+    version: toSafeInteger(head.version, 'version'),
+    text: String(head.text),
+    metadata: { ...(head.metadata as Metadata) },
+    scope: scopeOf(head),
+    chunkCount: Number(head.chunk_count),
+    ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
+  };
 }

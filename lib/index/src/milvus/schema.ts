@@ -16,6 +16,15 @@
  * partition. The shard would prune less: a region has a handful of shards, and every search
  * scatters to all of them anyway. The shard is a plain field that every expression filters
  * on, so two views never see each other's rows even though they share a collection.
+ *
+ * Expiry lives in the `scope` JSON field, under EXPIRY_KEY, on the head and on every chunk
+ * row, rather than in a field of its own. The collections have fixed fields (no dynamic
+ * field), and Milvus Lite and Milvus before 2.6 cannot add one to an existing collection, so
+ * a new field would mean copying every collection on upgrade; a JSON key needs nothing:
+ * rows written before expiry existed simply have no key and never expire. The key cannot
+ * collide with a real scope field (scopes are strict objects of agentId, userId and
+ * sessionId), and it is taken out of every scope the index hands back. Chunk rows carry it
+ * so that a search filters expired chunks inside Milvus, before its topK.
  */
 import { createHash } from 'node:crypto';
 import { ErrorCode, MeshError } from '@memmesh/core';
@@ -32,6 +41,8 @@ export const FACTS_MAX = 64;
 /** The head row's `chunk`; chunk rows count from 0. */
 export const HEAD_CHUNK = -1;
 export const VECTOR_FIELD = 'vector';
+/** The key of a version's expiry (ms since the epoch) in the rows' `scope` JSON. */
+export const EXPIRY_KEY = 'expires_at_ms';
 export const POSITION_VECTOR_FIELD = 'placeholder';
 
 /** What a head row gives back to `get` and to a search's hits. */
