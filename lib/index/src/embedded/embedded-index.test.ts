@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Metadata } from '@memmesh/core';
-import { isMeshError } from '@memmesh/core';
+import { isMeshError, shardOf } from '@memmesh/core';
 import { createLocalEmbedder } from '@memmesh/embed';
 import { seededRandom as rng } from '@memmesh/testkit';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -359,4 +359,49 @@ describe('embedded index recall', () => {
     );
     expect(recall).toBeGreaterThanOrEqual(0.95);
   });
+
+  // The documents of one shard (s02 of 4) of 2,000 template sentences: the local embedder
+  // puts one of them (number 611) close to almost every other, and HNSW's neighbour pruning
+  // then leaves 62 of the 514 at 384 dimensions (3 at 192) with no link into them. No ef
+  // reaches a node nothing links to, so only the unreachable-chunk scan finds them.
+  test.each([384, 192])(
+    'recall - every document is found by its own text at %i dimensions, though a hub leaves graph nodes unreachable',
+    async (dimensions) => {
+      const embedder = createLocalEmbedder({ dimensions });
+      const ids = Array.from({ length: 2000 }, (_, i) => i).filter(
+        (i) => shardOf('acme', `doc-${i}`, 4) === 's02',
+      );
+      const texts = ids.map(templateSentence);
+      const vectors: Float32Array[] = [];
+      for (let i = 0; i < texts.length; i += embedder.batchSizeMax) {
+        vectors.push(...(await embedder.embed(texts.slice(i, i + embedder.batchSizeMax))));
+      }
+      const index = await open({ dimensions });
+      for (const [i, vector] of vectors.entries()) {
+        await index.upsert(doc({ id: `doc-${ids[i]}`, version: i + 1, vectors: [vector] }));
+      }
+      const missed: string[] = [];
+      for (const [i, vector] of vectors.entries()) {
+        const hits = await index.search({ tenant: 'acme', vector, topK: 10 });
+        if (!hits.some((hit) => hit.id === `doc-${ids[i]}`)) missed.push(`doc-${ids[i]}`);
+      }
+      expect(ids).toHaveLength(514);
+      expect(missed).toEqual([]);
+    },
+  );
 });
+
+/** Short sentences that differ in three made-up words and a number, over a fixed template. */
+function templateSentence(i: number): string {
+  const syllables = ['ka', 'zu', 'mor', 'vel', 'tri', 'quo', 'plin', 'dex', 'ro', 'sha', 'bix', 'nel'];
+  const word = (n: number): string => {
+    let s = '';
+    let x = n;
+    for (let k = 0; k < 4; k++) {
+      s += syllables[x % syllables.length];
+      x = Math.floor(x / syllables.length) + k * 7 + 3;
+    }
+    return s;
+  };
+  return `The ${word(i * 3 + 1)} keeps ${word(i * 5 + 2)} beside the ${word(i * 7 + 3)} number ${i}.`;
+}
