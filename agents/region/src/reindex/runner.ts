@@ -43,7 +43,7 @@ import {
 import type { RoutingTable } from '@memmesh/routing';
 import type { Logger } from '@memmesh/telemetry';
 import type { RegionModels } from '../ops/models.ts';
-import type { MissingDoc, Views } from '../shards/views.ts';
+import type { MissingDoc, MissingSince, Views } from '../shards/views.ts';
 import { isRunning, type JobRow, newJob, readJob, type StoredJob, writeJob } from './jobs.ts';
 
 export interface ReindexOptions {
@@ -285,14 +285,18 @@ class RegionReindexer implements Reindexer {
     await views.followModels();
     if (!views.get(region)?.models.has(key)) throw new Error('the target model views did not start');
     const queue = await models.queue(job.to);
+    let since: MissingSince | undefined;
     for (let pass = 1; pass <= PASSES_MAX; pass++) {
       this.#assertOpen();
-      const { missing, live } = await views.missingDocs(region, key);
-      await this.#progress(ctx, (s) => ({
-        ...s,
-        job: { ...s.job, total: live, done: live - missing.length },
-      }));
-      this.#o.logger.info('re-index pass', { job: job.id, pass, live, missing: missing.length });
+      // The first pass walks every live document; the later ones only what changed since, and
+      // what the pass before found missing.
+      const { missing, live, lastSeq } = await views.missingDocs(region, key, since);
+      since = { afterSeq: lastSeq, recheck: missing };
+      await this.#progress(ctx, (s) => {
+        const total = pass === 1 ? live : s.job.total + live;
+        return { ...s, job: { ...s.job, total, done: Math.max(0, total - missing.length) } };
+      });
+      this.#o.logger.info('re-index pass', { job: job.id, pass, walked: live, missing: missing.length });
       if (missing.length === 0) {
         // Every write from here on carries both models: this agent's view stays complete.
         views.markVerified(region, key);

@@ -17,8 +17,11 @@ import {
   ensureRegionStreams,
   lastBySubject,
   type ShardServer,
+  versionOf,
 } from '@memmesh/bus';
 import {
+  docKeyOf,
+  docSubject,
   type EmbedderSpec,
   ErrorCode,
   MeshError,
@@ -80,7 +83,7 @@ export interface Views {
    * Documents of `origin` that the views of model `key` lack at their current version, and
    * how many live documents there are, once those views applied what the stream holds now.
    */
-  missingDocs(origin: string, key: string): Promise<{ missing: MissingDoc[]; live: number }>;
+  missingDocs(origin: string, key: string, since?: MissingSince): Promise<MissingDocs>;
   /**
    * Records that the views of model `key` were found complete (by `missingDocs`), so that the
    * switch to it need not walk the log again.
@@ -98,6 +101,22 @@ export interface MissingDoc {
   event: UpsertEvent;
   /** The event already carries the model's vectors: the view will have it once it applies it. */
   carried: boolean;
+}
+
+/** What a later pass over the same views needs from the one before. */
+export interface MissingSince {
+  /** Documents whose newest event is at or below this sequence were walked already. */
+  afterSeq: number;
+  /** What that walk found missing: checked again, without walking the log for them. */
+  recheck: MissingDoc[];
+}
+
+export interface MissingDocs {
+  missing: MissingDoc[];
+  /** Live documents walked (all of them on a first pass; those newer than `afterSeq` after). */
+  live: number;
+  /** The highest stream sequence walked: the next pass's `afterSeq`. */
+  lastSeq: number;
 }
 
 export interface ViewsOptions {
@@ -281,7 +300,7 @@ class HostedViews implements Views {
     }
   }
 
-  async missingDocs(origin: string, key: string): Promise<{ missing: MissingDoc[]; live: number }> {
+  async missingDocs(origin: string, key: string, since?: MissingSince): Promise<MissingDocs> {
     const view = this.#origins.get(origin);
     const models = view?.models.get(key);
     if (!view || !models)
@@ -291,20 +310,42 @@ class HostedViews implements Views {
     const stream = streamName(this.#options.config.region);
     const nowMs = Date.now();
     let expired = 0;
-    const walked = await walkLiveDocs(this.#options.hosts.js, { stream, origin }, async (doc) => {
-      // Expired is gone (the sweeper purges it): not worth embedding, nor waiting for.
-      if (doc.event.expiresAt !== undefined && doc.event.expiresAt <= nowMs) {
-        expired++;
-        return;
-      }
-      const held = await models.hosts.get(doc.shard)?.index.get(doc.event.tenant, doc.event.id);
-      if (held && held.version >= doc.version) return;
-      const carried =
-        sameRef(doc.event.model, models.model) ||
-        (doc.event.alt ?? []).some((a) => sameRef(a.model, models.model));
-      missing.push({ seq: doc.seq, version: doc.version, shard: doc.shard, event: doc.event, carried });
-    });
-    return { missing, live: walked - expired };
+    let lastSeq = since?.afterSeq ?? 0;
+    const held = async (doc: { shard: string; version: number; event: UpsertEvent }) => {
+      const found = await models.hosts.get(doc.shard)?.index.get(doc.event.tenant, doc.event.id);
+      return found !== undefined && found.version >= doc.version;
+    };
+    const walked = await walkLiveDocs(
+      this.#options.hosts.js,
+      { stream, origin, afterSeq: since?.afterSeq },
+      async (doc) => {
+        lastSeq = Math.max(lastSeq, doc.seq);
+        // Expired is gone (the sweeper purges it): not worth embedding, nor waiting for.
+        if (doc.event.expiresAt !== undefined && doc.event.expiresAt <= nowMs) {
+          expired++;
+          return;
+        }
+        if (await held(doc)) return;
+        const carried =
+          sameRef(doc.event.model, models.model) ||
+          (doc.event.alt ?? []).some((a) => sameRef(a.model, models.model));
+        missing.push({ seq: doc.seq, version: doc.version, shard: doc.shard, event: doc.event, carried });
+      },
+    );
+    // The last pass's missing documents that the walk above did not see again (unchanged
+    // since): still missing now that the view applied everything, unless superseded.
+    for (const doc of since?.recheck ?? []) {
+      if (doc.seq > (since?.afterSeq ?? 0) || (await held(doc))) continue;
+      const subject = docSubject(
+        origin,
+        doc.shard,
+        doc.event.tenant,
+        docKeyOf(doc.event.tenant, doc.event.id),
+      );
+      const last = await lastBySubject(this.#options.hosts.jsm, stream, subject);
+      if (last && versionOf(last) === doc.version) missing.push({ ...doc, carried: false });
+    }
+    return { missing, live: walked - expired, lastSeq };
   }
 
   markVerified(origin: string, key: string): void {
