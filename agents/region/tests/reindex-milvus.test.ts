@@ -60,6 +60,9 @@ const ownModels = async () =>
 
 describe('re-index on Milvus', () => {
   it('builds the new model’s collection, switches to it, and drops the old views after the window', async () => {
+    // The target's server fails its first calls (past the client's own retries): the runner
+    // backs off and goes on, and nothing is embedded twice for it.
+    embeddings.failNext(6, 503);
     const r = await h.call('POST', '/v1/admin/reindex', { region: 'us-east-1', embedder: TARGET }, ADMIN);
     expect(r.status).toBe(202);
     const active = await eventually(
@@ -73,6 +76,9 @@ describe('re-index on Milvus', () => {
       { timeoutMs: 120_000, stepMs: 200 },
     );
     expect(active).toMatchObject({ done: DOCS, total: DOCS, embedded: DOCS });
+    expect(embeddings.texts.length).toBe(DOCS);
+    const metrics = await (await h.agent.app.request('/metrics')).text();
+    expect(Number(/^memmesh_reindex_embed_errors_total\S* (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(0);
     expect((await ownModels()).serving).toEqual(TARGET);
     // Every memory is found with the new model (queries are embedded by the target server now).
     const before = embeddings.texts.length;
