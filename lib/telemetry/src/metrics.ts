@@ -45,6 +45,7 @@ export const AGENT_METRIC_NAMES = [
   'memmesh_embedder_retries_total',
   'memmesh_embedder_errors_total',
   'memmesh_embed_queue_chars',
+  'memmesh_read_repairs_total',
   'memmesh_reindex_docs_done',
   'memmesh_reindex_docs_total',
   'memmesh_reindex_chunks_embedded',
@@ -86,6 +87,7 @@ export interface AgentMetrics extends BaseMetrics {
   applyDurationSeconds: Histogram<OriginShard>;
   applyErrors: Counter<OriginShard | 'kind'>;
   deadLetters: Counter<OriginShard>;
+  readRepairs: Counter<OriginShard | 'kind'>;
   eventsApplied: Counter<OriginShard>;
   publishDurationSeconds: Histogram<string>;
   publishErrors: Counter<'code'>;
@@ -228,6 +230,11 @@ function viewMetrics(make: MetricFactory) {
       ORIGIN_SHARD,
     ),
     eventsApplied: make.counter('memmesh_events_applied_total', 'Events applied to the view.', ORIGIN_SHARD),
+    readRepairs: make.counter(
+      'memmesh_read_repairs_total',
+      'Search hits corrected from the log because the view was behind it (stale, gone, missed).',
+      [...ORIGIN_SHARD, 'kind'],
+    ),
   } satisfies Partial<AgentOwnMetrics>;
 }
 

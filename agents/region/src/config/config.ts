@@ -118,6 +118,12 @@ export const RegionAgentConfigSchema = z
      * views and the model queries are embedded with) and looks for a re-index job to run.
      */
     modelFollowMs: z.number().int().min(100).max(60_000),
+    /**
+     * Read-repair: beside each shard search the tenant's newest event on the shard is read from
+     * the stream, and the hits of a view behind it are corrected from the log. Off saves that
+     * read per shard and search, at the price of answers as stale as the view.
+     */
+    readRepair: z.boolean(),
     /** The operator's admin key (the gateway's): opens the admin routes, re-indexing. Unset: they answer 404. */
     adminKey: ApiKeySchema.optional(),
     /** A re-index runner's lease: another agent takes the job over this long after the runner stopped renewing it. */
@@ -241,6 +247,7 @@ export const DEFAULT_REGION_AGENT_CONFIG = {
   shardQueryTimeoutMs: 2_000,
   replicationReconcileMs: 2_000,
   modelFollowMs: 1_000,
+  readRepair: true,
   reindexLeaseMs: 15_000,
   reindexRollbackMs: 3_600_000,
   reindexBatchChunks: 256,
@@ -292,6 +299,7 @@ export const ENV_NAMES = {
   regionsDir: 'MEMMESH_REGIONS_DIR',
   replicationReconcileMs: 'MEMMESH_REPLICATION_RECONCILE_MS',
   modelFollowMs: 'MEMMESH_MODEL_FOLLOW_MS',
+  readRepair: 'MEMMESH_READ_REPAIR',
   adminKey: 'MEMMESH_ADMIN_KEY',
   reindexLeaseMs: 'MEMMESH_REINDEX_LEASE_MS',
   reindexRollbackMs: 'MEMMESH_REINDEX_ROLLBACK_MS',
@@ -351,6 +359,9 @@ export const ENV_NAMES = {
 const ENV_PARSERS: Partial<Record<keyof RegionAgentConfig, EnvParser>> = {
   ...numberParsersOf(RegionAgentConfigSchema),
   apiKeys: 'pairs',
+  // Anything but these two is kept as it is, and the schema refuses it by name.
+  readRepair: (value) =>
+    value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value,
 };
 
 export function resolveConfig(overrides: Partial<RegionAgentConfig>): RegionAgentConfig {

@@ -185,6 +185,7 @@ class RegionService implements Region {
       hosts: {
         region: config.region,
         agentId: config.agentId,
+        readRepair: config.readRepair,
         nc,
         js,
         jsm,

@@ -37,6 +37,7 @@ import type { RegionTelemetry } from '../parts/types.ts';
 import { applyEvent, type ModelView } from './apply.ts';
 import { instrumentApply } from './apply-metrics.ts';
 import { ensureMinVersion } from './min-version.ts';
+import { searchRepaired } from './read-repair.ts';
 
 /** The NATS handles and callbacks every shard host of a region shares. */
 export interface ShardHostContext {
@@ -51,6 +52,8 @@ export interface ShardHostContext {
   onFatal: (err: unknown) => void;
   /** Apply metrics, and the tracer of the apply and query spans. */
   telemetry?: RegionTelemetry | undefined;
+  /** Hits of a view behind the log are corrected from the log (read-repair.ts). */
+  readRepair: boolean;
 }
 
 /** One model's view of one shard: its index and the consumer that feeds it. */
@@ -172,12 +175,20 @@ async function answer(ctx: ShardHostContext, view: ShardHost, query: ShardQuery)
       { tenant: query.tenant, minVersion: query.minVersion, waitMs: query.waitMs },
     );
   }
-  const hits = await view.index.search({
-    tenant: query.tenant,
-    vector,
-    topK: query.topK,
-    filter: query.filter,
-  });
+  const search = () =>
+    view.index.search({ tenant: query.tenant, vector, topK: query.topK, filter: query.filter });
+  const hits = ctx.readRepair
+    ? await searchRepaired(
+        {
+          jsm: ctx.jsm,
+          region: ctx.region,
+          onRepair: (kind, where) => ctx.telemetry?.metrics.readRepairs.inc({ ...where, kind }),
+        },
+        view,
+        query.tenant,
+        search,
+      )
+    : await search();
   return { hits: hits.map(withExpiry), appliedSeq: view.consumer.appliedSeq };
 }
 
