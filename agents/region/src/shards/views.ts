@@ -52,6 +52,8 @@ export interface ModelViews {
   hosts: Map<string, ShardHost>;
   /** Holds every live document of the origin (checked, or the only view there is). */
   verified: boolean;
+  /** When this agent may next check it (a check walks the log). */
+  verifyAfterMs: number;
 }
 
 export interface OriginView {
@@ -140,6 +142,8 @@ export async function openViews(options: ViewsOptions): Promise<Views> {
   return views;
 }
 
+/** The shortest time between two verifications of one view (each walks the origin's log). */
+const VERIFY_INTERVAL_MS = 2_000;
 /** How long a verification waits for a view to apply what the stream holds. */
 const VERIFY_CATCH_UP_MS = 30_000;
 
@@ -279,7 +283,11 @@ class HostedViews implements Views {
         reason: cannot,
       });
     } else if (view.serving !== active) {
-      if (!active.verified) active.verified = (await this.#missingCount(view, active)) === 0;
+      // A verification walks the origin's log: not more often than VERIFY_INTERVAL_MS per view.
+      if (!active.verified && Date.now() >= active.verifyAfterMs) {
+        active.verifyAfterMs = Date.now() + VERIFY_INTERVAL_MS;
+        active.verified = (await this.#missingCount(view, active)) === 0;
+      }
       if (active.verified) {
         view.serving = active;
         this.#options.hosts.logger.info('serving model switched', {
@@ -415,7 +423,7 @@ class HostedViews implements Views {
     // The configured model keeps the layout of releases before re-indexing (directories,
     // consumer names), so an upgrade resumes its views instead of rebuilding them.
     const suffix = (shard: string) => (sameSpec(spec, baseSpec) ? shard : `${shard}_${key}`);
-    const models: ModelViews = { spec, model, key, hosts: new Map(), verified: false };
+    const models: ModelViews = { spec, model, key, hosts: new Map(), verified: false, verifyAfterMs: 0 };
     view.models.set(key, models);
     for (const shard of shardNames(view.shardCount)) {
       const dir = config.dataDir
