@@ -1,5 +1,5 @@
 /**
- * The client against a real mesh: three regions (a NATS supercluster, one agent each) and the
+ * @memmesh/client against a real mesh: three regions (a NATS supercluster, one agent each) and the
  * gateway in front of them, over HTTP. The tenant acme lives in us-east-1 with replicas in
  * eu-central-1 and ap-southeast-1; the client asks for eu-central-1 first, so its reads go to
  * a replica that lags its writes. Shown: read-your-writes within the session (never an older
@@ -7,12 +7,12 @@
  * reads keep working when the region they go to is killed mid-way.
  */
 
-import { type Gateway, resolveGatewayConfig, startGateway } from '@memmesh/gateway';
+import { createClient } from '@memmesh/client';
 import { type AgentMesh, startAgentMesh } from '@memmesh/region-agent/testing';
 import { silentLogger } from '@memmesh/telemetry';
 import { type HttpServer, serveHttp } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient } from '../src/index.ts';
+import { type Gateway, resolveGatewayConfig, startGateway } from '../src/index.ts';
 
 let mesh: AgentMesh;
 let gateway: Gateway;
