@@ -37,6 +37,7 @@ import { type AdminAudit, logAudit } from './audit.ts';
 import type { GatewayConfig } from './config.ts';
 import { createDispatcher, type Dispatcher } from './dispatch.ts';
 import { keyHandlers } from './keys.ts';
+import { mountMcp } from './mcp.ts';
 import type { Probes } from './probes.ts';
 import type { Answer, Forward } from './proxy.ts';
 import { reindexHandlers } from './reindex.ts';
@@ -151,6 +152,7 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
     },
   };
   const admin = adminGuard({ adminKey: config.adminKey, throttle, trustedProxyHops });
+  mountMcp(app, { tenantOf, log });
   mountRoutes(app, {
     table: API,
     service: 'gateway',
