@@ -35,7 +35,7 @@ export async function getMemory(h: RegionHandles, policy: TenantPolicy, id: stri
     id,
   });
   // A document subject holds upserts and tombstones only (re-embeddings have subjects of their own).
-  if (!event || event.type !== 'upsert' || event.tenant !== tenant) {
+  if (event?.type !== 'upsert' || event.tenant !== tenant) {
     throw new MeshError(ErrorCode.NotFound, `memory ${id} not found`);
   }
   // Expired is gone, from the instant in the event, though the sweeper has not purged it yet.
