@@ -3,13 +3,24 @@
  * 500 memories of userId u1 and 500 of u2 in acme (home us-east-1, replicas eu-central-1 and
  * ap-southeast-1), some of u1's updated so that they have history. Erasing u1 leaves no
  * message on u1's subjects in any stream, no hit for an erased text in any region, no erased
- * text in any snapshot file and no cache entry of them; every u2 memory stays.
+ * text in any snapshot file and no cache entry of them (once with the in-process cache, once
+ * with Redis, whose keys and values are read directly); every u2 memory stays. A poison message
+ * on one of u1's subjects is dead-lettered in every region first, and erased with the rest.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type ErasureReceipt, streamName } from '@memmesh/core';
-import { eventually as poll, sendJson } from '@memmesh/testkit';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { type Cache, createRedisCache } from '@memmesh/cache';
+import {
+  deadLetterStreamName,
+  docKeyOf,
+  docSubject,
+  type ErasureReceipt,
+  sha256Hex,
+  shardOf,
+  streamName,
+} from '@memmesh/core';
+import { eventually as poll, type RedisServer, sendJson, startRedisServer } from '@memmesh/testkit';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentMesh, distinctiveSentence, REGIONS, type RegionId, startAgentMesh } from './harness.ts';
@@ -22,8 +33,13 @@ const UPDATED = 50;
 
 let mesh: AgentMesh;
 let nc: NatsConnection;
+/** Each region's own Redis (the redis variant), and a client of each that reads it directly. */
+let redis: Partial<Record<RegionId, RedisServer>> = {};
+let redisViews: Cache[] = [];
 const u1Texts = new Map<string, string>();
 const u2Texts = new Map<string, string>();
+/** The poisoned document of u1: its subject also holds an invalid message. */
+const POISONED = 'u1-doc-1';
 
 const call = (region: RegionId, method: string, path: string, body?: unknown, key = ACME) =>
   sendJson(mesh.agents[region].app, method, path, body, { authorization: `Bearer ${key}` });
@@ -83,44 +99,96 @@ async function filesUnder(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 }
 
-beforeAll(async () => {
-  mesh = await startAgentMesh({
-    name: 'erasure',
-    http: false,
-    agent: {
-      adminKey: ADMIN,
-      erasureFollowMs: 200,
-      replicationReconcileMs: 300,
-      snapshotIntervalMs: 500,
-      waitAppliedMsMax: 10_000,
-    },
-  });
-  nc = await connect({
-    servers: mesh.regions['us-east-1'].natsUrl,
-    ...mesh.security.connectOptions(mesh.security.operator()),
-  });
-  await writeUser('u1', u1Texts, 0);
-  await writeUser('u2', u2Texts, PER_USER);
-  for (let i = 0; i < UPDATED; i++) {
-    const id = `u1-doc-${i}`;
-    const text = `${distinctiveSentence(10 * PER_USER + i)} Updated.`;
-    const r = await call('us-east-1', 'POST', '/v1/memories?wait=true', {
-      id,
-      text,
-      scope: { userId: 'u1' },
+/** An invalid message on u1's poisoned subject: every region's views dead-letter it. */
+async function poison(): Promise<void> {
+  const shardCount = mesh.agents['us-east-1'].config.shardCount;
+  const subject = docSubject(
+    'us-east-1',
+    shardOf('acme', POISONED, shardCount),
+    'acme',
+    docKeyOf('acme', POISONED),
+  );
+  await jetstream(nc).publish(subject, new TextEncoder().encode('{"not":"an event"}'));
+  const jsm = await jetstreamManager(nc);
+  for (const region of REGIONS) {
+    await eventually(`${region} dead-letters the poison`, async () => {
+      const info = await jsm.streams.info(deadLetterStreamName(region));
+      return info.state.messages >= 1 ? true : undefined;
     });
-    expect(r.status).toBe(202);
-    u1Texts.set(`${id}#old`, u1Texts.get(id) as string);
-    u1Texts.set(id, text);
   }
-}, 300_000);
+}
 
-afterAll(async () => {
-  await nc?.close();
-  await mesh?.stop();
-});
+/** Keys and values of the Redis cache that come from an erased text. */
+async function redisLeaks(erased: string[]): Promise<string[]> {
+  const hashes = new Set(erased.map((t) => sha256Hex(t)));
+  const leaks: string[] = [];
+  for (const view of redisViews) {
+    for (const key of await view.keys('', 1_000_000)) {
+      if (hashes.has(key.slice(key.lastIndexOf(':') + 1))) leaks.push(key);
+      const value = (await view.get(key)) ?? '';
+      if (erased.some((t) => value.includes(t))) leaks.push(`${key} (value)`);
+    }
+  }
+  return leaks;
+}
 
-describe('erasure', () => {
+describe.each(['lru', 'redis'] as const)('erasure - %s cache', (cache) => {
+  beforeAll(async () => {
+    u1Texts.clear();
+    u2Texts.clear();
+    redis = {};
+    redisViews = [];
+    if (cache === 'redis') {
+      for (const region of REGIONS) {
+        const server = await startRedisServer();
+        redis[region] = server;
+        redisViews.push(await createRedisCache({ url: server.url }));
+      }
+    }
+    mesh = await startAgentMesh({
+      name: 'erasure',
+      http: false,
+      cacheBackend: cache,
+      perRegion: (region) => {
+        const server = redis[region];
+        return server ? { cache: 'redis' as const, redisUrl: server.url } : {};
+      },
+      agent: {
+        adminKey: ADMIN,
+        erasureFollowMs: 200,
+        replicationReconcileMs: 300,
+        snapshotIntervalMs: 500,
+        waitAppliedMsMax: 10_000,
+      },
+    });
+    nc = await connect({
+      servers: mesh.regions['us-east-1'].natsUrl,
+      ...mesh.security.connectOptions(mesh.security.operator()),
+    });
+    await writeUser('u1', u1Texts, 0);
+    await writeUser('u2', u2Texts, PER_USER);
+    for (let i = 0; i < UPDATED; i++) {
+      const id = `u1-doc-${i}`;
+      const text = `${distinctiveSentence(10 * PER_USER + i)} Updated.`;
+      const r = await call('us-east-1', 'POST', '/v1/memories?wait=true', {
+        id,
+        text,
+        scope: { userId: 'u1' },
+      });
+      expect(r.status).toBe(202);
+      u1Texts.set(`${id}#old`, u1Texts.get(id) as string);
+      u1Texts.set(id, text);
+    }
+    await poison();
+  }, 300_000);
+
+  afterAll(async () => {
+    await nc?.close();
+    await mesh?.stop();
+    for (const view of redisViews) await view.close();
+    for (const server of Object.values(redis)) await server.stop();
+  });
+
   it('erasure - bad input: no scope is 400, unknown parameters are 400, a tenant key erasing a tenant is 403', async () => {
     expect((await call('us-east-1', 'DELETE', '/v1/memories')).status).toBe(400);
     expect((await call('us-east-1', 'DELETE', '/v1/memories?userId=')).status).toBe(400);
@@ -142,6 +210,15 @@ describe('erasure', () => {
         return r.body.results?.[0]?.id === 'u1-doc-7' ? true : undefined;
       });
     }
+    // And the snapshot files hold u1's texts now (the check after the erasure means something too).
+    await eventually('a snapshot holds a u1 text', async () => {
+      for (const file of await filesUnder(mesh.dataDir)) {
+        if ((await readFile(file, 'latin1')).includes(probe)) return true;
+      }
+      return undefined;
+    });
+    // The check below means something: Redis holds entries of u1's texts now.
+    if (cache === 'redis') expect((await redisLeaks([...u1Texts.values()])).length).toBeGreaterThan(0);
     const accepted = await call('us-east-1', 'DELETE', '/v1/memories?userId=u1');
     expect(accepted.status).toBe(202);
     expect(accepted.body.state).toBe('requested');
@@ -153,10 +230,11 @@ describe('erasure', () => {
     expect(Object.keys(receipt.regions).sort()).toEqual([...REGIONS].sort());
     for (const [region, r] of Object.entries(receipt.regions)) {
       expect(r.verification?.ok, region).toBe(true);
-      // Each subject's versions before its tombstone: 500 first versions and 50 updates.
-      expect(r.streamMessages, region).toBe(PER_USER + UPDATED);
+      // Each subject's versions before its tombstone: 500 first versions, 50 updates, the poison.
+      expect(r.streamMessages, region).toBe(PER_USER + UPDATED + 1);
       expect(r.viewDocs, region).toBe(PER_USER);
       expect(r.cacheEntries, region).toBeGreaterThan(0);
+      expect(r.verification?.deadLettersLeft, region).toBe(0);
     }
     expect(receipt.keptAfterCut.count).toBe(0);
     // The same scope once more answers the finished erasure.
@@ -172,6 +250,9 @@ describe('erasure', () => {
       const leaked = erased.find((t) => content.includes(t));
       expect(leaked, file).toBeUndefined();
     }
+    // Redis holds no key or value derived from an erased text (checked before the searches
+    // below, which cache their own answers: none of them holds an erased memory).
+    expect(await redisLeaks(erased)).toEqual([]);
     // No search from any region finds an erased memory.
     for (const region of REGIONS) {
       for (const text of erased) {
@@ -203,6 +284,7 @@ describe('erasure', () => {
     expect(event.id).toBe(accepted.body.id);
     expect(event.after.documents).toBe(PER_USER);
     expect(erased.some((t) => JSON.stringify(event).includes(t))).toBe(false);
+    expect(receipt.regions['us-east-1']?.deadLetters).toBe(1);
   });
 
   it('erasure - writes in scope after the cut are kept and listed; the operator erases a whole tenant', {

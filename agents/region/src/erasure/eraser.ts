@@ -53,7 +53,7 @@ import {
   writeErasure,
   writePointer,
 } from './jobs.ts';
-import { type RemovalContext, removeInRegion } from './removal.ts';
+import { type RemovalContext, removeInRegion, removeLocally } from './removal.ts';
 import { walkTenant } from './walk.ts';
 
 export interface EraserOptions extends RemovalContext {
@@ -84,6 +84,8 @@ export interface Eraser {
 }
 
 export function createEraser(options: EraserOptions): Eraser {
+  /** Erasures whose local part (this agent's own views and cache) is done. */
+  const local = new Set<string>();
   let running: Promise<void> | undefined;
   let closed = false;
   return {
@@ -91,7 +93,7 @@ export function createEraser(options: EraserOptions): Eraser {
     get: (tenant, id) => receiptOf(options, tenant, id),
     tick() {
       if (running || closed) return running ?? Promise.resolve();
-      running = tickOnce(options)
+      running = tickOnce(options, local)
         .catch((err: unknown) => options.logger.warn('erasure step failed; the next tick retries', { err }))
         .finally(() => {
           running = undefined;
@@ -235,7 +237,7 @@ function safeJson(data: Uint8Array): unknown {
   }
 }
 
-async function tickOnce(o: EraserOptions): Promise<void> {
+async function tickOnce(o: EraserOptions, local: Set<string>): Promise<void> {
   for (const marker of await markersHere(o)) {
     const row = await readErasure(o.routing, marker.id);
     if (!row) continue;
@@ -243,9 +245,20 @@ async function tickOnce(o: EraserOptions): Promise<void> {
     if (stored.receipt.state === 'done' || stored.receipt.state === 'failed') continue;
     const home = stored.home === o.region;
     if (home && !stored.sealed) await tombstonePhase(o, row);
-    else if (marker.phase === 'sealed' && stored.receipt.regions[o.region]?.state !== 'done')
-      await regionPhase(o, row);
-    else if (home) await finish(o, row);
+    else if (marker.phase === 'sealed' && stored.receipt.regions[o.region]?.state !== 'done') {
+      if (await regionPhase(o, row)) local.add(marker.id);
+    } else if (home) await finish(o, row);
+    // This agent's own views and cache, when another agent of the region did the removal.
+    if (marker.phase === 'sealed' && !local.has(marker.id)) {
+      const { receipt } = stored;
+      await removeLocally(o, {
+        origin: stored.home,
+        tenant: receipt.tenant,
+        scope: receipt.scope,
+        cutVersion: receipt.cutVersion,
+      });
+      local.add(marker.id);
+    }
   }
 }
 
@@ -317,7 +330,7 @@ async function tombstonePhase(o: EraserOptions, row: ErasureRow): Promise<void> 
 async function tombstone(
   o: EraserOptions,
   receipt: ErasureReceipt,
-  s: { subject: string; id: string; lastSeq: number },
+  s: { subject: string; id: string; lastAnySeq: number },
 ): Promise<void> {
   try {
     await o.publisher.publish({
@@ -331,7 +344,7 @@ async function tombstone(
         source: { region: o.region, agent: o.agentId },
       }),
       msgId: sha256Hex(`erasure/${receipt.id}/${s.subject}`),
-      expectLastSubjectSeq: s.lastSeq,
+      expectLastSubjectSeq: s.lastAnySeq,
     });
   } catch (err) {
     if (!isMeshError(err, ErrorCode.VersionConflict)) throw err;
@@ -355,10 +368,10 @@ async function progress(
   return written;
 }
 
-/** This region's removal, once its stream holds the sealed marker. */
-async function regionPhase(o: EraserOptions, row: ErasureRow): Promise<void> {
+/** This region's removal, once its stream holds the sealed marker; false when another agent has it. */
+async function regionPhase(o: EraserOptions, row: ErasureRow): Promise<boolean> {
   const claimed = await claim(o, row, o.region);
-  if (!claimed) return;
+  if (!claimed) return false;
   const { receipt } = claimed.stored;
   await updateErasure(o.routing, receipt.id, (s) =>
     setRegion(s, o.region, { ...emptyRegion(), state: 'erasing' }),
@@ -378,6 +391,7 @@ async function regionPhase(o: EraserOptions, row: ErasureRow): Promise<void> {
     return next;
   });
   o.logger.info('erasure removed in region', { erasure: receipt.id, ...result.receipt });
+  return true;
 }
 
 function setRegion(

@@ -77,6 +77,25 @@ export async function removeInRegion(ctx: RemovalContext, job: RemovalJob): Prom
   };
 }
 
+/**
+ * What another agent of the region does for its own copies once the region's removal is under
+ * way: its views are its own (embedded indexes, snapshot files) and so may be its cache (an
+ * in-process LRU). It waits until its views applied the erasure's tombstones (found in the
+ * log, which keeps them), snapshots them, and empties its own cache of the tenant's entries.
+ */
+export async function removeLocally(ctx: RemovalContext, job: RemovalJob): Promise<void> {
+  const walk = await walkTenant(ctx.js, { ...job, stream: ctx.stream, idleMsMax: ctx.idleMsMax });
+  const tombstoned = [...walk.subjects.values()].filter(
+    (s) => s.erased || (s.lastType === 'delete' && s.lastVersion > job.cutVersion),
+  );
+  await waitApplied(ctx, job.origin, tombstoned);
+  await snapshotViews(ctx, job.origin);
+  if (ctx.cache.kind !== 'lru') return;
+  for (const prefix of [`r:${job.tenant}:`, `e:${job.tenant}:`]) {
+    for (const key of await ctx.cache.keys(prefix, ctx.cacheKeysMax)) await ctx.cache.delete(key);
+  }
+}
+
 function keptAfterCut(walk: WalkSummary, cutVersion: number): { id: string; version: number }[] {
   return [...walk.subjects.values()]
     .filter((s) => s.lastType === 'upsert' && s.lastInScope && s.lastVersion > cutVersion)

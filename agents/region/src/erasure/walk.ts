@@ -24,8 +24,10 @@ export interface SubjectSummary {
   id: string;
   /** An upsert in scope at or below the cut: the subject is erased. */
   erased: boolean;
-  /** The subject's newest message, by this stream's sequence. */
+  /** The subject's newest valid event, by this stream's sequence. */
   lastSeq: number;
+  /** The subject's newest message of any kind (an invalid one too): what a tombstone expects. */
+  lastAnySeq: number;
   lastType: 'upsert' | 'delete';
   lastVersion: number;
   lastInScope: boolean;
@@ -101,7 +103,13 @@ function summarise(
   // Control records (`_ctl`) share the tenant's subject space; they hold no memory.
   if (!parsed || parsed.shard === '_ctl') return;
   const decoded = decodeEvent(msg.data, msg.subject);
-  if (!decoded.ok) return;
+  if (!decoded.ok) {
+    // A poison message (dead-lettered by the views) holds no memory, but it is the subject's
+    // newest: a tombstone must expect it, and the purge below the tombstone takes it away.
+    const known = parsed.modelKey === undefined ? subjects.get(msg.subject) : undefined;
+    if (known) known.lastAnySeq = msg.seq;
+    return;
+  }
   const { event } = decoded;
   const docSubject =
     parsed.modelKey === undefined ? msg.subject : msg.subject.split('.').slice(0, 5).join('.');
@@ -114,6 +122,7 @@ function summarise(
       id: event.id,
       erased: false,
       lastSeq: 0,
+      lastAnySeq: 0,
       lastType: 'delete',
       lastVersion: 0,
       lastInScope: false,
@@ -127,13 +136,20 @@ function summarise(
   if (atCut) s.seqAtCut = Math.max(s.seqAtCut, msg.seq);
   if (event.type === 'delete') {
     if (parsed.modelKey === undefined)
-      Object.assign(s, { lastSeq: msg.seq, lastType: 'delete', lastVersion: version, lastInScope: false });
+      Object.assign(s, {
+        lastSeq: msg.seq,
+        lastAnySeq: msg.seq,
+        lastType: 'delete',
+        lastVersion: version,
+        lastInScope: false,
+      });
     return;
   }
   const inScope = inEraseScope(options.scope, event.scope);
   if (atCut) s.contentAtCut++;
   if (parsed.modelKey !== undefined) return;
-  Object.assign(s, { lastSeq: msg.seq, lastType: 'upsert', lastVersion: version, lastInScope: inScope });
+  Object.assign(s, { lastSeq: msg.seq, lastAnySeq: msg.seq, lastType: 'upsert', lastVersion: version });
+  s.lastInScope = inScope;
   if (atCut && inScope) {
     s.erased = true;
     s.textHashes.add(sha256Hex(event.text));
