@@ -93,7 +93,7 @@ export function createEraser(options: EraserOptions): Eraser {
     get: (tenant, id) => receiptOf(options, tenant, id),
     tick() {
       if (running || closed) return running ?? Promise.resolve();
-      running = tickOnce(options, local)
+      running = tickOnce({ ...options, stopped: () => closed }, local)
         .catch((err: unknown) => options.logger.warn('erasure step failed; the next tick retries', { err }))
         .finally(() => {
           running = undefined;

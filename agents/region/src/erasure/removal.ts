@@ -31,6 +31,8 @@ export interface RemovalContext {
   cacheKeysMax: number;
   /** Dead letters read per erasure. */
   deadLettersMax: number;
+  /** The agent is stopping: waits give up (the step is redone after the restart). */
+  stopped?: () => boolean;
 }
 
 export interface RemovalJob {
@@ -109,8 +111,8 @@ async function waitApplied(ctx: RemovalContext, origin: string, erased: SubjectS
   const deadline = Date.now() + ctx.waitAppliedMsMax;
   const hosts = () => ctx.views.all().filter((h) => h.origin === origin);
   // Bounded: until the deadline, 50 ms apart.
-  while (hosts().some((h) => h.index.appliedSeq < (needed.get(h.shard) ?? 0))) {
-    if (Date.now() > deadline) {
+  while (hosts().some((h) => h.consumer.appliedSeq < (needed.get(h.shard) ?? 0))) {
+    if (Date.now() > deadline || ctx.stopped?.()) {
       throw new MeshError(ErrorCode.Unavailable, 'the views have not applied the erasure tombstones yet', {
         retryAfterMs: 1_000,
       });
