@@ -36,6 +36,7 @@ import { adminGuard, adminHandlers } from './admin.ts';
 import { type AdminAudit, logAudit } from './audit.ts';
 import type { GatewayConfig } from './config.ts';
 import { createDispatcher, type Dispatcher } from './dispatch.ts';
+import { erasureHandlers } from './erasure.ts';
 import { keyHandlers } from './keys.ts';
 import { mountMcp } from './mcp.ts';
 import type { Probes } from './probes.ts';
@@ -117,30 +118,14 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
     // The gateway serves the same public API as the region agents, plus its own routes.
     openapi: openApiDocument(API, 'gateway'),
   });
+  const toRegion = regionSender(config, probes, dispatch);
   const handlers: GatewayHandlers = {
     ...service,
     ...proxyHandlers({ config, probes, dispatch, lookups, tenantOf }),
     ...adminHandlers({ routing: adminTable, audit, trustedProxyHops }),
     ...keyHandlers({ routing: adminTable, lookups, audit, trustedProxyHops }),
-    ...reindexHandlers(async (c, region, body) => {
-      if (!probes.all().some((p) => p.region === region)) {
-        throw new MeshError(ErrorCode.BadRequest, `unknown region ${region}`);
-      }
-      const url = new URL(c.req.url);
-      const request: Forward = {
-        method: c.req.method,
-        pathAndQuery: `${url.pathname}${url.search}`,
-        headers: { ...forwardedHeaders(c), ...(body ? { 'content-type': 'application/json' } : {}) },
-        body,
-        timeoutMs: config.writeTimeoutMs,
-      };
-      // Only the region itself holds its job: no other region is asked instead.
-      return relay(
-        c.req.method === 'GET'
-          ? await dispatch.read(region, [region], request, c.req.raw.signal)
-          : await dispatch.write(region, request, c.req.raw.signal),
-      );
-    }),
+    ...erasureHandlers(lookups, (c, region, write) => toRegion(c, region, undefined, write)),
+    ...reindexHandlers((c, region, body) => toRegion(c, region, body, c.req.method !== 'GET')),
     // Tenants see what the gateway sees: RTT and health per region. Internal addresses (the
     // endpoints, and failure reasons that quote them) are left out: they are operators' business.
     async listRegions(c) {
@@ -160,6 +145,31 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
     guard: (c, route) => (route.auth === 'admin' ? admin(c) : undefined),
   });
   return app;
+}
+
+/**
+ * Sends an admin request to the one region that holds its job (a re-index's, an erasure's)
+ * and relays the answer: no other region is asked instead.
+ */
+function regionSender(config: GatewayConfig, probes: Probes, dispatch: Dispatcher) {
+  return async (c: Context, region: string, body: Uint8Array | undefined, write: boolean) => {
+    if (!probes.all().some((p) => p.region === region)) {
+      throw new MeshError(ErrorCode.BadRequest, `unknown region ${region}`);
+    }
+    const url = new URL(c.req.url);
+    const request: Forward = {
+      method: c.req.method,
+      pathAndQuery: `${url.pathname}${url.search}`,
+      headers: { ...forwardedHeaders(c), ...(body ? { 'content-type': 'application/json' } : {}) },
+      body,
+      timeoutMs: config.writeTimeoutMs,
+    };
+    return relay(
+      write
+        ? await dispatch.write(region, request, c.req.raw.signal)
+        : await dispatch.read(region, [region], request, c.req.raw.signal),
+    );
+  };
 }
 
 interface ProxyDeps {

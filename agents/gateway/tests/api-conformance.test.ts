@@ -57,6 +57,8 @@ let agent: RegionAgent;
 let gateway: Gateway;
 const REINDEX_TARGET = { kind: 'local', model: 'local-hash-v1', dimensions: 64 } as const;
 let reindexJob = '';
+/** An erasure (of a scope nothing is in) to walk the receipt routes with. */
+let erasureId = '';
 const servers: Server[] = [];
 const urls = {} as Record<Service, string>;
 
@@ -76,6 +78,11 @@ beforeAll(async () => {
   );
   // A re-index job to walk the job routes with (to a local model of another length).
   reindexJob = (await agent.region.reindex.request({ region: 'us-east-1', embedder: REINDEX_TARGET })).id;
+  erasureId = (
+    await agent.region.erase('acme', { sessionId: 'walker-gone' }, { kind: 'tenant_key', source: 'walker' })
+  ).id;
+  // A tenant with nothing stored, for the whole-tenant erasure.
+  await agent.routing.putTenant({ tenant: 'erasable', home: 'us-east-1' });
   // A tenant at home in a region that has no agent here: 421 from the agent, 503 from the gateway.
   await agent.routing.putRegion({
     id: 'eu-central-1',
@@ -335,6 +342,33 @@ function casesOf(operationId: string, service: Service): Case[] {
       { method: 'POST', path: `/v1/admin/reindex/${reindexJob}/rollback`, headers: admin() },
       { method: 'POST', path: '/v1/admin/reindex/rx-us-east-1-000000000000/rollback', headers: admin() },
     ],
+    eraseMemories: [
+      { method: 'DELETE', path: '/v1/memories?sessionId=walker-gone', headers: auth(ACME) },
+      { method: 'DELETE', path: '/v1/memories', headers: auth(ACME) },
+      { method: 'DELETE', path: '/v1/memories?userId=u&colour=red', headers: auth(ACME) },
+      { method: 'DELETE', path: '/v1/memories?userId=other', headers: auth(ACME) },
+      { method: 'DELETE', path: '/v1/memories?sessionId=walker-gone', headers: auth('') },
+      { method: 'DELETE', path: '/v1/memories?sessionId=walker-gone', headers: auth(FARAWAY) },
+    ],
+    getErasure: [
+      { method: 'GET', path: `/v1/erasures/${erasureId}`, headers: auth(ACME) },
+      { method: 'GET', path: '/v1/erasures/er-us-east-1-000000000000', headers: auth(ACME) },
+      { method: 'GET', path: '/v1/erasures/not-an-erasure', headers: auth(ACME) },
+      { method: 'GET', path: `/v1/erasures/${erasureId}`, headers: auth('') },
+    ],
+    eraseTenant: [
+      { method: 'DELETE', path: '/v1/admin/tenants/erasable/memories', headers: admin() },
+      { method: 'DELETE', path: '/v1/admin/tenants/acme/memories', headers: auth(ACME) },
+      { method: 'DELETE', path: '/v1/admin/tenants/Bad!/memories', headers: admin() },
+      { method: 'DELETE', path: '/v1/admin/tenants/faraway/memories', headers: admin() },
+      { method: 'DELETE', path: '/v1/admin/tenants/erasable/memories', headers: auth('') },
+    ],
+    getErasureAdmin: [
+      { method: 'GET', path: `/v1/admin/erasures/${erasureId}`, headers: admin() },
+      { method: 'GET', path: '/v1/admin/erasures/er-us-east-1-000000000000', headers: admin() },
+      { method: 'GET', path: '/v1/admin/erasures/nope', headers: admin() },
+      { method: 'GET', path: `/v1/admin/erasures/${erasureId}`, headers: auth(ACME) },
+    ],
     health: [{ method: 'GET', path: '/healthz' }],
     ready: [{ method: 'GET', path: '/readyz' }],
     metrics: [{ method: 'GET', path: '/metrics' }],
@@ -435,6 +469,22 @@ describe.each(['agent', 'gateway'] as const)('api conformance - %s', (service) =
       expect(seen).toContain(expected);
     }
     expect(seen).toContain(service === 'agent' ? 'writeMemory 421' : 'writeMemory 503');
+    for (const expected of [
+      'eraseMemories 202',
+      'eraseMemories 400',
+      'eraseMemories 401',
+      'getErasure 200',
+      'getErasure 404',
+      'getErasure 400',
+      'eraseTenant 202',
+      'eraseTenant 403',
+      'eraseTenant 400',
+      'getErasureAdmin 200',
+      'getErasureAdmin 404',
+      'getErasureAdmin 401',
+    ]) {
+      expect(seen).toContain(expected);
+    }
     if (service === 'gateway') {
       for (const expected of ['putTenantPolicy 200', 'putTenantPolicy 409', 'getTenantPolicy 401']) {
         expect(seen).toContain(expected);

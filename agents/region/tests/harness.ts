@@ -97,11 +97,20 @@ export interface AgentMeshOptions {
   http?: boolean;
   /** Settings of every agent, besides its region, NATS URL, data directory and port 0. */
   agent?: Partial<RegionAgentConfig>;
+  /** Settings of one region's agent, over `agent`. */
+  perRegion?: (region: RegionId) => Partial<RegionAgentConfig>;
+  /** The cache backend every region's record names (the agents must be configured to match). */
+  cacheBackend?: 'lru' | 'redis';
 }
 
 export async function startAgentMesh(options: AgentMeshOptions = {}): Promise<AgentMesh> {
   const table = createMemoryRoutingTable();
-  await seedRoutingTable(table, await loadTopology(REGIONS_DIR));
+  const topology = await loadTopology(REGIONS_DIR);
+  if (options.cacheBackend) {
+    const cache = options.cacheBackend;
+    topology.regions = topology.regions.map((r) => ({ ...r, backends: { ...r.backends, cache } }));
+  }
+  await seedRoutingTable(table, topology);
   return startMesh({
     regions: REGIONS,
     routing: table,
@@ -109,7 +118,15 @@ export async function startAgentMesh(options: AgentMeshOptions = {}): Promise<Ag
     http: options.http,
     startAgent: ({ region, natsUrl, nats, dataDir, routing }) =>
       startRegionAgent(
-        resolveConfig({ ...options.agent, region, natsUrl, ...natsCredentialsOf(nats), dataDir, port: 0 }),
+        resolveConfig({
+          ...options.agent,
+          ...options.perRegion?.(region),
+          region,
+          natsUrl,
+          ...natsCredentialsOf(nats),
+          dataDir,
+          port: 0,
+        }),
         testLogger(region),
         { routing },
       ),

@@ -62,6 +62,17 @@ export function describeCacheConformance(name: string, make: () => Promise<Cache
       expect(await cache.get(k('b'))).toBe('kept');
     });
 
+    it('cache - keys lists the keys under a prefix, at most max', async () => {
+      await cache.set(k('p:1'), 'one', TTL_LONG_MS);
+      await cache.set(k('p:2'), 'two', TTL_LONG_MS);
+      await cache.set(k('q:1'), 'other', TTL_LONG_MS);
+      await cache.set(k('p*x'), 'glob', TTL_LONG_MS);
+      expect((await cache.keys(k('p:'), 100)).sort()).toEqual([k('p:1'), k('p:2')]);
+      expect(await cache.keys(k('p*'), 100)).toEqual([k('p*x')]);
+      expect(await cache.keys(k('p:'), 1)).toHaveLength(1);
+      expect(await cache.keys(k('none:'), 100)).toEqual([]);
+    });
+
     it('cache - expires entries after their ttl, and overwrite resets the ttl', async () => {
       await cache.set(k('short'), 'gone soon', TTL_SHORT_MS);
       await cache.set(k('long'), 'stays', TTL_LONG_MS);

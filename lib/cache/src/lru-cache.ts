@@ -95,6 +95,16 @@ class LruCache implements Cache {
     if (entry !== undefined) this.#remove(key, entry);
   }
 
+  async keys(prefix: string, max: number): Promise<string[]> {
+    this.#assertOpen();
+    const found: string[] = [];
+    for (const key of this.#entries.keys()) {
+      if (found.length >= max) break;
+      if (key.startsWith(prefix)) found.push(key);
+    }
+    return found;
+  }
+
   async close(): Promise<void> {
     this.#entries.clear();
     this.#bytes = 0;

@@ -28,6 +28,10 @@ export const DEFAULT_REDIS_CACHE_OPTIONS = {
   reconnectDelayMsMax: 2_000,
 } as const;
 
+/** Keys SCAN looks at per step, and steps per `keys` call (10^7 keys at most). */
+const SCAN_COUNT = 1_000;
+const SCAN_STEPS_MAX = 10_000;
+
 /**
  * Connects, waiting up to connectTimeoutMs for Redis. If it is unreachable the cache is
  * returned anyway: it answers every call with an error (the caller goes uncached) until the
@@ -76,6 +80,22 @@ export async function createRedisCache(options: RedisCacheOptions): Promise<Cach
     },
     async delete(key) {
       await redis.del(key);
+    },
+    async keys(prefix, max) {
+      // SCAN, never KEYS: it walks the keyspace in steps without blocking Redis. Bounded:
+      // it stops at `max` keys or after SCAN_STEPS_MAX steps, whichever comes first.
+      // ioredis prefixes the keys of commands, not SCAN's pattern nor the keys it returns.
+      const glob = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
+      const pattern = `${glob(config.keyPrefix)}${glob(prefix)}*`;
+      const found = new Set<string>();
+      let cursor = '0';
+      for (let step = 0; step < SCAN_STEPS_MAX; step++) {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
+        for (const key of keys) if (found.size < max) found.add(key.slice(config.keyPrefix.length));
+        cursor = next;
+        if (cursor === '0' || found.size >= max) break;
+      }
+      return [...found];
     },
     async close() {
       closing = true;

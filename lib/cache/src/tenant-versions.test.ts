@@ -13,6 +13,7 @@ function flakyCache(): Cache & { failing: boolean } {
     set: (key: string, value: string, ttlMs: number) =>
       cache.failing ? Promise.reject(new Error('down')) : inner.set(key, value, ttlMs),
     delete: (key: string) => inner.delete(key),
+    keys: (prefix: string, max: number) => inner.keys(prefix, max),
     close: () => inner.close(),
   };
   return cache;

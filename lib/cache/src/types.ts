@@ -10,5 +10,10 @@ export interface Cache {
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
   delete(key: string): Promise<void>;
+  /**
+   * Up to `max` keys that start with `prefix`, in no particular order: what an erasure must
+   * find (a tenant's cached results and query embeddings), never a lookup path of queries.
+   */
+  keys(prefix: string, max: number): Promise<string[]>;
   close(): Promise<void>;
 }

@@ -12,6 +12,25 @@ export {
   ReadableFileSchema,
   readEnv,
 } from './config.ts';
+export {
+  ERASURE_ID_PATTERN,
+  ERASURE_MARKERS_FILTER,
+  ERASURE_STATES,
+  type EraseScope,
+  EraseScopeSchema,
+  ErasureAcceptedSchema,
+  type ErasureMarker,
+  ErasureMarkerSchema,
+  type ErasureReceipt,
+  ErasureReceiptSchema,
+  type ErasureRegionReceipt,
+  ErasureRegionReceiptSchema,
+  type ErasureState,
+  eraseScopeKey,
+  erasureMarkerSubject,
+  erasureRegionOf,
+  inEraseScope,
+} from './erasure.ts';
 export { ErrorCode, httpStatusOf, isMeshError, MeshError, type MeshErrorOptions } from './errors.ts';
 export { EVENT_LOOP_SLICE_MS_MAX, yieldIfSliceSpent } from './event-loop.ts';
 export { DOC_ID_PATTERN, docKeyOf, isDocId, isTenant, newDocId, sha256Hex, TENANT_PATTERN } from './ids.ts';

@@ -58,6 +58,8 @@ export const LIMITS = {
   /** Memories in one page of `GET /v1/memories`. */
   listLimitMax: 100,
   listLimitDefault: 20,
+  /** Ids of writes kept after an erasure's cut that its receipt lists (the count is exact). */
+  erasureKeptIdsMax: 100,
   /** A shard's reply to a query: under natsPayloadBytesMax, with room for headers. */
   shardReplyBytesMax: 960 * 1024,
 } as const;

@@ -13,7 +13,10 @@
  *     only its own region stream: the expiry sweeper purges expired memories' subjects
  *     there (agents/region/src/shards/expiry-sweep.ts). NATS cannot limit a purge request
  *     by its body, so this right is the right to purge that whole stream; the dead-letter
- *     and audit streams stay out of reach (the audit log refuses purges from anyone).
+ *     and audit streams stay out of reach (the audit log refuses purges from anyone). An
+ *     erasure (agents/region/src/erasure) purges the erased subjects there too, deletes their
+ *     dead letters one by one (`STREAM.MSG.DELETE` of the dead-letter stream), and appends
+ *     its audit event (`audit.R.erasure`, that kind only).
  *   - a **gateway** of region R may only append admin changes to R's audit log (publish
  *     `audit.R.>`, and hear the log's acknowledgements in its inbox): it reads and forges
  *     nothing else on the bus.
@@ -104,6 +107,10 @@ export function regionAgentPermissions(region: string, regions: readonly string[
         // Expiry purges expired memories' subjects of the region stream, and nothing else.
         `$JS.API.STREAM.PURGE.${streamName(region)}`,
         ...ownStreamApi(deadLetterStreamName(region)),
+        // An erasure removes the dead letters of the erased subjects, one message at a time.
+        `$JS.API.STREAM.MSG.DELETE.${deadLetterStreamName(region)}`,
+        // The erasure's one audit event; the agent appends no other kind.
+        `audit.${region}.erasure`,
         // The audit log is provisioned by the agent with its other streams, and read by operators.
         `$JS.API.STREAM.INFO.${auditStreamName(region)}`,
         `$JS.API.STREAM.CREATE.${auditStreamName(region)}`,

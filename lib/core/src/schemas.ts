@@ -328,18 +328,18 @@ export const AuditEventSchema = z.strictObject({
   type: z.literal('audit'),
   /** Unique per change; also the message id, so a retried append is stored once. */
   id: z.string().min(1).max(64),
-  action: z.enum(['tenant_policy.put', 'api_key.create', 'api_key.revoke']),
+  action: z.enum(['tenant_policy.put', 'api_key.create', 'api_key.revoke', 'erasure.done']),
   tenant: TenantSchema,
   actor: z.strictObject({
     /** The operator's admin key, or a tenant's own key with the admin scope (by its id). */
-    kind: z.enum(['operator', 'tenant_key']),
+    kind: z.enum(['operator', 'tenant_key', 'region_agent']),
     keyId: z.string().max(64).optional(),
     /** The address the request came from, as the failed-authentication throttle sees it. */
     source: z.string().max(256),
   }),
   /** Milliseconds since the epoch, when the change was made. */
   at: z.number().int().min(0),
-  /** The gateway that made it. */
+  /** The gateway that made it (an erasure: the home region's agent that finished it). */
   region: z.string().max(64),
   before: z.unknown().nullable(),
   after: z.unknown().nullable(),

@@ -11,6 +11,9 @@ import {
   BatchResultSchema,
   DOC_ID_PATTERN,
   EmbedderSpecSchema,
+  ERASURE_ID_PATTERN,
+  ErasureAcceptedSchema,
+  ErasureReceiptSchema,
   ErrorBodySchema,
   LIMITS,
   MemoryHistorySchema,
@@ -152,6 +155,8 @@ const SCHEMAS = {
   ApiKeyList: ApiKeyListSchema,
   ReindexRequest: ReindexRequestSchema,
   ReindexJob: ReindexJobSchema,
+  ErasureAccepted: ErasureAcceptedSchema,
+  ErasureReceipt: ErasureReceiptSchema,
   Health: HealthSchema,
   Readiness: ReadinessSchema,
   Error: ErrorBodySchema,
@@ -407,7 +412,76 @@ const LIST_PARAMS: ParamSpec[] = [
   },
 ];
 
+const ERASURE_ID: ParamSpec = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: 'The erasure id, as the erase request answered it (`er-<home region>-<hex>`).',
+  schema: { type: 'string', pattern: ERASURE_ID_PATTERN.source },
+};
+const ERASURE_CONFLICT = failure(
+  'Another erasure of the tenant (another scope) is still running: one runs at a time.',
+  409,
+);
+
+/**
+ * Erasure by scope (DESIGN §10): the tenant's home region tombstones the memories in scope,
+ * then every region holding the tenant purges them (history and re-embeddings included) from
+ * its stream, views, snapshot files, caches and dead letters, and checks that nothing is left.
+ */
+const ERASURE_ROUTES = {
+  eraseMemories: tenantRoute({
+    method: 'delete',
+    path: '/v1/memories',
+    kind: 'write',
+    summary:
+      'Erase every memory of the tenant whose scope has all the given ids (at least one of userId, agentId, sessionId), with its history, from every region and store. Answers at once; the receipt tells when it is done and what was removed. The same scope again answers the same erasure.',
+    params: [scopeParam('userId'), scopeParam('agentId'), scopeParam('sessionId')],
+    responses: {
+      202: ok('The erasure: its id and state.', 'ErasureAccepted'),
+      409: ERASURE_CONFLICT,
+      ...errors(400, ...TENANT_ERRORS),
+    },
+  }),
+  getErasure: tenantRoute({
+    method: 'get',
+    path: '/v1/erasures/{id}',
+    kind: 'read',
+    summary:
+      'An erasure’s receipt: its scope and cut, documents erased, per region and store what was removed, the service’s own verification, and the writes after the cut that were kept. Counts and ids only, never content.',
+    params: [ERASURE_ID, CLIENT_REGION],
+    responses: { 200: ok('The receipt.', 'ErasureReceipt'), ...errors(400, 404, ...TENANT_ERRORS) },
+  }),
+  eraseTenant: {
+    method: 'delete',
+    path: '/v1/admin/tenants/{tenant}/memories',
+    kind: 'admin',
+    auth: 'tenant',
+    servedBy: BOTH,
+    summary:
+      'Erase every memory of a tenant, as `DELETE /v1/memories` does for a scope: the operator’s admin key, or the tenant’s own key with the admin scope (403 for any other key).',
+    params: [TENANT],
+    responses: {
+      202: ok('The erasure: its id and state.', 'ErasureAccepted'),
+      409: ERASURE_CONFLICT,
+      ...errors(400, 401, 403, 404, 421, 429, 503, 504),
+    },
+  },
+  getErasureAdmin: {
+    method: 'get',
+    path: '/v1/admin/erasures/{id}',
+    kind: 'admin',
+    auth: 'admin',
+    servedBy: BOTH,
+    summary: 'Any tenant’s erasure receipt (admin key), from the home region the id names.',
+    params: [ERASURE_ID],
+    responses: { 200: ok('The receipt.', 'ErasureReceipt'), ...errors(400, 401, 404, 429, 503, 504) },
+  },
+} as const satisfies Record<string, RouteSpec<SchemaName>>;
+
 const ROUTES = {
+  // Before deleteMemory, whose id takes the rest of the path: a bare /v1/memories is this route.
+  ...ERASURE_ROUTES,
   listMemories: tenantRoute({
     method: 'get',
     path: '/v1/memories',

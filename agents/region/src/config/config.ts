@@ -149,6 +149,15 @@ export const RegionAgentConfigSchema = z
      */
     expirySweepIntervalMs: z.number().int().min(100).max(3_600_000),
     expirySweepDocsMax: z.number().int().min(1).max(100_000),
+    /**
+     * Erasure by scope: how often an agent looks for an erasure step to take (markers in its
+     * stream), a step's lease (another agent takes the step over this long after its owner
+     * stopped renewing it), tombstones per batch, and the most documents one erasure covers.
+     */
+    erasureFollowMs: z.number().int().min(100).max(600_000),
+    erasureLeaseMs: z.number().int().min(1_000).max(600_000),
+    erasureBatchDocs: z.number().int().min(1).max(10_000),
+    erasureDocsMax: z.number().int().min(1).max(1_000_000),
     /** Longest wait of `?wait=true` writes and of `minVersion` reads. */
     // A wait travels in each shard query, whose protocol bounds it.
     waitAppliedMsMax: z.number().int().min(0).max(SHARD_QUERY_WAIT_MS_MAX),
@@ -243,6 +252,10 @@ export const DEFAULT_REGION_AGENT_CONFIG = {
   snapshotIntervalMs: 5_000,
   expirySweepIntervalMs: 1_000,
   expirySweepDocsMax: 1_000,
+  erasureFollowMs: 1_000,
+  erasureLeaseMs: 15_000,
+  erasureBatchDocs: 200,
+  erasureDocsMax: 100_000,
   waitAppliedMsMax: 10_000,
   shardQueryTimeoutMs: 2_000,
   replicationReconcileMs: 2_000,
@@ -331,6 +344,10 @@ export const ENV_NAMES = {
   snapshotIntervalMs: 'MEMMESH_SNAPSHOT_INTERVAL_MS',
   expirySweepIntervalMs: 'MEMMESH_EXPIRY_SWEEP_MS',
   expirySweepDocsMax: 'MEMMESH_EXPIRY_SWEEP_DOCS_MAX',
+  erasureFollowMs: 'MEMMESH_ERASURE_FOLLOW_MS',
+  erasureLeaseMs: 'MEMMESH_ERASURE_LEASE_MS',
+  erasureBatchDocs: 'MEMMESH_ERASURE_BATCH_DOCS',
+  erasureDocsMax: 'MEMMESH_ERASURE_DOCS_MAX',
   waitAppliedMsMax: 'MEMMESH_WAIT_APPLIED_MS_MAX',
   shardQueryTimeoutMs: 'MEMMESH_SHARD_QUERY_TIMEOUT_MS',
   resultCacheTtlMs: 'MEMMESH_RESULT_CACHE_TTL_MS',

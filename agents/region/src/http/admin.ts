@@ -48,3 +48,9 @@ export async function checkAdminKey(
     }
   });
 }
+
+/** Whether the request carries the operator's admin key (compared in constant time). */
+export function isAdminKey(adminKey: string | undefined, authorization: string | undefined): boolean {
+  const given = bearerKeyOf(authorization);
+  return adminKey !== undefined && given !== undefined && secretsEqual(given, adminKey);
+}

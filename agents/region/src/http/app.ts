@@ -26,8 +26,9 @@ import { createMetrics, type Logger, tracerOf } from '@memmesh/telemetry';
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { Region } from '../ops/region.ts';
 import type { RegionTelemetry } from '../parts/types.ts';
-import { checkAdminKey, reindexHandlers } from './admin.ts';
+import { checkAdminKey, isAdminKey, reindexHandlers } from './admin.ts';
 import { tenantOfRequest } from './auth.ts';
+import { erasureHandlers } from './erasure.ts';
 import { type AgentEnv, memoryHandlers } from './handlers.ts';
 
 export interface AppOptions {
@@ -69,6 +70,7 @@ export function createApp(options: AppOptions): Hono<AgentEnv> {
       }),
       ...memoryHandlers(region),
       ...reindexHandlers(region),
+      ...erasureHandlers(region, (c) => sourceAddressOf(c, httpTrustedProxyHops)),
     },
     async guard(c, route) {
       if (route.auth === 'admin') {
@@ -79,6 +81,11 @@ export function createApp(options: AppOptions): Hono<AgentEnv> {
         });
       }
       if (route.auth !== 'tenant') return;
+      // A tenant's admin route (erasing the tenant) also takes the operator's key.
+      if (route.kind === 'admin' && isAdminKey(options.adminKey, c.req.header('authorization'))) {
+        c.set('operator', true);
+        return;
+      }
       const tenant = await tenantOfRequest(options.routing, throttle, {
         authorization: c.req.header('authorization'),
         source: sourceAddressOf(c, httpTrustedProxyHops),

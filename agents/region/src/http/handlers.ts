@@ -17,8 +17,11 @@ import type { Context } from 'hono';
 import type { Region } from '../ops/region.ts';
 import { listInputOf } from './list-params.ts';
 
-/** The Hono variables of the agent's app: the tenant of the request's API key. */
-export type AgentEnv = { Variables: { tenant: string } };
+/**
+ * The Hono variables of the agent's app: the tenant of the request's API key, or, on a tenant
+ * admin route, whether the operator's admin key was used instead.
+ */
+export type AgentEnv = { Variables: { tenant: string; operator?: boolean } };
 
 type C = Context<AgentEnv>;
 

@@ -5,10 +5,12 @@
  * the connection and the tenant's placement here, once, and passes the policy down to writes
  * (writes.ts), reads (reads.ts) and search (search.ts).
  */
-import { connectBus, createPublisher, type Publisher, watchConnection } from '@memmesh/bus';
+import { connectBus, createAuditLog, createPublisher, type Publisher, watchConnection } from '@memmesh/bus';
 import { createTenantVersions, type TenantVersions } from '@memmesh/cache';
 import {
+  deadLetterStreamName,
   type EmbedderSpec,
+  type ErasureReceipt,
   LIMITS,
   type Memory,
   type MemoryHistory,
@@ -22,9 +24,10 @@ import {
 } from '@memmesh/core';
 import type { RoutingTable } from '@memmesh/routing';
 import type { Logger } from '@memmesh/telemetry';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { RegionAgentConfig } from '../config/config.ts';
+import { createEraser, type Eraser } from '../erasure/eraser.ts';
 import { instrumentParts, instrumentPublisher } from '../parts/instrument.ts';
 import { specOfEmbedder } from '../parts/parts.ts';
 import type { RegionParts, RegionTelemetry } from '../parts/types.ts';
@@ -91,6 +94,17 @@ export interface Region {
   status(tenant: string): { region: string; ready: boolean; shards: ShardStatus[]; models: ModelStatus[] };
   /** Re-indexing this region to another embedding model: the admin routes' jobs. */
   readonly reindex: Reindexer;
+  /**
+   * Erases the tenant's memories in `scope` (`{all: true}`: every one) from every region
+   * and store; answers at once with the erasure's id (the tenant's home only).
+   */
+  erase(
+    tenant: string,
+    scope: unknown,
+    actor: { kind: 'operator' | 'tenant_key'; source: string },
+  ): Promise<{ id: string; state: ErasureReceipt['state'] }>;
+  /** An erasure's receipt; `tenant` undefined for the operator. */
+  erasure(tenant: string | undefined, id: string): Promise<ErasureReceipt>;
   readonly ready: boolean;
   /** Stops consumers, writes final snapshots and drains NATS. */
   close(): Promise<void>;
@@ -144,6 +158,32 @@ function reindexerOf(options: OpenRegionOptions, handles: RegionHandles): Reinde
   });
 }
 
+/** The erasures of tenants this region holds, run step by step by whichever agent takes each. */
+function eraserOf(options: OpenRegionOptions, handles: RegionHandles, js: JetStreamClient): Eraser {
+  const { config } = options;
+  return createEraser({
+    region: config.region,
+    agentId: config.agentId,
+    routing: options.routing,
+    js,
+    jsm: handles.jsm,
+    stream: handles.stream,
+    deadLetterStream: deadLetterStreamName(config.region),
+    views: handles.views,
+    cache: handles.parts.cache,
+    publisher: handles.publisher,
+    audit: createAuditLog(handles.nc, config.region),
+    logger: options.logger,
+    leaseMs: config.erasureLeaseMs,
+    batchDocsMax: config.erasureBatchDocs,
+    docsMax: config.erasureDocsMax,
+    idleMsMax: 30_000,
+    waitAppliedMsMax: 60_000,
+    cacheKeysMax: 1_000_000,
+    deadLettersMax: 100_000,
+  });
+}
+
 /**
  * Embedder calls at once when the configuration does not say: the local and MiniLM embedders
  * compute on this process's CPU, where a second call only waits; OpenAI's are network
@@ -160,6 +200,7 @@ class RegionService implements Region {
   readonly #timers: ReturnType<typeof setInterval>[];
   readonly #stopLag: () => void;
   readonly reindex: Reindexer;
+  readonly #eraser: Eraser;
   readonly #sweeper: ExpirySweeper;
   #fatal: unknown;
 
@@ -269,6 +310,8 @@ class RegionService implements Region {
       }, config.modelFollowMs),
     ];
     this.reindex = reindexerOf(options, this.#handles);
+    this.#eraser = eraserOf(options, this.#handles, jetstream(opened.nc));
+    this.#timers.push(setInterval(() => void this.#eraser.tick(), config.erasureFollowMs));
     this.#timers.push(
       setInterval(() => {
         this.reindex.tick().catch((err: unknown) => logger.warn('re-index check failed', { err }));
@@ -347,6 +390,23 @@ class RegionService implements Region {
     return deleteMemory(this.#handles, tenant, id, options);
   }
 
+  async erase(
+    tenant: string,
+    scope: unknown,
+    actor: { kind: 'operator' | 'tenant_key'; source: string },
+  ): Promise<{ id: string; state: ErasureReceipt['state'] }> {
+    this.#link.ensureConnected('erase');
+    const policy = await requireHome(this.#options.routing, this.region, tenant);
+    const accepted = await this.#eraser.request({ tenant, policy, scope, actor });
+    // Starts at once rather than at the next tick.
+    void this.#eraser.tick();
+    return accepted;
+  }
+
+  erasure(tenant: string | undefined, id: string): Promise<ErasureReceipt> {
+    return this.#eraser.get(tenant, id);
+  }
+
   async search(tenant: string, input: SearchInput, options: SearchOptions = {}): Promise<SearchResponse> {
     this.#link.ensureConnected('search');
     const policy = await requireReadable(this.#options.routing, this.region, tenant);
@@ -379,6 +439,7 @@ class RegionService implements Region {
   async close(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
     await this.reindex.close();
+    await this.#eraser.close();
     this.#stopLag();
     await this.#sweeper.stop();
     await this.#handles.views.close();

@@ -133,6 +133,7 @@ export function instrumentCache(cache: Cache, metrics: AgentMetrics): Cache {
     },
     set: (key, value, ttlMs) => guard(() => cache.set(key, value, ttlMs)),
     delete: (key) => guard(() => cache.delete(key)),
+    keys: (prefix, max) => guard(() => cache.keys(prefix, max)),
     close: () => cache.close(),
   };
 }

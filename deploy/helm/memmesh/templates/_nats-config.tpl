@@ -102,7 +102,8 @@ accounts {
 {{/*
 The region agent role, as @memmesh/core's regionAgentPermissions defines it (the chart tests
 compare the two): its region's write, dead-letter and query subjects, the JetStream API of its
-own two streams and their consumers, purges of its region stream (the expiry sweeper's),
+own two streams and their consumers, purges of its region stream (the expiry sweeper's and
+erasures'), single-message deletes of its dead letters and the erasure audit subject (erasures),
 single-message reads of the other regions' home streams, replies only to the queries it
 received, and its inbox prefix.
 */}}
@@ -120,6 +121,9 @@ received, and its inbox prefix.
 {{- $publish = append $publish (printf "$JS.ACK.%s.>" $stream) -}}
 {{- end -}}
 {{- $publish = append $publish (printf "$JS.API.STREAM.PURGE.%s" (include "memmesh.streamName" (list "MEM" $region))) -}}
+{{- /* An erasure deletes the erased subjects' dead letters, and appends its audit event. */ -}}
+{{- $publish = append $publish (printf "$JS.API.STREAM.MSG.DELETE.%s" (include "memmesh.streamName" (list "DLQ" $region))) -}}
+{{- $publish = append $publish (printf "audit.%s.erasure" $region) -}}
 {{- range $other := keys .Values.regions | sortAlpha -}}
 {{- if ne $other $region -}}
 {{- $stream := include "memmesh.streamName" (list "MEM" $other) -}}
