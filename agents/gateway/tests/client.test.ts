@@ -112,4 +112,29 @@ describe('client - against the mesh', () => {
     for await (const memory of client.iterate({ userId: 'bulk-user', limit: 50 })) seen.add(memory.id);
     expect(seen.size).toBe(130);
   });
+
+  it('client - erase by scope through the gateway: the receipt comes back done and the memories are gone', async () => {
+    const client = clientOf({ clientRegion: 'us-east-1' });
+    const memories = Array.from({ length: 5 }, (_, i) => ({
+      id: `erase-me-${i}`,
+      text: `a memory to forget, number ${i}`,
+      scope: { userId: 'forget-user' },
+    }));
+    await client.addMany(memories, { wait: true });
+    const kept = await client.add(
+      { text: 'a memory to keep', scope: { userId: 'keep-user' } },
+      { wait: true },
+    );
+    const accepted = await client.erase({ userId: 'forget-user' });
+    expect(accepted.id).toMatch(/^er-/);
+    let receipt = await client.erasure(accepted.id);
+    // Bounded: 300 polls, 100 ms apart.
+    for (let i = 0; i < 300 && receipt.state !== 'done' && receipt.state !== 'failed'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      receipt = await client.erasure(accepted.id);
+    }
+    expect(receipt.state).toBe('done');
+    await expect(client.get('erase-me-0')).rejects.toMatchObject({ code: 'not_found' });
+    expect((await client.get(kept.id)).text).toBe('a memory to keep');
+  }, 60_000);
 });

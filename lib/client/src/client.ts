@@ -20,12 +20,15 @@ import {
 import type {
   BatchItemResult,
   BatchResult,
+  ErasureAccepted,
+  ErasureReceipt,
   ListParams,
   Memory,
   MemoryHistory,
   MemoryInput,
   MemoryList,
   RegionsResponse,
+  Scope,
   SearchInput,
   SearchResponse,
   StatsResponse,
@@ -83,6 +86,13 @@ export interface MemmeshClient {
   history(id: string, options?: ReadOptions): Promise<MemoryHistory>;
   stats(options?: ReadOptions): Promise<StatsResponse>;
   regions(options?: ReadOptions): Promise<RegionsResponse>;
+  /**
+   * Erases every memory whose scope has all the given ids (at least one), history included,
+   * from every region and store; answers at once (the same scope again: the same erasure).
+   */
+  erase(scope: Scope, options?: ReadOptions): Promise<ErasureAccepted>;
+  /** An erasure's receipt: counts per region and store, and the service's verification. */
+  erasure(id: string, options?: ReadOptions): Promise<ErasureReceipt>;
   /** Read-your-writes state of this client. */
   readonly session: Session;
 }
@@ -242,6 +252,27 @@ class ClientImpl implements MemmeshClient {
 
   regions(options?: ReadOptions): Promise<RegionsResponse> {
     return this.read<RegionsResponse>(OPERATIONS.listRegions.path, options);
+  }
+
+  async erase(scope: Scope, options?: ReadOptions): Promise<ErasureAccepted> {
+    const query = new URLSearchParams();
+    for (const name of ['userId', 'agentId', 'sessionId'] as const) {
+      const value = scope[name];
+      if (value !== undefined) query.set(name, value);
+    }
+    const accepted = await this.call<ErasureAccepted>({
+      method: OPERATIONS.eraseMemories.method,
+      path: `${OPERATIONS.eraseMemories.path}?${query}`,
+      // The same scope again answers the same erasure: safe to send again.
+      idempotent: true,
+      signal: options?.signal,
+    });
+    this.session.forgetIds();
+    return accepted;
+  }
+
+  erasure(id: string, options?: ReadOptions): Promise<ErasureReceipt> {
+    return this.read<ErasureReceipt>(`/v1/erasures/${encodeURIComponent(id)}`, options);
   }
 
   private read<T>(path: string, options?: ReadOptions): Promise<T> {

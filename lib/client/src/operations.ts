@@ -22,6 +22,8 @@ export const OPERATIONS = {
   search: { method: 'post', path: '/v1/search', kind: 'read' },
   stats: { method: 'get', path: '/v1/stats', kind: 'read' },
   listRegions: { method: 'get', path: '/v1/regions', kind: 'read' },
+  eraseMemories: { method: 'delete', path: '/v1/memories', kind: 'write' },
+  getErasure: { method: 'get', path: '/v1/erasures/{id}', kind: 'read' },
 } as const satisfies { [K in keyof Routes]?: RouteRef<K> };
 
 export type ClientOperationId = keyof typeof OPERATIONS;

@@ -22,6 +22,11 @@ export interface Session {
   lastWriteOf(id: string): { version: number; deleted: boolean } | undefined;
   /** Forgets everything: later reads need not include earlier writes. */
   reset(): void;
+  /**
+   * Forgets which ids it wrote (keeping `minVersion`): after an erasure, any of them may be
+   * gone for good, and a 404 for one is the answer, not a replica behind.
+   */
+  forgetIds(): void;
 }
 
 export function createSession(idsMax = DEFAULT_SESSION_IDS_MAX): Session {
@@ -45,6 +50,9 @@ export function createSession(idsMax = DEFAULT_SESSION_IDS_MAX): Session {
     lastWriteOf: (id) => versions.get(id),
     reset() {
       highest = undefined;
+      versions.clear();
+    },
+    forgetIds() {
       versions.clear();
     },
   };

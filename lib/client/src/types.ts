@@ -9,6 +9,8 @@
 import type {
   BatchInputSchema,
   BatchResultSchema,
+  ErasureAcceptedSchema,
+  ErasureReceiptSchema,
   FilterSchema,
   MemoryHistorySchema,
   MemoryInputSchema,
@@ -40,6 +42,8 @@ export type Memory = z.infer<typeof MemorySchema>;
 export type MemoryList = z.infer<typeof MemoryListSchema>;
 export type MemoryVersion = z.infer<typeof MemoryVersionSchema>;
 export type MemoryHistory = z.infer<typeof MemoryHistorySchema>;
+export type ErasureAccepted = z.infer<typeof ErasureAcceptedSchema>;
+export type ErasureReceipt = z.infer<typeof ErasureReceiptSchema>;
 export type SearchHit = z.infer<typeof SearchHitSchema>;
 export type SearchResponse = z.infer<typeof SearchResponseSchema>;
 export type StatsResponse = z.infer<typeof StatsResponseSchema>;

@@ -1,6 +1,6 @@
 /**
  * The client against the route table: it calls every tenant operation of the API by its
- * method and path (forget-by-scope excepted until it is in the table), and its sources import
+ * method and path, and its sources import
  * nothing that ties it to Node (no `node:` module, no package root that loads Node built-ins
  * at run time), so it runs in Deno, Bun and browsers too.
  */
