@@ -6,13 +6,8 @@
  */
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
 import { promisify } from 'node:util';
-import { serve } from '@hono/node-server';
-import { type Gateway, resolveGatewayConfig, startGateway } from '@memmesh/gateway';
-import { type RegionAgent, resolveConfig, startRegionAgent } from '@memmesh/region-agent';
-import { type LockedNats, startLockedNats } from '@memmesh/region-agent/testing';
-import { silentLogger } from '@memmesh/telemetry';
+import { type LiveStack, startLiveStack } from '@memmesh/gateway/testing';
 import { Client as ClientV2 } from '@modelcontextprotocol/client';
 import { StdioClientTransport as StdioV2 } from '@modelcontextprotocol/client/stdio';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
@@ -21,38 +16,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_ENV_NAMES, EXIT } from '../src/index.ts';
 
 const BIN = new URL('../bin/memmesh.ts', import.meta.url).pathname;
-let nats: LockedNats;
-let agent: RegionAgent;
-let gateway: Gateway;
-const servers: Server[] = [];
+let stack: LiveStack;
 let url = '';
 
-async function listen(fetch: (request: Request) => Response | Promise<Response>): Promise<string> {
-  const server = serve({ fetch, hostname: '127.0.0.1', port: 0 }) as Server;
-  await new Promise((resolve) => server.once('listening', resolve));
-  servers.push(server);
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-}
-
 beforeAll(async () => {
-  nats = await startLockedNats('us-east-1');
-  agent = await startRegionAgent(
-    resolveConfig({ region: 'us-east-1', ...nats.agent, port: 0 }),
-    silentLogger,
-  );
-  const config = resolveGatewayConfig({ endpoints: { 'us-east-1': await listen(agent.app.fetch) } });
-  gateway = await startGateway(config, silentLogger, agent.routing);
-  url = await listen(gateway.app.fetch);
+  stack = await startLiveStack();
+  url = stack.url;
 }, 60_000);
 
 afterAll(async () => {
-  for (const server of servers) {
-    server.closeAllConnections();
-    server.close();
-  }
-  await gateway?.close();
-  await agent?.close();
-  await nats?.stop();
+  await stack?.stop();
 });
 
 const env = (overrides: Record<string, string> = {}) => ({

@@ -2,48 +2,21 @@
  * The LangChain.js retriever with the real @langchain/core against a live gateway and region
  * agent (real, locked-down nats-server): a stored memory comes back for a matching query.
  */
-import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
 import { createClient } from '@memmesh/client';
-import { type Gateway, resolveGatewayConfig, startGateway } from '@memmesh/gateway';
-import { type RegionAgent, resolveConfig, startRegionAgent } from '@memmesh/region-agent';
-import { type LockedNats, startLockedNats } from '@memmesh/region-agent/testing';
-import { silentLogger } from '@memmesh/telemetry';
+import { type LiveStack, startLiveStack } from '@memmesh/gateway/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemmeshRetriever } from '../src/index.ts';
 
-let nats: LockedNats;
-let agent: RegionAgent;
-let gateway: Gateway;
-const servers: Server[] = [];
+let stack: LiveStack;
 let url = '';
 
-async function listen(fetch: (request: Request) => Response | Promise<Response>): Promise<string> {
-  const server = serve({ fetch, hostname: '127.0.0.1', port: 0 }) as Server;
-  await new Promise((resolve) => server.once('listening', resolve));
-  servers.push(server);
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-}
-
 beforeAll(async () => {
-  nats = await startLockedNats('us-east-1');
-  agent = await startRegionAgent(
-    resolveConfig({ region: 'us-east-1', ...nats.agent, port: 0 }),
-    silentLogger,
-  );
-  const config = resolveGatewayConfig({ endpoints: { 'us-east-1': await listen(agent.app.fetch) } });
-  gateway = await startGateway(config, silentLogger, agent.routing);
-  url = await listen(gateway.app.fetch);
+  stack = await startLiveStack();
+  url = stack.url;
 }, 60_000);
 
 afterAll(async () => {
-  for (const server of servers) {
-    server.closeAllConnections();
-    server.close();
-  }
-  await gateway?.close();
-  await agent?.close();
-  await nats?.stop();
+  await stack?.stop();
 });
 
 describe('langchain - retriever', () => {
