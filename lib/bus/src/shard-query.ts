@@ -240,34 +240,50 @@ export function serveShard(
 }
 
 /**
- * Asks one shard view. An error reply is rethrown as its MeshError (code and retry hint);
- * a reply that does not match the protocol is `upstream`: the responder answered wrongly.
+ * Validates a shard request, sends it on the tenant's subject and validates the reply: a
+ * request off the protocol is `bad_request` before anything is sent, an error reply is
+ * rethrown as its MeshError, a reply off the protocol is `upstream`.
  */
-export async function requestShard(nc: NatsConnection, options: RequestShardOptions): Promise<ShardReply> {
-  const query = ShardQuerySchema.safeParse(options.query);
+async function ask<Q extends { tenant: string }, R>(
+  nc: NatsConnection,
+  options: { region: string; origin: string; shard: string; query: unknown; timeoutMs: number },
+  kind: 'query' | 'list',
+  querySchema: z.ZodType<Q>,
+  replySchema: z.ZodType<R>,
+): Promise<{ query: Q; reply: R; what: string }> {
+  const query = querySchema.safeParse(options.query);
   if (!query.success) {
-    const what = `query ${querySubject(options.region, options.origin, options.shard)}`;
+    const what = `${kind} ${querySubject(options.region, options.origin, options.shard)}`;
     throw new MeshError(ErrorCode.BadRequest, `${what}: ${summarise(query.error)}`, {
       details: describeIssues(query.error),
     });
   }
   const subject = tenantQuerySubject(options.region, options.origin, options.shard, query.data.tenant);
-  const what = `query ${subject}`;
+  const what = `${kind} ${subject}`;
   const data = encoder.encode(JSON.stringify(query.data));
   const json = decodeReply(await requestBytes(nc, subject, data, options.timeoutMs), what);
-  const reply = ShardReplySchema.safeParse(json);
+  const reply = replySchema.safeParse(json);
   if (!reply.success) {
     throw new MeshError(ErrorCode.Upstream, `${what}: the reply does not match the protocol`, {
       details: describeIssues(reply.error),
     });
   }
-  if (reply.data.hits.length > query.data.topK) {
+  return { query: query.data, reply: reply.data, what };
+}
+
+/**
+ * Asks one shard view. An error reply is rethrown as its MeshError (code and retry hint);
+ * a reply that does not match the protocol is `upstream`: the responder answered wrongly.
+ */
+export async function requestShard(nc: NatsConnection, options: RequestShardOptions): Promise<ShardReply> {
+  const { query, reply, what } = await ask(nc, options, 'query', ShardQuerySchema, ShardReplySchema);
+  if (reply.hits.length > query.topK) {
     throw new MeshError(
       ErrorCode.Upstream,
-      `${what}: the reply has ${reply.data.hits.length} hits for a topK of ${query.data.topK}`,
+      `${what}: the reply has ${reply.hits.length} hits for a topK of ${query.topK}`,
     );
   }
-  return reply.data;
+  return reply;
 }
 
 /**
@@ -278,32 +294,14 @@ export async function requestShardList(
   nc: NatsConnection,
   options: RequestShardListOptions,
 ): Promise<ShardListReply> {
-  const query = ShardListQuerySchema.safeParse(options.query);
-  if (!query.success) {
-    const what = `list ${querySubject(options.region, options.origin, options.shard)}`;
-    throw new MeshError(ErrorCode.BadRequest, `${what}: ${summarise(query.error)}`, {
-      details: describeIssues(query.error),
-    });
-  }
-  const subject = tenantQuerySubject(options.region, options.origin, options.shard, query.data.tenant);
-  const what = `list ${subject}`;
-  const data = encoder.encode(JSON.stringify(query.data));
-  const json = decodeReply(await requestBytes(nc, subject, data, options.timeoutMs), what);
-  const reply = ShardListReplySchema.safeParse(json);
-  if (!reply.success) {
-    throw new MeshError(ErrorCode.Upstream, `${what}: the reply does not match the protocol`, {
-      details: describeIssues(reply.error),
-    });
-  }
-  const { docs } = reply.data;
+  const { query, reply, what } = await ask(nc, options, 'list', ShardListQuerySchema, ShardListReplySchema);
+  const { docs } = reply;
   const ordered = docs.every((d, i) => i === 0 || (docs[i - 1] as ShardListed).version > d.version);
-  const below = docs.every(
-    (d) => query.data.beforeVersion === undefined || d.version < query.data.beforeVersion,
-  );
-  if (docs.length > query.data.limit || !ordered || !below) {
+  const below = docs.every((d) => query.beforeVersion === undefined || d.version < query.beforeVersion);
+  if (docs.length > query.limit || !ordered || !below) {
     throw new MeshError(ErrorCode.Upstream, `${what}: the reply is not a page of the query`);
   }
-  return reply.data;
+  return reply;
 }
 
 function decodeAnyQuery(data: Uint8Array, listing: boolean): ShardQuery | ShardListQuery {
