@@ -6,16 +6,46 @@
  * would; the content-hash Nats-Msg-Id makes those retries harmless. Run per backend
  * combination: crash.test.ts (embedded), crash-milvus.test.ts (Milvus + Redis).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createNatsSecurity, type NatsSecurity, type NatsServer, startNatsServer } from '@memmesh/testkit';
+import { promisify } from 'node:util';
+import { loadDynamoRoutingTable, type RoutingTable } from '@memmesh/routing';
+import {
+  createNatsSecurity,
+  type DynamoDbLocal,
+  type NatsSecurity,
+  type NatsServer,
+  startDynamoDbLocal,
+  startNatsServer,
+} from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACME, distinctiveSentence } from './harness.ts';
 
 export const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
+const ROUTING_SCRIPT = new URL('../../../scripts/routing-table.ts', import.meta.url).pathname;
+
+/**
+ * DynamoDB Local with routing table `table` created and seeded from regions/ by the
+ * operator's script, as agent processes that share it would find it; and this process's
+ * handle on it.
+ */
+export async function startSeededDynamo(
+  table: string,
+): Promise<{ dynamo: DynamoDbLocal; routing: RoutingTable }> {
+  const dynamo = await startDynamoDbLocal();
+  // The SDK's default chain reads these, in the script's process and in this one.
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_REGION: 'us-east-1',
+  });
+  const env = { ...process.env, MEMMESH_DYNAMODB_ENDPOINT: dynamo.endpoint, MEMMESH_DYNAMODB_TABLE: table };
+  await promisify(execFile)(process.execPath, [ROUTING_SCRIPT, '--seed'], { env, timeout: 60_000 });
+  return { dynamo, routing: await loadDynamoRoutingTable({ tableName: table, endpoint: dynamo.endpoint }) };
+}
 /** A batch is 1% of the documents: the first 20% land before the kill window, the kill comes at 40%. */
 const BATCHES = 100;
 const SNAPSHOTTED_BATCHES = 20;

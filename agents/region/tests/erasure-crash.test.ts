@@ -8,27 +8,23 @@
  */
 
 import type { ChildProcess } from 'node:child_process';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { ErasureReceipt } from '@memmesh/core';
-import { loadDynamoRoutingTable, type RoutingTable } from '@memmesh/routing';
+import type { RoutingTable } from '@memmesh/routing';
 import {
   createNatsSecurity,
   type DynamoDbLocal,
   eventually,
   type NatsSecurity,
   type NatsServer,
-  startDynamoDbLocal,
   startNatsServer,
 } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnAgent } from './crash-suite.ts';
+import { spawnAgent, startSeededDynamo } from './crash-suite.ts';
 import { ACME, distinctiveSentence } from './harness.ts';
 
-const SCRIPT = new URL('../../../scripts/routing-table.ts', import.meta.url).pathname;
 const TABLE = 'memmesh-erasure-crash';
 const U1 = 2_000;
 const U2 = 200;
@@ -42,15 +38,7 @@ let dataDir: string;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  dynamo = await startDynamoDbLocal();
-  Object.assign(process.env, {
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
-    AWS_REGION: 'us-east-1',
-  });
-  const env = { ...process.env, MEMMESH_DYNAMODB_ENDPOINT: dynamo.endpoint, MEMMESH_DYNAMODB_TABLE: TABLE };
-  await promisify(execFile)(process.execPath, [SCRIPT, '--seed'], { env, timeout: 60_000 });
-  routing = await loadDynamoRoutingTable({ tableName: TABLE, endpoint: dynamo.endpoint });
+  ({ dynamo, routing } = await startSeededDynamo(TABLE));
   // Only us-east-1 runs here: acme without its replicas, whose regions have no agent to report.
   const acme = await routing.getTenant('acme');
   await routing.putTenant(

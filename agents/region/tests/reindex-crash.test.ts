@@ -7,14 +7,12 @@
  */
 
 import type { ChildProcess } from 'node:child_process';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { type ReindexJob, sleep } from '@memmesh/core';
 import { createLocalEmbedder } from '@memmesh/embed';
-import { loadDynamoRoutingTable, type RoutingTable } from '@memmesh/routing';
+import type { RoutingTable } from '@memmesh/routing';
 import {
   createNatsSecurity,
   type DynamoDbLocal,
@@ -22,15 +20,13 @@ import {
   type NatsSecurity,
   type NatsServer,
   type OpenAiServer,
-  startDynamoDbLocal,
   startNatsServer,
   startOpenAiServer,
 } from '@memmesh/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnAgent } from './crash-suite.ts';
+import { spawnAgent, startSeededDynamo } from './crash-suite.ts';
 import { ACME, distinctiveSentence } from './harness.ts';
 
-const SCRIPT = new URL('../../../scripts/routing-table.ts', import.meta.url).pathname;
 const TABLE = 'memmesh-reindex-crash';
 const ADMIN = 'reindex-crash-admin-key-42';
 const DOCS = 2_000;
@@ -46,15 +42,7 @@ let dataDir: string;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  dynamo = await startDynamoDbLocal();
-  Object.assign(process.env, {
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
-    AWS_REGION: 'us-east-1',
-  });
-  const env = { ...process.env, MEMMESH_DYNAMODB_ENDPOINT: dynamo.endpoint, MEMMESH_DYNAMODB_TABLE: TABLE };
-  await promisify(execFile)(process.execPath, [SCRIPT, '--seed'], { env, timeout: 60_000 });
-  routing = await loadDynamoRoutingTable({ tableName: TABLE, endpoint: dynamo.endpoint });
+  ({ dynamo, routing } = await startSeededDynamo(TABLE));
   security = await createNatsSecurity({ regions: ['us-east-1'] });
   nats = await startNatsServer({ security });
   dataDir = await mkdtemp(join(tmpdir(), 'memmesh-reindex-crash-'));
