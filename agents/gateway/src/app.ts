@@ -65,13 +65,15 @@ export interface GatewayAppOptions {
 export const NO_SERVING_REGION = 'none';
 
 /** Request headers the agents need; everything else (cookies, hop-by-hop) stays here. */
-const FORWARDED_REQUEST_HEADERS = ['authorization', 'content-type', 'accept'] as const;
+const FORWARDED_REQUEST_HEADERS = ['authorization', 'content-type', 'accept', HEADERS.cacheControl] as const;
 /** Answer headers the client needs besides the body. */
 const RELAYED_RESPONSE_HEADERS = [
   'content-type',
   HEADERS.retryAfter,
   HEADERS.wwwAuthenticate,
   HEADERS.allow,
+  HEADERS.stale,
+  HEADERS.age,
 ] as const;
 
 type GatewayHandlers = Handlers<typeof API, 'gateway'>;
@@ -126,6 +128,12 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
     ...keyHandlers({ routing: adminTable, lookups, audit, trustedProxyHops }),
     ...erasureHandlers(lookups, (c, region, write) => toRegion(c, region, undefined, write)),
     ...reindexHandlers((c, region, body) => toRegion(c, region, body, c.req.method !== 'GET')),
+    // The operator's view of a region's load: one of its agents answers (each counts its own).
+    getLoad: (c) => {
+      const region = c.req.query('region');
+      if (!region) throw new MeshError(ErrorCode.BadRequest, 'region is required');
+      return toRegion(c, region, undefined, false);
+    },
     // Tenants see what the gateway sees: RTT and health per region. Internal addresses (the
     // endpoints, and failure reasons that quote them) are left out: they are operators' business.
     async listRegions(c) {

@@ -342,6 +342,11 @@ function casesOf(operationId: string, service: Service): Case[] {
       { method: 'POST', path: `/v1/admin/reindex/${reindexJob}/rollback`, headers: admin() },
       { method: 'POST', path: '/v1/admin/reindex/rx-us-east-1-000000000000/rollback', headers: admin() },
     ],
+    getLoad: [
+      { method: 'GET', path: '/v1/admin/load?region=us-east-1', headers: admin() },
+      { method: 'GET', path: '/v1/admin/load?region=us-east-1', headers: auth(ACME) },
+      { method: 'GET', path: '/v1/admin/load?region=eu-central-1', headers: admin() },
+    ],
     eraseMemories: [
       { method: 'DELETE', path: '/v1/memories?sessionId=walker-gone', headers: auth(ACME) },
       { method: 'DELETE', path: '/v1/memories', headers: auth(ACME) },

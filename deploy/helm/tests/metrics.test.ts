@@ -68,9 +68,18 @@ describe('metrics - names', () => {
       'MemmeshCacheHitRatioLow',
       'MemmeshConsumerLagHigh',
       'MemmeshDeadLettersIncreasing',
+      'MemmeshHot',
       'MemmeshRegionUnreachable',
+      'MemmeshSearchesShed',
       'MemmeshVectorStoreWriteErrors',
     ]);
+    const rules = rule?.spec.groups.flatMap((g: any) => g.rules);
+    expect(rules.find((r: any) => r.alert === 'MemmeshHot').expr).toBe(
+      'max by (region, kind, id) (memmesh_hot) == 1',
+    );
+    expect(rules.find((r: any) => r.alert === 'MemmeshSearchesShed').expr).toMatch(
+      /memmesh_searches_shed_total/,
+    );
     const lag = rule?.spec.groups[0].rules.find((r: any) => r.alert === 'MemmeshConsumerLagHigh');
     expect(lag.expr).toMatch(/memmesh_consumer_lag_seconds\) > 30$/);
     expect(lag.for).toBe('2m');

@@ -28,6 +28,8 @@ export const LIMITS = {
   /** Results of one search. */
   topKMax: 50,
   topKDefault: 10,
+  /** The oldest stale answer a search may accept (`maxStaleSeconds`, `max-stale`): a day. */
+  maxStaleSecondsMax: 86_400,
   /** Documents in one batch write. */
   batchDocsMax: 100,
   /** HTTP body of a single write or search, in bytes. */

@@ -126,6 +126,12 @@ export const SearchInputSchema = z.strictObject({
   filter: FilterSchema.optional(),
   /** Read-your-writes: answer only from state that includes this version. */
   minVersion: VersionSchema.optional(),
+  /**
+   * When the region sheds the search (its shards are saturated) or cannot ask its shards,
+   * the last answer to the same search, up to this many seconds old, is acceptable instead
+   * (as `Cache-Control: max-stale=<s>`). Never with `minVersion`, which asks for the opposite.
+   */
+  maxStaleSeconds: z.number().int().min(0).max(LIMITS.maxStaleSecondsMax).optional(),
 });
 export type SearchInput = z.infer<typeof SearchInputSchema>;
 
@@ -213,6 +219,12 @@ export const SearchResponseSchema = z.object({
    * payload limit: only a topK of many near-maximal memories comes close.
    */
   truncated: z.literal(true).optional(),
+  /**
+   * Present when the answer is an earlier one, served because the region shed the search or
+   * could not ask its shards and the client allowed it (`maxStaleSeconds`, `max-stale`):
+   * how old it is, in whole seconds. Memories written, changed or deleted since are not in it.
+   */
+  staleSeconds: z.number().int().min(0).optional(),
 });
 export type SearchResponse = z.infer<typeof SearchResponseSchema>;
 

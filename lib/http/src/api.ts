@@ -52,6 +52,11 @@ export const HEADERS = {
   allow: 'allow',
   wwwAuthenticate: 'www-authenticate',
   etag: 'etag',
+  /** A search's `Cache-Control: max-stale=<s>`: a stale answer is acceptable when the search is shed. */
+  cacheControl: 'cache-control',
+  /** `true` on a stale answer (with `Age`, its age in seconds). */
+  stale: 'x-memmesh-stale',
+  age: 'age',
 } as const;
 
 /**
@@ -86,6 +91,38 @@ export const StatsResponseSchema = z.strictObject({
     .optional(),
 });
 export type StatsResponse = z.infer<typeof StatsResponseSchema>;
+
+/** The operator's view of one agent's load (agents/region/src/ops/load.ts); figures over `windowSeconds`. */
+export const LoadResponseSchema = z.strictObject({
+  region: z.string(),
+  agentId: z.string(),
+  windowSeconds: z.number().int().min(1),
+  shards: z.array(
+    z.strictObject({
+      origin: z.string(),
+      shard: z.string(),
+      queriesPerSecond: z.number().min(0),
+      appliesPerSecond: z.number().min(0),
+      inFlight: z.number().int().min(0),
+      p99Ms: z.number().min(0),
+      shed: z.number().int().min(0),
+      hot: z.boolean(),
+      reasons: z.array(z.string()),
+    }),
+  ),
+  tenants: z.array(
+    z.strictObject({
+      tenant: z.string(),
+      queriesPerSecond: z.number().min(0),
+      appliesPerSecond: z.number().min(0),
+      inFlight: z.number().int().min(0),
+      shed: z.number().int().min(0),
+      hot: z.boolean(),
+      reasons: z.array(z.string()),
+    }),
+  ),
+});
+export type LoadResponse = z.infer<typeof LoadResponseSchema>;
 
 export const RegionsResponseSchema = z.object({
   regions: z.array(
@@ -147,6 +184,7 @@ const SCHEMAS = {
   MemoryList: MemoryListSchema,
   SearchResponse: SearchResponseSchema,
   StatsResponse: StatsResponseSchema,
+  LoadResponse: LoadResponseSchema,
   RegionsResponse: RegionsResponseSchema,
   TenantPolicy: TenantPolicySchema,
   TenantPolicyBody: TenantPolicyBodySchema,
@@ -173,6 +211,11 @@ const RETRY_AFTER = header('Retry-After', 'Seconds to wait before retrying.', {
   minimum: 1,
 });
 const SERVING_REGION = header('X-Memmesh-Region', 'The region that answered.', { type: 'string' });
+const STALE = header('X-Memmesh-Stale', '`true` when the answer is an earlier one (see `staleSeconds`).', {
+  type: 'string',
+  enum: ['true'],
+});
+const AGE = header('Age', 'A stale answer’s age in seconds.', { type: 'integer', minimum: 0 });
 const ALLOW = header('Allow', 'The methods this path has.', { type: 'string' });
 const WWW_AUTHENTICATE = header('WWW-Authenticate', 'How to authenticate: Bearer.', { type: 'string' });
 const ETAG = header('ETag', 'The policy version, for If-Match.', { type: 'string' });
@@ -566,8 +609,22 @@ const ROUTES = {
         description: 'Longest wait for `minVersion` (the gateway sets it short for replicas, to fail over).',
         schema: { type: 'string', pattern: '^\\d+$' },
       },
+      {
+        name: 'Cache-Control',
+        in: 'header',
+        required: false,
+        description:
+          '`max-stale=<s>`: when the region sheds the search (saturated shards, too many of the tenant’s searches in flight) or cannot ask its shards, the last answer to the same search up to that old is acceptable (as the body’s `maxStaleSeconds`).',
+        schema: { type: 'string' },
+      },
     ],
-    responses: { 200: ok('Results.', 'SearchResponse'), ...errors(400, 413, 502, ...TENANT_ERRORS) },
+    responses: {
+      200: ok('Results; a stale answer (shed search, max-stale allowed) says so.', 'SearchResponse', [
+        STALE,
+        AGE,
+      ]),
+      ...errors(400, 413, 502, ...TENANT_ERRORS),
+    },
   }),
   stats: tenantRoute({
     method: 'get',
@@ -625,6 +682,25 @@ const ROUTES = {
   },
   ...API_KEY_ROUTES,
   ...REINDEX_ROUTES,
+  getLoad: {
+    method: 'get',
+    path: '/v1/admin/load',
+    kind: 'admin',
+    auth: 'admin',
+    servedBy: BOTH,
+    summary:
+      'The load on one agent of a region: per shard and per busiest tenant, searches and applies per second, queries in flight, p99, searches shed, and which are hot (admin key).',
+    params: [
+      {
+        name: 'region',
+        in: 'query',
+        required: false,
+        description: 'The region to ask (the gateway needs it; an agent answers for its own region only).',
+        schema: { type: 'string', minLength: 1, maxLength: 64 },
+      },
+    ],
+    responses: { 200: ok('The load.', 'LoadResponse'), ...errors(400, 401, 404, 421, 429, 503, 504) },
+  },
   health: opsRoute('/healthz', 'Liveness: the process answers.', {
     200: { description: 'Alive.', body: 'Health' },
   }),
@@ -654,4 +730,12 @@ export type ApiTable = typeof API;
 export type OperationId = keyof typeof ROUTES;
 
 /** Headers used in request answers, for the conformance walker and relays. */
-export const RESPONSE_HEADERS = [RETRY_AFTER, SERVING_REGION, ALLOW, WWW_AUTHENTICATE, ETAG] as const;
+export const RESPONSE_HEADERS = [
+  RETRY_AFTER,
+  SERVING_REGION,
+  ALLOW,
+  WWW_AUTHENTICATE,
+  ETAG,
+  STALE,
+  AGE,
+] as const;

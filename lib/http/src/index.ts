@@ -14,6 +14,8 @@ export {
   ApiKeyListSchema,
   type ApiTable,
   HEADERS,
+  type LoadResponse,
+  LoadResponseSchema,
   type OperationId,
   RESPONSE_HEADERS,
   RegionsResponseSchema,
@@ -52,7 +54,7 @@ export {
   UNDECLARED_BODY_BYTES_MAX,
 } from './mount.ts';
 export { DEFAULT_OPENAPI_INFO, type OpenApiInfo, openApiDocument } from './openapi.ts';
-export { booleanParam, integerParam, memoryIdParam } from './params.ts';
+export { booleanParam, integerParam, maxStaleParam, memoryIdParam } from './params.ts';
 export {
   type Charge,
   type CostLimiter,

@@ -51,6 +51,12 @@ export const AGENT_METRIC_NAMES = [
   'memmesh_reindex_chunks_embedded',
   'memmesh_reindex_state',
   'memmesh_reindex_embed_errors_total',
+  'memmesh_shard_query_duration_seconds',
+  'memmesh_shard_queries_in_flight',
+  'memmesh_searches_shed_total',
+  'memmesh_stale_answers_total',
+  'memmesh_hot',
+  'memmesh_tenant_load',
   'memmesh_http_requests_total',
   'memmesh_http_request_duration_seconds',
 ] as const;
@@ -106,6 +112,12 @@ export interface AgentMetrics extends BaseMetrics {
   reindexChunksEmbedded: Gauge<'job'>;
   reindexState: Gauge<'job' | 'state'>;
   reindexEmbedErrors: Counter<string>;
+  shardQueryDurationSeconds: Histogram<OriginShard>;
+  shardQueriesInFlight: Gauge<OriginShard>;
+  searchesShed: Counter<'reason'>;
+  staleAnswers: Counter<string>;
+  hot: Gauge<'kind' | 'id'>;
+  tenantLoad: Gauge<'tenant' | 'rate'>;
   httpRequests: Counter<'route' | 'method' | 'status'>;
   httpRequestDurationSeconds: Histogram<'route' | 'method'>;
 }
@@ -199,7 +211,7 @@ type AgentOwnMetrics = Omit<AgentMetrics, keyof BaseMetrics | 'service'>;
 
 /** The agent's metrics, by what they measure: the views, then the parts around them. */
 function agentMetrics(make: MetricFactory): AgentOwnMetrics {
-  return { ...viewMetrics(make), ...partMetrics(make), ...reindexMetrics(make) };
+  return { ...viewMetrics(make), ...partMetrics(make), ...reindexMetrics(make), ...loadMetrics(make) };
 }
 
 /** Shard views: lag, applies, dead letters. */
@@ -234,6 +246,42 @@ function viewMetrics(make: MetricFactory) {
       'memmesh_read_repairs_total',
       'Search hits corrected from the log because the view was behind it (stale, gone, missed).',
       [...ORIGIN_SHARD, 'kind'],
+    ),
+  } satisfies Partial<AgentOwnMetrics>;
+}
+
+/** Load on the agent's shards and tenants, hot detection and shedding (agents/region/src/ops/load.ts). */
+function loadMetrics(make: MetricFactory) {
+  return {
+    shardQueryDurationSeconds: make.histogram(
+      'memmesh_shard_query_duration_seconds',
+      'Time from sending a shard query to its answer, queueing at the shard included.',
+      ORIGIN_SHARD,
+    ),
+    shardQueriesInFlight: make.gauge(
+      'memmesh_shard_queries_in_flight',
+      'Shard queries this agent has sent and not had answered: the shard’s queue as seen from here.',
+      ORIGIN_SHARD,
+    ),
+    searchesShed: make.counter(
+      'memmesh_searches_shed_total',
+      'Searches answered 503 before asking any shard: their tenant had too many in flight, or a shard was saturated.',
+      ['reason'],
+    ),
+    staleAnswers: make.counter(
+      'memmesh_stale_answers_total',
+      'Searches answered with an earlier answer (max-stale) because they were shed or their shards could not answer.',
+      [],
+    ),
+    hot: make.gauge(
+      'memmesh_hot',
+      'A hot shard (kind=shard, id=origin/shard) or tenant (kind=tenant, id=tenant): 1 while above a threshold.',
+      ['kind', 'id'],
+    ),
+    tenantLoad: make.gauge(
+      'memmesh_tenant_load',
+      'The busiest tenants’ searches and applies per second over the last 10 s (rate=queries|applies).',
+      ['tenant', 'rate'],
     ),
   } satisfies Partial<AgentOwnMetrics>;
 }

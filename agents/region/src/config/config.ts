@@ -163,6 +163,29 @@ export const RegionAgentConfigSchema = z
     waitAppliedMsMax: z.number().int().min(0).max(SHARD_QUERY_WAIT_MS_MAX),
     shardQueryTimeoutMs: z.number().int().min(10).max(60_000),
     resultCacheTtlMs: z.number().int().min(0),
+    /**
+     * The last answer to each search is also kept this long (0: not kept), for clients that
+     * accept a stale answer when the region sheds their search (`maxStaleSeconds`).
+     */
+    staleCacheTtlMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(LIMITS.maxStaleSecondsMax * 1_000),
+    /**
+     * Load shedding (ops/load.ts): searches of one tenant in flight on this agent, shard
+     * queries in flight to one shard, and a shard's p99 while queries queue, above which new
+     * searches are answered 503 at once instead of queueing.
+     */
+    tenantSearchesInFlightMax: z.number().int().min(1).max(100_000),
+    shardQueriesInFlightMax: z.number().int().min(1).max(100_000),
+    shardQueryP99BudgetMs: z.number().int().min(1).max(60_000),
+    /** Hot-shard and hot-tenant thresholds (GET /v1/admin/load, memmesh_hot): per second, and a p99. */
+    hotShardQueriesPerSecond: z.number().min(0),
+    hotShardAppliesPerSecond: z.number().min(0),
+    hotTenantQueriesPerSecond: z.number().min(0),
+    hotTenantAppliesPerSecond: z.number().min(0),
+    hotShardP99Ms: z.number().int().min(1).max(60_000),
     cacheEntriesMax: z.number().int().min(0),
     /** Requests per second per tenant, and the burst above it. */
     tenantRequestsPerSecond: z.number().min(1),
@@ -270,6 +293,16 @@ export const DEFAULT_REGION_AGENT_CONFIG = {
   dynamodbTable: 'memmesh-routing',
   routingCacheTtlMs: 2_000,
   resultCacheTtlMs: 30_000,
+  staleCacheTtlMs: 300_000,
+  // A shard query takes about a millisecond: 256 in flight is a queue of a quarter second.
+  tenantSearchesInFlightMax: 64,
+  shardQueriesInFlightMax: 256,
+  shardQueryP99BudgetMs: 1_000,
+  hotShardQueriesPerSecond: 500,
+  hotShardAppliesPerSecond: 2_000,
+  hotTenantQueriesPerSecond: 200,
+  hotTenantAppliesPerSecond: 1_000,
+  hotShardP99Ms: 250,
   cacheEntriesMax: 10_000,
   tenantRequestsPerSecond: 2_000,
   tenantBurst: 4_000,
@@ -351,6 +384,15 @@ export const ENV_NAMES = {
   waitAppliedMsMax: 'MEMMESH_WAIT_APPLIED_MS_MAX',
   shardQueryTimeoutMs: 'MEMMESH_SHARD_QUERY_TIMEOUT_MS',
   resultCacheTtlMs: 'MEMMESH_RESULT_CACHE_TTL_MS',
+  staleCacheTtlMs: 'MEMMESH_STALE_CACHE_TTL_MS',
+  tenantSearchesInFlightMax: 'MEMMESH_TENANT_SEARCHES_IN_FLIGHT_MAX',
+  shardQueriesInFlightMax: 'MEMMESH_SHARD_QUERIES_IN_FLIGHT_MAX',
+  shardQueryP99BudgetMs: 'MEMMESH_SHARD_QUERY_P99_BUDGET_MS',
+  hotShardQueriesPerSecond: 'MEMMESH_HOT_SHARD_QUERIES_PER_SECOND',
+  hotShardAppliesPerSecond: 'MEMMESH_HOT_SHARD_APPLIES_PER_SECOND',
+  hotTenantQueriesPerSecond: 'MEMMESH_HOT_TENANT_QUERIES_PER_SECOND',
+  hotTenantAppliesPerSecond: 'MEMMESH_HOT_TENANT_APPLIES_PER_SECOND',
+  hotShardP99Ms: 'MEMMESH_HOT_SHARD_P99_MS',
   cacheEntriesMax: 'MEMMESH_CACHE_ENTRIES_MAX',
   tenantRequestsPerSecond: 'MEMMESH_TENANT_RPS',
   tenantBurst: 'MEMMESH_TENANT_BURST',

@@ -5,7 +5,7 @@
  * throttled like tenant keys. Without a key the admin routes answer 404.
  */
 import { ErrorCode, MeshError, secretsEqual } from '@memmesh/core';
-import { type AuthThrottle, bearerKeyOf, type RouteHandler } from '@memmesh/http';
+import { type AuthThrottle, bearerKeyOf, type LoadResponse, type RouteHandler } from '@memmesh/http';
 import type { Context } from 'hono';
 import type { Region } from '../ops/region.ts';
 
@@ -30,6 +30,23 @@ export function reindexHandlers(region: Region): ReindexHandlers {
     },
     async rollbackReindex(c) {
       return c.json(await region.reindex.rollback(id(c)));
+    },
+  };
+}
+
+export interface LoadHandlers {
+  getLoad: RouteHandler<undefined>;
+}
+
+/** The operator's view of this agent's load; a `region` other than this one is the wrong region. */
+export function loadHandlers(region: Region): LoadHandlers {
+  return {
+    getLoad(c) {
+      const asked = c.req.query('region');
+      if (asked !== undefined && asked !== region.region) {
+        throw new MeshError(ErrorCode.WrongRegion, `this agent serves ${region.region}, not ${asked}`);
+      }
+      return c.json(region.load() satisfies LoadResponse);
     },
   };
 }

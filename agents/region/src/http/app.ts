@@ -26,7 +26,7 @@ import { createMetrics, type Logger, tracerOf } from '@memmesh/telemetry';
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { Region } from '../ops/region.ts';
 import type { RegionTelemetry } from '../parts/types.ts';
-import { checkAdminKey, isAdminKey, reindexHandlers } from './admin.ts';
+import { checkAdminKey, isAdminKey, loadHandlers, reindexHandlers } from './admin.ts';
 import { tenantOfRequest } from './auth.ts';
 import { erasureHandlers } from './erasure.ts';
 import { type AgentEnv, memoryHandlers } from './handlers.ts';
@@ -70,6 +70,7 @@ export function createApp(options: AppOptions): Hono<AgentEnv> {
       }),
       ...memoryHandlers(region),
       ...reindexHandlers(region),
+      ...loadHandlers(region),
       ...erasureHandlers(region, (c) => sourceAddressOf(c, httpTrustedProxyHops)),
     },
     async guard(c, route) {

@@ -9,6 +9,7 @@ import {
   booleanParam,
   HEADERS,
   integerParam,
+  maxStaleParam,
   memoryIdParam,
   type RouteHandler,
   type StatsResponse,
@@ -75,7 +76,15 @@ export function memoryHandlers(region: Region): MemoryHandlers {
       const input = await request.body();
       // A gateway asks replicas for a short minVersion wait, so that it can fail over quickly.
       const waitMs = integerParam(c.req.header(HEADERS.waitMs), 'X-Memmesh-Wait-Ms');
-      return c.json(await region.search(c.get('tenant'), input, { waitMs }));
+      // `Cache-Control: max-stale` says the same as the body's maxStaleSeconds; the body wins.
+      const maxStale = input.maxStaleSeconds ?? maxStaleParam(c.req.header(HEADERS.cacheControl));
+      const asked = maxStale === undefined ? input : { ...input, maxStaleSeconds: maxStale };
+      const response = await region.search(c.get('tenant'), asked, { waitMs });
+      if (response.staleSeconds !== undefined) {
+        c.header(HEADERS.stale, 'true');
+        c.header(HEADERS.age, String(response.staleSeconds));
+      }
+      return c.json(response);
     },
     async stats(c: C) {
       const { region: name, ready, shards, models } = region.status(c.get('tenant'));

@@ -12,6 +12,7 @@ import type { RegionAgentConfig } from '../config/config.ts';
 import type { RegionParts } from '../parts/types.ts';
 import type { Views } from '../shards/views.ts';
 import type { TenantBudgets } from './budgets.ts';
+import type { LoadTracker } from './load.ts';
 import type { RegionModels } from './models.ts';
 
 export interface RegionHandles {
@@ -21,6 +22,8 @@ export interface RegionHandles {
   models: RegionModels;
   /** Each tenant's budgets of work, charged before the work starts. */
   budgets: TenantBudgets;
+  /** Load on this agent's shards and tenants: hot detection, and shedding of searches. */
+  load: LoadTracker;
   nc: NatsConnection;
   jsm: JetStreamManager;
   publisher: Publisher;

@@ -40,6 +40,7 @@ import { createTenantBudgets } from './budgets.ts';
 import type { RegionHandles } from './handles.ts';
 import { memoryHistory } from './history.ts';
 import { type ListInput, listMemories } from './list.ts';
+import { type LoadHooks, type LoadReport, LoadTracker } from './load.ts';
 import { createRegionModels } from './models.ts';
 import { requireHome, requireReadable } from './policy.ts';
 import { getMemory } from './reads.ts';
@@ -92,6 +93,8 @@ export interface Region {
   ): Promise<WriteResult>;
   search(tenant: string, input: SearchInput, options?: SearchOptions): Promise<SearchResponse>;
   status(tenant: string): { region: string; ready: boolean; shards: ShardStatus[]; models: ModelStatus[] };
+  /** The operator's view of the load on this agent's shards and tenants, hot ones marked. */
+  load(): LoadReport & { region: string; agentId: string };
   /** Re-indexing this region to another embedding model: the admin routes' jobs. */
   readonly reindex: Reindexer;
   /**
@@ -210,6 +213,7 @@ class RegionService implements Region {
     const jsm = await jetstreamManager(nc);
     // Result-cache keys carry the tenant's token, kept in the cache itself so that replicas
     // sharing a Redis share results; applying an event of a tenant replaces its token.
+    const load = new LoadTracker(config, telemetry ? loadHooksOf(telemetry) : undefined);
     const tenantVersions = createTenantVersions(options.parts.cache, {
       region: config.region,
       onError: (err) =>
@@ -231,14 +235,17 @@ class RegionService implements Region {
         js,
         jsm,
         logger,
-        onApplied: (tenant) => tenantVersions.bump(tenant),
+        onApplied: (tenant, _version, where) => {
+          tenantVersions.bump(tenant);
+          load.applied(where.origin, where.shard, tenant);
+        },
         onFatal: (err) => service?.fail(err),
         telemetry,
       },
     });
     const published = createPublisher(js, jsm, { stream: streamName(config.region) });
     const publisher = telemetry ? instrumentPublisher(published, telemetry) : published;
-    service = new RegionService(options, { nc, jsm, views, publisher, tenantVersions });
+    service = new RegionService(options, { nc, jsm, views, publisher, tenantVersions, load });
     return service;
   }
 
@@ -250,6 +257,7 @@ class RegionService implements Region {
       views: Views;
       publisher: Publisher;
       tenantVersions: TenantVersions;
+      load: LoadTracker;
     },
   ) {
     const { config, logger, telemetry } = options;
@@ -273,6 +281,7 @@ class RegionService implements Region {
         },
       }),
       budgets: createTenantBudgets(config),
+      load: opened.load,
       nc: opened.nc,
       jsm: opened.jsm,
       publisher: opened.publisher,
@@ -295,9 +304,13 @@ class RegionService implements Region {
           telemetry.metrics.embedQueueChars.set(this.#handles.models.pendingChars),
         )
       : () => undefined;
+    const stopLoad = telemetry
+      ? telemetry.metrics.onScrape(() => publishLoad(telemetry.metrics, this.#handles.load.report()))
+      : () => undefined;
     this.#stopLag = () => {
       stopLag();
       stopQueue();
+      stopLoad();
     };
     this.#timers = [
       setInterval(() => void views.snapshotAll(), config.snapshotIntervalMs),
@@ -415,6 +428,10 @@ class RegionService implements Region {
     return search(this.#handles, policy, input, { tenantVersions: this.#tenantVersions, waitMs });
   }
 
+  load(): LoadReport & { region: string; agentId: string } {
+    return { region: this.region, agentId: this.#handles.config.agentId, ...this.#handles.load.report() };
+  }
+
   status(tenant: string): { region: string; ready: boolean; shards: ShardStatus[]; models: ModelStatus[] } {
     const origins = new Set<string>();
     const shards = this.#handles.views.all().map((h) => {
@@ -448,5 +465,32 @@ class RegionService implements Region {
     await this.#handles.models.close();
     await this.#handles.parts.embedder.close();
     await this.#handles.parts.cache.close();
+  }
+}
+
+function loadHooksOf(telemetry: RegionTelemetry): LoadHooks {
+  const { metrics } = telemetry;
+  return {
+    shardQuery: (origin, shard, seconds) =>
+      metrics.shardQueryDurationSeconds.observe({ origin, shard }, seconds),
+    shed: (reason) => metrics.searchesShed.inc({ reason }),
+    stale: () => metrics.staleAnswers.inc(),
+  };
+}
+
+/** The load report as gauges: in flight per shard, hot shards and tenants, the busiest tenants' rates. */
+function publishLoad(metrics: RegionTelemetry['metrics'], report: LoadReport): void {
+  // Tenants come and go from the busiest: last scrape's series are dropped, not left at their value.
+  metrics.hot.reset();
+  metrics.tenantLoad.reset();
+  for (const s of report.shards) {
+    const labels = { origin: s.origin, shard: s.shard };
+    metrics.shardQueriesInFlight.set(labels, s.inFlight);
+    metrics.hot.set({ kind: 'shard', id: `${s.origin}/${s.shard}` }, s.hot ? 1 : 0);
+  }
+  for (const t of report.tenants) {
+    if (t.hot) metrics.hot.set({ kind: 'tenant', id: t.tenant }, 1);
+    metrics.tenantLoad.set({ tenant: t.tenant, rate: 'queries' }, t.queriesPerSecond);
+    metrics.tenantLoad.set({ tenant: t.tenant, rate: 'applies' }, t.appliesPerSecond);
   }
 }

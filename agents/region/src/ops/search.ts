@@ -12,6 +12,7 @@ import {
   type EmbedderSpec,
   ErrorCode,
   encodeVector,
+  isMeshError,
   LIMITS,
   MeshError,
   type SearchInput,
@@ -23,6 +24,7 @@ import {
 } from '@memmesh/core';
 import type { TenantPolicy } from '@memmesh/routing';
 import type { RegionHandles } from './handles.ts';
+import { isShed } from './load.ts';
 import { homeViews } from './reads.ts';
 
 /** Embedding cache entries live long: the same text always embeds the same way. */
@@ -56,6 +58,33 @@ export async function search(
       return { ...(JSON.parse(cached) as SearchResponse), tookMs: performance.now() - started };
     }
   }
+  let response: SearchResponse;
+  try {
+    response = await searchShards(h, policy, input, topK, ctx);
+  } catch (err) {
+    const stale = await staleAnswer(h, policy, input, topK, err);
+    if (stale === undefined) throw err;
+    h.budgets.chargeSearchResults(tenant, resultBytesOf(stale.results));
+    return { ...stale, tookMs: performance.now() - started };
+  }
+  response.tookMs = performance.now() - started;
+  const ttlMs = cacheTtlMs(response.results, h.config.resultCacheTtlMs);
+  if (key && ttlMs > 0) {
+    await h.parts.cache.set(key, JSON.stringify(response), ttlMs).catch(() => undefined);
+  }
+  await keepForStale(h, policy, input, topK, response);
+  return response;
+}
+
+/** Asks the shards (unless the search is shed first), merges their hits and charges their bytes. */
+async function searchShards(
+  h: RegionHandles,
+  policy: TenantPolicy,
+  input: SearchInput,
+  topK: number,
+  ctx: SearchContext,
+): Promise<SearchResponse> {
+  const { tenant } = policy;
   if (input.minVersion !== undefined && policy.home !== h.config.region) {
     await ensureArrived(h, policy.home, tenant, input.minVersion, ctx.waitMs);
   }
@@ -76,17 +105,7 @@ export async function search(
   h.budgets.chargeSearchResults(tenant, resultBytesOf(results));
   // A shard that had to drop hits to fit its reply may have dropped some of the top k.
   const truncated = replies.some((reply) => reply.truncated);
-  const response: SearchResponse = {
-    results,
-    region: h.config.region,
-    tookMs: performance.now() - started,
-    ...(truncated ? { truncated } : {}),
-  };
-  const ttlMs = cacheTtlMs(results, h.config.resultCacheTtlMs);
-  if (key && ttlMs > 0) {
-    await h.parts.cache.set(key, JSON.stringify(response), ttlMs).catch(() => undefined);
-  }
-  return response;
+  return { results, region: h.config.region, tookMs: 0, ...(truncated ? { truncated } : {}) };
 }
 
 /**
@@ -134,27 +153,115 @@ async function scatter(
   waitMs: number,
 ): Promise<ShardReply[]> {
   const view = homeViews(h, policy);
-  // The query is embedded with the model this agent serves the home's views with, and names
-  // it, so every shard answers from its view of that same model.
-  const spec = h.models.servingSpec(view.origin);
-  const model = h.models.queryModelKey(view.origin);
-  const vector = encodeVector(await embedQuery(h, policy.tenant, input.query, spec));
-  const query = {
+  const shards = shardNames(view.shardCount);
+  // Shed here, before the query is embedded or any shard asked: a saturated shard, or a
+  // tenant with too many searches in flight, is answered 503 at once instead of queueing.
+  const held = h.load.admitSearch(policy.tenant, view.origin, shards);
+  try {
+    // The query is embedded with the model this agent serves the home's views with, and
+    // names it, so every shard answers from its view of that same model.
+    const spec = h.models.servingSpec(view.origin);
+    const model = h.models.queryModelKey(view.origin);
+    const vector = encodeVector(await embedQuery(h, policy.tenant, input.query, spec));
+    const query = {
+      tenant: policy.tenant,
+      vector,
+      topK,
+      filter: input.filter,
+      minVersion: input.minVersion,
+      waitMs,
+      ...(model ? { model } : {}),
+    };
+    // A minVersion query may wait for its shard to catch up; others get the plain timeout.
+    const timeoutMs = h.config.shardQueryTimeoutMs + (input.minVersion === undefined ? 0 : waitMs);
+    const ask = async (shard: string) => {
+      const asked = performance.now();
+      const reply = await requestShard(h.nc, {
+        region: h.config.region,
+        origin: view.origin,
+        shard,
+        query,
+        timeoutMs,
+      });
+      held.shardDone(shard, performance.now() - asked);
+      return reply;
+    };
+    return await Promise.all(shards.map(ask));
+  } finally {
+    held.end();
+  }
+}
+
+/**
+ * The stale copy of an answer: the last answer to the same search, whatever the tenant's
+ * token, under `r:<tenant>:stale:…` (so an erasure's sweep of the tenant's result entries
+ * removes it too), with the time it was made.
+ */
+function staleKey(h: RegionHandles, policy: TenantPolicy, input: SearchInput, topK: number): string {
+  const model = h.models.queryModelKey(homeViews(h, policy).origin);
+  const filter = input.filter ?? {};
+  return resultCacheKey({
     tenant: policy.tenant,
-    vector,
+    tenantVersion: 'stale',
+    query: input.query,
     topK,
-    filter: input.filter,
-    minVersion: input.minVersion,
-    waitMs,
-    ...(model ? { model } : {}),
-  };
-  // A minVersion query may wait for its shard to catch up; others get the plain timeout.
-  const timeoutMs = h.config.shardQueryTimeoutMs + (input.minVersion === undefined ? 0 : waitMs);
-  return Promise.all(
-    shardNames(view.shardCount).map((shard) =>
-      requestShard(h.nc, { region: h.config.region, origin: view.origin, shard, query, timeoutMs }),
-    ),
+    filter,
+    model,
+  });
+}
+
+interface StaleEntry {
+  madeAtMs: number;
+  response: SearchResponse;
+}
+
+async function keepForStale(
+  h: RegionHandles,
+  policy: TenantPolicy,
+  input: SearchInput,
+  topK: number,
+  response: SearchResponse,
+): Promise<void> {
+  if (h.config.staleCacheTtlMs <= 0 || input.minVersion !== undefined) return;
+  const entry: StaleEntry = { madeAtMs: Date.now(), response };
+  const key = staleKey(h, policy, input, topK);
+  await h.parts.cache.set(key, JSON.stringify(entry), h.config.staleCacheTtlMs).catch(() => undefined);
+}
+
+/**
+ * When the search was shed or its shards could not answer (503, 504), and the client allows
+ * it: the last answer to the same search, if it is at most `maxStaleSeconds` old, without the
+ * memories that expired since. Anything else (a 400, a 429: the tenant's own limits) stands.
+ */
+async function staleAnswer(
+  h: RegionHandles,
+  policy: TenantPolicy,
+  input: SearchInput,
+  topK: number,
+  err: unknown,
+): Promise<SearchResponse | undefined> {
+  const allowed = input.maxStaleSeconds;
+  if (allowed === undefined || input.minVersion !== undefined || h.config.staleCacheTtlMs <= 0)
+    return undefined;
+  if (
+    !(
+      isShed(err) ||
+      (isMeshError(err) && (err.code === ErrorCode.Unavailable || err.code === ErrorCode.Timeout))
+    )
+  ) {
+    return undefined;
+  }
+  const raw = await h.parts.cache.get(staleKey(h, policy, input, topK)).catch(() => undefined);
+  if (raw === undefined) return undefined;
+  const entry = JSON.parse(raw) as StaleEntry;
+  const ageSeconds = Math.max(0, Math.floor((Date.now() - entry.madeAtMs) / 1_000));
+  if (ageSeconds > allowed) return undefined;
+  const now = Date.now();
+  const results = entry.response.results.filter(
+    (r) => r.expiresAt === undefined || Date.parse(r.expiresAt) > now,
   );
+  h.load.servedStale();
+  return { ...entry.response, results, region: h.config.region, staleSeconds: ageSeconds };
 }
 
 async function embedQuery(

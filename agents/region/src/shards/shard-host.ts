@@ -47,8 +47,8 @@ export interface ShardHostContext {
   js: JetStreamClient;
   jsm: JetStreamManager;
   logger: Logger;
-  /** Called with (tenant, version) after a document version is applied to a serving view. */
-  onApplied: (tenant: string, version: number) => void;
+  /** Called with (tenant, version, shard) after a document version is applied to a serving view. */
+  onApplied: (tenant: string, version: number, where: { origin: string; shard: string }) => void;
   onFatal: (err: unknown) => void;
   /** Apply metrics, and the tracer of the apply and query spans. */
   telemetry?: RegionTelemetry | undefined;
@@ -109,7 +109,7 @@ function startConsumer(ctx: ShardHostContext, place: ShardHostPlace): Promise<Sh
     },
   };
   const onApplied = (tenant: string, version: number) => {
-    if (place.serving()) ctx.onApplied(tenant, version);
+    if (place.serving()) ctx.onApplied(tenant, version, { origin, shard });
   };
   const apply = (applied: AppliedEvent) => applyEvent(view, applied, onApplied);
   return startShardConsumer(ctx.js, ctx.jsm, {
