@@ -30,7 +30,9 @@ describe('chaos, short', () => {
   it('chaos - kill -9 of the nats-server twice during an ingest: nothing acknowledged is lost or doubled', async () => {
     const result = await runScenario('nats-kill', { docs: 1_500, faults: 2, seed: 11, timeMsMax: 150_000 });
     expectClean(result, 2);
-    expect(result.retries).toBeGreaterThan(0);
+    // No assertion on retries here: a server back within the client's reconnect lets the
+    // agent's in-flight publishes go through, so a write may never have failed at all.
+    expect(result.recoveryMs.every((ms) => ms > 0)).toBe(true);
   }, 240_000);
 
   it('chaos - a retry storm of the same ids leaves each memory once in the views', async () => {
