@@ -5,6 +5,7 @@
  * (a tenant's receipt), and `admin …` for the administration reads the API has (a tenant's
  * policy and keys, a re-index job, any erasure's receipt; the operator's admin key).
  */
+import type { MemmeshClient } from '@memmesh/client';
 import { LIMITS } from '@memmesh/core/limits';
 import type { Command } from 'commander';
 import {
@@ -26,8 +27,8 @@ export interface BulkContext {
   write: (line: string) => Promise<void>;
   /** A progress bar (a no-op off a terminal or with --json). */
   progress: (json: boolean) => Progress;
-  /** Whether Ctrl-C was pressed. */
-  stopped: () => boolean;
+  /** Starts taking Ctrl-C as "stop after this batch" until `release`. */
+  interrupts: () => { stopped: () => boolean; release: () => void };
 }
 
 type ImportCliOptions = ScopeOptions & {
@@ -54,30 +55,9 @@ export function bulkCommands(program: Command, ctx: BulkContext): void {
     )
     .option('--wait', 'each batch answers once the home index applied it')
     .action(
-      ctx.act(async (client, path: string, o: ImportCliOptions, command: Command) => {
-        const json = command.optsWithGlobals().json === true;
-        const summary = await runImport(
-          client,
-          {
-            path,
-            format: o.format,
-            idPrefix: o.idPrefix,
-            state: o.state,
-            batchSize: o.batchSize,
-            wait: o.wait === true,
-            scope: scopeOf(o),
-          },
-          { progress: ctx.progress(json), stopped: ctx.stopped },
-        );
-        const lines = [
-          `${summary.complete ? 'imported' : 'stopped:'} ${summary.resumedFrom + summary.imported + summary.failed} of ${summary.total} memories (${summary.imported} this run, ${summary.failed} refused)`,
-          ...summary.failures.map((f) => `refused ${f.id}: ${f.code}: ${f.message}`),
-          ...(summary.complete ? [] : [`run the same command again to resume (${summary.stateFile})`]),
-        ];
-        await print(ctx, json, { json: summary, lines });
-        if (!summary.complete) return EXIT.interrupted;
-        return summary.failed > 0 ? EXIT.failed : EXIT.ok;
-      }),
+      ctx.act((client, path: string, o: ImportCliOptions, command: Command) =>
+        importAction(ctx, client, path, o, command),
+      ),
     );
   withScope(program.command('export'))
     .description('every memory (by scope and metadata) as JSON Lines on stdout, newest first')
@@ -90,6 +70,39 @@ export function bulkCommands(program: Command, ctx: BulkContext): void {
       }),
     );
   serviceCommands(program, ctx.act);
+}
+
+async function importAction(
+  ctx: BulkContext,
+  client: MemmeshClient,
+  path: string,
+  o: ImportCliOptions,
+  command: Command,
+): Promise<number> {
+  const json = command.optsWithGlobals().json === true;
+  const interrupts = ctx.interrupts();
+  const options = {
+    path,
+    format: o.format,
+    idPrefix: o.idPrefix,
+    state: o.state,
+    batchSize: o.batchSize,
+    wait: o.wait === true,
+    scope: scopeOf(o),
+  };
+  const summary = await runImport(client, options, {
+    progress: ctx.progress(json),
+    stopped: interrupts.stopped,
+  }).finally(interrupts.release);
+  const done = summary.resumedFrom + summary.imported + summary.failed;
+  const lines = [
+    `${summary.complete ? 'imported' : 'stopped:'} ${done} of ${summary.total} memories (${summary.imported} this run, ${summary.failed} refused)`,
+    ...summary.failures.map((f) => `refused ${f.id}: ${f.code}: ${f.message}`),
+    ...(summary.complete ? [] : [`run the same command again to resume (${summary.stateFile})`]),
+  ];
+  await print(ctx, json, { json: summary, lines });
+  if (!summary.complete) return EXIT.interrupted;
+  return summary.failed > 0 ? EXIT.failed : EXIT.ok;
 }
 
 async function print(ctx: BulkContext, json: boolean, output: Output): Promise<void> {

@@ -32,32 +32,36 @@ export async function runCli(
   io: CliIo,
 ): Promise<number> {
   let code: number = EXIT.ok;
-  let interrupted = false;
-  const stopListening = io.onInterrupt?.(() => {
-    interrupted = true;
-  });
-  const program = buildProgram(env, io, {
-    exit: (value) => {
-      code = value;
-    },
-    stopped: () => interrupted,
+  const program = buildProgram(env, io, (value) => {
+    code = value;
   });
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;
   } catch (err) {
     return reportError(err, io);
-  } finally {
-    stopListening?.();
   }
 }
 
-interface RunState {
-  exit: (code: number) => void;
-  stopped: () => boolean;
+/**
+ * Ctrl-C as a flag, for a command that stops cleanly (an import); other commands keep the
+ * default (Ctrl-C ends them at once).
+ */
+function interruptsOf(io: CliIo) {
+  return () => {
+    let interrupted = false;
+    const release = io.onInterrupt?.(() => {
+      interrupted = true;
+    });
+    return { stopped: () => interrupted, release: () => release?.() };
+  };
 }
 
-function buildProgram(env: Record<string, string | undefined>, io: CliIo, state: RunState): Command {
+function buildProgram(
+  env: Record<string, string | undefined>,
+  io: CliIo,
+  exit: (code: number) => void,
+): Command {
   const program = new Command('memmesh')
     .description('memmesh — shared memory for AI agents')
     .option(
@@ -86,7 +90,7 @@ function buildProgram(env: Record<string, string | undefined>, io: CliIo, state:
       // Commander passes the positionals, the command's options and the command itself last.
       const command = args[args.length - 1] as Command;
       const answer = await body(clientOf(command), ...args);
-      if (typeof answer === 'number') return state.exit(answer);
+      if (typeof answer === 'number') return exit(answer);
       await printOutput(write, command.optsWithGlobals().json === true, answer);
     };
   memoryCommands(program, act);
@@ -94,12 +98,12 @@ function buildProgram(env: Record<string, string | undefined>, io: CliIo, state:
     act,
     write,
     progress: (json) => createProgress(io.progressStream, !json),
-    stopped: state.stopped,
+    interrupts: interruptsOf(io),
   });
   program
     .command('mcp')
     .description('serve the MCP tools over stdio (for desktop and IDE agents)')
-    .action(async (_options, command: Command) => state.exit(await serveMcp(clientOf(command))));
+    .action(async (_options, command: Command) => exit(await serveMcp(clientOf(command))));
   return program;
 }
 
