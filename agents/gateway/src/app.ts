@@ -29,6 +29,7 @@ import {
   type ServedIds,
   serviceHandlers,
 } from '@memmesh/http';
+import { mountMcp } from '@memmesh/mcp';
 import type { RoutingTable } from '@memmesh/routing';
 import { createMetrics, type GatewayMetrics, type Logger, type Tracer, tracerOf } from '@memmesh/telemetry';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
@@ -38,7 +39,6 @@ import type { GatewayConfig } from './config.ts';
 import { createDispatcher, type Dispatcher } from './dispatch.ts';
 import { erasureHandlers } from './erasure.ts';
 import { keyHandlers } from './keys.ts';
-import { mountMcp } from './mcp.ts';
 import type { Probes } from './probes.ts';
 import type { Answer, Forward } from './proxy.ts';
 import { reindexHandlers } from './reindex.ts';
@@ -145,7 +145,10 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
     },
   };
   const admin = adminGuard({ adminKey: config.adminKey, throttle, trustedProxyHops });
-  mountMcp(app, { tenantOf, log });
+  mountMcp(app, {
+    authenticate: (c) => tenantOf(c, 'read'),
+    onError: (err) => log.warn('mcp request failed', { err }),
+  });
   mountRoutes(app, {
     table: API,
     service: 'gateway',

@@ -23,7 +23,6 @@ export {
   type GatewayTelemetryOptions,
   startGateway,
 } from './gateway.ts';
-export { MCP_BODY_BYTES_MAX, MCP_PATH } from './mcp.ts';
 export {
   distanceGuessMs,
   type ProbeOptions,

@@ -19,15 +19,21 @@ export interface LiveStack {
   stop(): Promise<void>;
 }
 
-export async function startLiveStack(): Promise<LiveStack> {
+export interface LiveStackOptions {
+  /** The operator's admin key of the agent and the gateway; the admin routes are off without it. */
+  adminKey?: string;
+}
+
+export async function startLiveStack(options: LiveStackOptions = {}): Promise<LiveStack> {
+  const admin = options.adminKey === undefined ? {} : { adminKey: options.adminKey };
   const nats = await startLockedNats('us-east-1');
   const agent = await startRegionAgent(
-    resolveConfig({ region: 'us-east-1', ...nats.agent, port: 0 }),
+    resolveConfig({ region: 'us-east-1', ...nats.agent, port: 0, ...admin }),
     silentLogger,
   );
   const agentHttp = await serveHttp(agent.app.fetch);
   const gateway = await startGateway(
-    resolveGatewayConfig({ endpoints: { 'us-east-1': agentHttp.url } }),
+    resolveGatewayConfig({ endpoints: { 'us-east-1': agentHttp.url }, ...admin }),
     silentLogger,
     agent.routing,
   );

@@ -5,7 +5,9 @@
  * Each lists the tools with their schemas and hints, adds memories and finds them by search,
  * gets, updates (ifVersion), lists, reads the history of and deletes one; a bad argument is a
  * tool error with the API's code; a second tenant's key sees none of it; no key or a wrong
- * key is refused with 401 before any MCP is spoken.
+ * key is refused with 401 before any MCP is spoken. forget_memories counts before it erases
+ * (dry run by default) and get_erasure reads the receipt; the region agent's own /mcp serves
+ * the same tools behind its key check.
  */
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
@@ -27,6 +29,8 @@ let agent: RegionAgent;
 let gateway: Gateway;
 let server: Server;
 let url = '';
+/** The region agent's own /mcp, the same handler behind the agent's key check. */
+let agentMcpUrl = '';
 const OTHER_KEY = 'other-tenant-key-1';
 
 beforeAll(async () => {
@@ -40,6 +44,7 @@ beforeAll(async () => {
   const agentServer = serve({ fetch: agent.app.fetch, hostname: '127.0.0.1', port: 0 }) as Server;
   await new Promise((resolve) => agentServer.once('listening', resolve));
   const agentPort = (agentServer.address() as { port: number }).port;
+  agentMcpUrl = `http://127.0.0.1:${agentPort}/mcp`;
   const config = resolveGatewayConfig({ endpoints: { 'us-east-1': `http://127.0.0.1:${agentPort}` } });
   gateway = await startGateway(config, silentLogger, agent.routing);
   server = serve({ fetch: gateway.app.fetch, hostname: '127.0.0.1', port: 0 }) as Server;
@@ -152,6 +157,57 @@ for (const [label, connect] of Object.entries(CLIENTS)) {
       await mcp.close();
     });
 
+    it('mcp - forget_memories counts first (dry run), then erases the scope; get_erasure is its receipt', async () => {
+      const mcp = await connect('acme-dev-key');
+      const userId = `forget-${tag}`;
+      for (const n of [1, 2, 3]) {
+        const text = `${tag} forgettable note ${n} about the attic window`;
+        await call(mcp, 'add_memory', { id: `${userId}-${n}`, text, scope: { userId }, wait: true });
+      }
+      await call(mcp, 'add_memory', {
+        id: `${userId}-kept`,
+        text: 'kept',
+        scope: { userId: `${userId}-x` },
+        wait: true,
+      });
+      const dry = await call(mcp, 'forget_memories', { userId });
+      expect(dry.isError, dry.content[0]?.text).toBeFalsy();
+      expect(dry.structuredContent).toMatchObject({ dryRun: true, matched: 3, matchedAtLeast: false });
+      expect(((dry.structuredContent?.sampleIds ?? []) as string[]).sort()).toEqual(
+        [1, 2, 3].map((n) => `${userId}-${n}`),
+      );
+      // The dry run erased nothing.
+      expect((await call(mcp, 'get_memory', { id: `${userId}-1` })).isError).toBeFalsy();
+      const erased = await call(mcp, 'forget_memories', { userId, dryRun: false });
+      const erasure = erased.structuredContent?.erasure as { id: string; state: string };
+      expect(erasure.id).toMatch(/^er-us-east-1-/);
+      let receipt: Result | undefined;
+      // Bounded: at most 60 polls, 250 ms apart.
+      for (let poll = 0; poll < 60; poll++) {
+        receipt = await call(mcp, 'get_erasure', { id: erasure.id });
+        if (receipt.structuredContent?.state === 'done') break;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      expect(receipt?.structuredContent).toMatchObject({ id: erasure.id, state: 'done', documents: 3 });
+      expect((await call(mcp, 'forget_memories', { userId })).structuredContent?.matched).toBe(0);
+      expect((await call(mcp, 'get_memory', { id: `${userId}-kept` })).isError).toBeFalsy();
+      await mcp.close();
+    });
+
+    it('mcp - forget_memories without a scope id is a tool error with the code, and erases nothing', async () => {
+      const mcp = await connect('acme-dev-key');
+      for (const args of [{}, { dryRun: false }]) {
+        const bad = await call(mcp, 'forget_memories', args);
+        expect(bad.isError, JSON.stringify(args)).toBe(true);
+        expect(JSON.parse(bad.content[0]?.text ?? '{}').error.code).toBe('bad_request');
+      }
+      const wrongType = await call(mcp, 'forget_memories', { userId: 7 });
+      expect(wrongType.isError).toBe(true);
+      const receipt = await call(mcp, 'get_erasure', { id: 'not-an-erasure' });
+      expect(JSON.parse(receipt.content[0]?.text ?? '{}').error.code).toBe('bad_request');
+      await mcp.close();
+    });
+
     it('mcp - another tenant’s key sees none of these memories', async () => {
       const acme = await connect('acme-dev-key');
       const id = `mcp-${tag}-private`;
@@ -163,11 +219,53 @@ for (const [label, connect] of Object.entries(CLIENTS)) {
         query: `acme's private ${tag} recipe for plum jam`,
       });
       expect(found.structuredContent?.results).toEqual([]);
+      const scope = { userId: `iso-${tag}` };
+      await call(acme, 'add_memory', { text: `acme ${tag} isolation note`, scope, wait: true });
+      expect((await call(other, 'forget_memories', scope)).structuredContent?.matched).toBe(0);
+      expect((await call(other, 'list_memories', scope)).structuredContent?.memories).toEqual([]);
+      expect((await call(acme, 'forget_memories', scope)).structuredContent?.matched).toBe(1);
       await acme.close();
       await other.close();
     });
   });
 }
+
+describe('mcp - on a region agent', () => {
+  const connectAgent = async (key: string) => {
+    const client = new ClientV2({ name: 'memmesh-test-agent', version: '1.0.0' });
+    await client.connect(new TransportV2(new URL(agentMcpUrl), { requestInit: { headers: headers(key) } }));
+    return client;
+  };
+
+  it('mcp - the agent serves the same tools behind its own key check, tenant from the key', async () => {
+    const acme = await connectAgent('acme-dev-key');
+    const { tools } = await acme.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual([...TOOL_NAMES].sort());
+    const text = 'Region-direct note: the generator is tested on the first Monday';
+    const added = (await acme.callTool({ name: 'add_memory', arguments: { text, wait: true } })) as Result;
+    const id = added.structuredContent?.id as string;
+    const found = (await acme.callTool({ name: 'search_memories', arguments: { query: text } })) as Result;
+    expect(((found.structuredContent?.results ?? []) as Array<{ id: string }>).map((r) => r.id)).toContain(
+      id,
+    );
+    const other = await connectAgent(OTHER_KEY);
+    const got = (await other.callTool({ name: 'get_memory', arguments: { id } })) as Result;
+    expect(JSON.parse(got.content[0]?.text ?? '{}').error.code).toBe('not_found');
+    await acme.close();
+    await other.close();
+  });
+
+  it('mcp - the agent refuses no key or a wrong key with 401', async () => {
+    for (const authorization of [undefined, 'Bearer not-a-real-key-0000']) {
+      const response = await fetch(agentMcpUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+        body: '{}',
+      });
+      expect(response.status, String(authorization)).toBe(401);
+    }
+  });
+});
 
 describe('mcp - authentication', () => {
   const initialize = (authorization?: string) =>

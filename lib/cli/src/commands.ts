@@ -1,88 +1,61 @@
 /**
  * @module commands
- * The subcommands, each a function of its parsed flags and positionals that calls the client
- * and returns what to print. Argument parsing is node:util's parseArgs: built into Node (no
- * dependency), strict about unknown flags, and enough for a handful of subcommands with
- * string, boolean and repeated flags.
+ * The memory subcommands (add/store, search, get, delete, list, history), each declared
+ * with commander and run as a function of its parsed options that calls the client and
+ * answers what to print. Commander (no dependencies, typed, ESM, maintained) replaces
+ * node:util's parseArgs: it gives per-command help, repeated and validated options, and
+ * subcommand groups (`memmesh admin …`) without code of our own to parse a command line.
  */
-import { parseArgs } from 'node:util';
 import type { ListParams, MemmeshClient, Metadata, Scope } from '@memmesh/client';
+import { type Command, InvalidArgumentError } from 'commander';
 import { UsageError } from './config.ts';
 
-type Flags = Record<string, string | boolean | string[] | undefined>;
-export interface Parsed {
-  flags: Flags;
-  positionals: string[];
+/** What a command prints: its JSON (with --json), or one line per item for people. */
+export type Output = { json: unknown; lines: string[] };
+/** Runs a command's body with the client its global options configure, and prints it. */
+export type Act = <A extends unknown[]>(
+  body: (client: MemmeshClient, ...args: A) => Promise<Output | number>,
+) => (...args: A) => Promise<void>;
+
+export interface ScopeOptions {
+  user?: string;
+  agent?: string;
+  session?: string;
+  meta?: string[];
 }
 
-const SCOPE_FLAGS = {
-  user: { type: 'string' },
-  agent: { type: 'string' },
-  session: { type: 'string' },
-  meta: { type: 'string', multiple: true },
-} as const;
-
-/** Flags of each command, besides the global ones (--url, --api-key, --json, --help). */
-export const COMMAND_FLAGS = {
-  add: { ...SCOPE_FLAGS, id: { type: 'string' }, ttl: { type: 'string' }, wait: { type: 'boolean' } },
-  search: { ...SCOPE_FLAGS, 'top-k': { type: 'string' }, 'min-version': { type: 'string' } },
-  get: {},
-  delete: { 'if-version': { type: 'string' }, wait: { type: 'boolean' } },
-  list: { ...SCOPE_FLAGS, limit: { type: 'string' }, cursor: { type: 'string' }, all: { type: 'boolean' } },
-  history: {},
-  mcp: {},
-} as const;
-export type CommandName = keyof typeof COMMAND_FLAGS;
-
-export const GLOBAL_FLAGS = {
-  url: { type: 'string' },
-  'api-key': { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-export function parse(command: CommandName, args: string[]): Parsed {
-  try {
-    const { values, positionals } = parseArgs({
-      args,
-      options: { ...GLOBAL_FLAGS, ...COMMAND_FLAGS[command] },
-      allowPositionals: true,
-      strict: true,
-    });
-    return { flags: values as Flags, positionals };
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
-const text = (flags: Flags, name: string) => flags[name] as string | undefined;
-
-function integer(flags: Flags, name: string): number | undefined {
-  const value = text(flags, name);
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} must be a whole number, got '${value}'`);
+/** A whole number option (`--top-k 3`); anything else is a usage error. */
+export function whole(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`a whole number, got '${value}'`);
   return Number(value);
 }
 
-function one(positionals: string[], what: string): string {
-  if (positionals.length !== 1 || !positionals[0]) throw new UsageError(`give exactly one ${what}`);
-  return positionals[0];
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function withScope(command: Command, meta = true): Command {
+  command
+    .option('--user <userId>', 'the scope’s user')
+    .option('--agent <agentId>', 'the scope’s agent')
+    .option('--session <sessionId>', 'the scope’s session');
+  if (meta)
+    command.option('--meta <key=value>', 'metadata (repeatable; numbers and true/false typed)', collect);
+  return command;
 }
 
-function scopeOf(flags: Flags): Scope | undefined {
-  const scope: Scope = {};
-  if (text(flags, 'user')) scope.userId = text(flags, 'user');
-  if (text(flags, 'agent')) scope.agentId = text(flags, 'agent');
-  if (text(flags, 'session')) scope.sessionId = text(flags, 'session');
+export function scopeOf(o: ScopeOptions): Scope | undefined {
+  const scope: Scope = {
+    ...(o.user ? { userId: o.user } : {}),
+    ...(o.agent ? { agentId: o.agent } : {}),
+    ...(o.session ? { sessionId: o.session } : {}),
+  };
   return Object.keys(scope).length > 0 ? scope : undefined;
 }
 
 /** `--meta k=v`: a number or true/false when it reads as one, else the string. */
-function metadataOf(flags: Flags): Metadata | undefined {
-  const pairs = (flags.meta as string[] | undefined) ?? [];
-  if (pairs.length === 0) return undefined;
+export function metadataOf(o: ScopeOptions): Metadata | undefined {
+  if (!o.meta || o.meta.length === 0) return undefined;
   const metadata: Metadata = {};
-  for (const pair of pairs) {
+  for (const pair of o.meta) {
     const at = pair.indexOf('=');
     if (at < 1) throw new UsageError(`--meta takes key=value, got '${pair}'`);
     const value = pair.slice(at + 1);
@@ -96,90 +69,120 @@ function metadataOf(flags: Flags): Metadata | undefined {
   return metadata;
 }
 
-/** Each command: what it prints as JSON, and as one line per item for people. */
-export type Output = { json: unknown; lines: string[] };
-
-export async function run(
-  command: Exclude<CommandName, 'mcp'>,
-  client: MemmeshClient,
-  p: Parsed,
-): Promise<Output> {
-  const { flags, positionals } = p;
-  switch (command) {
-    case 'add': {
-      const ttlSeconds = integer(flags, 'ttl');
-      const result = await client.add(
-        {
-          text: positionals.join(' '),
-          ...(text(flags, 'id') ? { id: text(flags, 'id') } : {}),
-          ...(scopeOf(flags) ? { scope: scopeOf(flags) } : {}),
-          ...(metadataOf(flags) ? { metadata: metadataOf(flags) } : {}),
-          ...(ttlSeconds === undefined ? {} : { ttlSeconds }),
-        },
-        { wait: flags.wait === true },
-      );
-      return { json: result, lines: [`${result.id}\tversion ${result.version}\t${result.region}`] };
-    }
-    case 'search':
-      return search(client, flags, positionals);
-    case 'get': {
-      const memory = await client.get(one(positionals, 'memory id'));
-      return { json: memory, lines: [`${memory.id}\tversion ${memory.version}`, memory.text] };
-    }
-    case 'delete': {
-      const ifVersion = integer(flags, 'if-version');
-      const result = await client.delete(one(positionals, 'memory id'), {
-        wait: flags.wait === true,
-        ...(ifVersion === undefined ? {} : { ifVersion }),
-      });
-      return { json: result, lines: [`deleted ${result.id}\tversion ${result.version}`] };
-    }
-    case 'list':
-      return list(client, flags);
-    case 'history': {
-      const history = await client.history(one(positionals, 'memory id'));
-      const lines = history.versions.map((v) => `${v.version}\t${v.type}\t${v.at}\t${v.text ?? ''}`);
-      return { json: history, lines };
-    }
-  }
+export function listParamsOf(o: ScopeOptions & { cursor?: string; limit?: number }): ListParams {
+  const scope = scopeOf(o);
+  const metadata = metadataOf(o);
+  return {
+    ...scope,
+    ...(metadata ? { metadata } : {}),
+    ...(o.cursor ? { cursor: o.cursor } : {}),
+    ...(o.limit === undefined ? {} : { limit: o.limit }),
+  };
 }
 
-async function search(client: MemmeshClient, flags: Flags, positionals: string[]): Promise<Output> {
-  const topK = integer(flags, 'top-k');
-  const minVersion = integer(flags, 'min-version');
-  const scope = scopeOf(flags);
-  const metadata = metadataOf(flags);
+const line = (m: { id: string; version: number; text: string }) => `${m.id}\tversion ${m.version}\t${m.text}`;
+
+export function memoryCommands(program: Command, act: Act): void {
+  withScope(program.command('add').alias('store').argument('<text...>').description('store a memory'))
+    .option('--id <id>', 'an id of your own (else one is generated)')
+    .option('--ttl <seconds>', 'forget it this many seconds after the write', whole)
+    .option('--wait', 'answer once the home index applied it')
+    .action(act(add));
+  withScope(program.command('search').argument('<query...>').description('search by meaning'))
+    .option('--top-k <n>', 'results, 1 to 50', whole)
+    .option('--min-version <v>', 'only from state that includes this version', whole)
+    .action(act(search));
+  program
+    .command('get')
+    .argument('<id>')
+    .description('read a memory')
+    .action(
+      act(async (client, id: string) => {
+        const memory = await client.get(id);
+        return { json: memory, lines: [`${memory.id}\tversion ${memory.version}`, memory.text] };
+      }),
+    );
+  program
+    .command('delete')
+    .argument('<id>')
+    .description('delete a memory')
+    .option('--if-version <v>', 'only if this is its current version', whole)
+    .option('--wait', 'answer once the home index applied it')
+    .action(
+      act(async (client, id: string, o: { ifVersion?: number; wait?: boolean }) => {
+        const options = {
+          wait: o.wait === true,
+          ...(o.ifVersion === undefined ? {} : { ifVersion: o.ifVersion }),
+        };
+        const result = await client.delete(id, options);
+        return { json: result, lines: [`deleted ${result.id}\tversion ${result.version}`] };
+      }),
+    );
+  withScope(program.command('list').description('memories, newest first'))
+    .option('--limit <n>', 'memories per page, 1 to 100', whole)
+    .option('--cursor <cursor>', 'the previous page’s next cursor')
+    .option('--all', 'every page')
+    .action(act(list));
+  program
+    .command('history')
+    .argument('<id>')
+    .description('a memory’s versions')
+    .action(
+      act(async (client, id: string) => {
+        const history = await client.history(id);
+        const lines = history.versions.map((v) => `${v.version}\t${v.type}\t${v.at}\t${v.text ?? ''}`);
+        return { json: history, lines };
+      }),
+    );
+}
+
+type AddOptions = ScopeOptions & { id?: string; ttl?: number; wait?: boolean };
+
+async function add(client: MemmeshClient, words: string[], o: AddOptions): Promise<Output> {
+  const scope = scopeOf(o);
+  const metadata = metadataOf(o);
+  const result = await client.add(
+    {
+      text: words.join(' '),
+      ...(o.id ? { id: o.id } : {}),
+      ...(scope ? { scope } : {}),
+      ...(metadata ? { metadata } : {}),
+      ...(o.ttl === undefined ? {} : { ttlSeconds: o.ttl }),
+    },
+    { wait: o.wait === true },
+  );
+  return { json: result, lines: [`${result.id}\tversion ${result.version}\t${result.region}`] };
+}
+
+type SearchOptions = ScopeOptions & { topK?: number; minVersion?: number };
+
+async function search(client: MemmeshClient, words: string[], o: SearchOptions): Promise<Output> {
+  const scope = scopeOf(o);
+  const metadata = metadataOf(o);
   const filter =
     scope || metadata ? { ...(scope ? { scope } : {}), ...(metadata ? { metadata } : {}) } : undefined;
   const found = await client.search({
-    query: positionals.join(' '),
-    ...(topK === undefined ? {} : { topK }),
-    ...(minVersion === undefined ? {} : { minVersion }),
+    query: words.join(' '),
+    ...(o.topK === undefined ? {} : { topK: o.topK }),
+    ...(o.minVersion === undefined ? {} : { minVersion: o.minVersion }),
     ...(filter ? { filter } : {}),
   });
   return { json: found, lines: found.results.map((r) => `${r.score.toFixed(3)}\t${r.id}\t${r.text}`) };
 }
 
-/** One page, or with --all every page (JSON Lines, one memory a line, as they arrive). */
-async function list(client: MemmeshClient, flags: Flags): Promise<Output> {
-  const limit = integer(flags, 'limit');
-  const scope = scopeOf(flags);
-  const metadata = metadataOf(flags);
-  const params: ListParams = {
-    ...(scope?.userId ? { userId: scope.userId } : {}),
-    ...(scope?.agentId ? { agentId: scope.agentId } : {}),
-    ...(scope?.sessionId ? { sessionId: scope.sessionId } : {}),
-    ...(metadata ? { metadata } : {}),
-    ...(text(flags, 'cursor') ? { cursor: text(flags, 'cursor') } : {}),
-    ...(limit === undefined ? {} : { limit }),
-  };
-  if (flags.all) {
+/** One page, or with --all every page. */
+async function list(
+  client: MemmeshClient,
+  o: ScopeOptions & { limit?: number; cursor?: string; all?: boolean },
+): Promise<Output> {
+  const params = listParamsOf(o);
+  if (o.all) {
     const memories = [];
     for await (const memory of client.iterate(params)) memories.push(memory);
-    return { json: { memories }, lines: memories.map((m) => `${m.id}\tversion ${m.version}\t${m.text}`) };
+    return { json: { memories }, lines: memories.map(line) };
   }
   const page = await client.list(params);
-  const lines = page.memories.map((m) => `${m.id}\tversion ${m.version}\t${m.text}`);
+  const lines = page.memories.map(line);
   if (page.nextCursor) lines.push(`next: --cursor ${page.nextCursor}`);
   return { json: page, lines };
 }

@@ -26,6 +26,8 @@ export const EXIT = {
   auth: 5,
   /** Rate limited, unavailable or timed out after the client's retries: try again later. */
   unavailable: 6,
+  /** Stopped by Ctrl-C (128 + SIGINT); an import resumes when run again. */
+  interrupted: 130,
 } as const;
 
 export class UsageError extends Error {

@@ -1,79 +1,134 @@
 /**
  * @module main
- * `memmesh <command>`: parses the command line, makes a client from MEMMESH_URL and
- * MEMMESH_API_KEY (or --url, --api-key), runs the command, prints its answer (JSON with
- * --json) and returns the exit code; errors are one line on stderr with the API's code.
- * `memmesh mcp` serves the MCP tools over stdio, each calling MEMMESH_URL through the client.
+ * `memmesh <command>`: commander parses the command line; the client is made from
+ * MEMMESH_URL and MEMMESH_API_KEY (or --url, --api-key); the command runs and its answer is
+ * printed (JSON with --json); the exit code says how it went. Errors are one line on stderr
+ * with the API's code. `memmesh mcp` serves the MCP tools over stdio through the client.
  */
 import { createClient, isMeshError, type MemmeshClient } from '@memmesh/client';
 import { createMcpServer } from '@memmesh/mcp';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
-import { COMMAND_FLAGS, type CommandName, parse, run } from './commands.ts';
+import { Command, CommanderError } from 'commander';
+import { bulkCommands } from './bulk.ts';
+import { type Act, memoryCommands, type Output } from './commands.ts';
 import { CLI_ENV_NAMES, configOf, DEFAULT_MEMMESH_URL, EXIT, UsageError } from './config.ts';
+import { createProgress } from './progress.ts';
 
 export interface CliIo {
-  out: (text: string) => void;
+  /** One line of output; a promise when stdout is full, so that an export waits for it. */
+  out: (text: string) => void | Promise<void>;
   err: (text: string) => void;
+  /** Where a progress bar may be drawn (stderr); none in tests that capture output. */
+  progressStream?: NodeJS.WriteStream;
+  /** Calls `listener` on Ctrl-C (SIGINT); answers a function that stops listening. */
+  onInterrupt?: (listener: () => void) => () => void;
 }
 
-export const USAGE = `memmesh — shared memory for AI agents
-
-usage: memmesh <command> [flags]
-
-  add <text>        store a memory    [--id ID] [--user U] [--agent A] [--session S] [--meta k=v]... [--ttl SECONDS] [--wait]
-  search <query>    search by meaning [--top-k N] [--min-version V] [--user U] [--agent A] [--session S] [--meta k=v]...
-  get <id>          read a memory
-  delete <id>       delete a memory   [--if-version V] [--wait]
-  list              newest first      [--user U] [--agent A] [--session S] [--meta k=v]... [--limit N] [--cursor C] [--all]
-  history <id>      a memory's versions
-  mcp               serve the MCP tools over stdio (for desktop and IDE agents)
-
-  --json            print the API's JSON answer
-  --url URL         memmesh (gateway) URL; default $${CLI_ENV_NAMES.url} or ${DEFAULT_MEMMESH_URL}
-  --api-key KEY     API key; default $${CLI_ENV_NAMES.apiKey}
-
-exit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 version conflict, 5 unauthorized/forbidden, 6 unavailable (retry later)
-`;
-
-const isCommand = (name: string | undefined): name is CommandName =>
-  name !== undefined && name in COMMAND_FLAGS;
+export const EXIT_CODES_HELP = `exit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 version conflict, 5 unauthorized/forbidden, 6 unavailable (retry later), 130 interrupted (import: run it again to resume)`;
 
 export async function runCli(
   argv: string[],
   env: Record<string, string | undefined>,
   io: CliIo,
 ): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    io.out(USAGE);
-    return command === undefined ? EXIT.usage : EXIT.ok;
-  }
+  let code: number = EXIT.ok;
+  const program = buildProgram(env, io, (value) => {
+    code = value;
+  });
   try {
-    if (!isCommand(command)) throw new UsageError(`unknown command '${command}'`);
-    const parsed = parse(command, rest);
-    if (parsed.flags.help) {
-      io.out(USAGE);
-      return EXIT.ok;
-    }
-    const config = configOf(parsed.flags as { url?: string; 'api-key'?: string }, env);
-    const client = createClient(config);
-    if (command === 'mcp') return await serveMcp(client);
-    const output = await run(command, client, parsed);
-    io.out(parsed.flags.json ? JSON.stringify(output.json) : output.lines.join('\n'));
-    return EXIT.ok;
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
   } catch (err) {
     return reportError(err, io);
   }
 }
 
+/**
+ * Ctrl-C as a flag, for a command that stops cleanly (an import); other commands keep the
+ * default (Ctrl-C ends them at once).
+ */
+function interruptsOf(io: CliIo) {
+  return () => {
+    let interrupted = false;
+    const release = io.onInterrupt?.(() => {
+      interrupted = true;
+    });
+    return { stopped: () => interrupted, release: () => release?.() };
+  };
+}
+
+function buildProgram(
+  env: Record<string, string | undefined>,
+  io: CliIo,
+  exit: (code: number) => void,
+): Command {
+  const program = new Command('memmesh')
+    .description('memmesh — shared memory for AI agents')
+    .option(
+      '--url <url>',
+      `memmesh (gateway or region) URL; default $${CLI_ENV_NAMES.url} or ${DEFAULT_MEMMESH_URL}`,
+    )
+    .option('--api-key <key>', `API key; default $${CLI_ENV_NAMES.apiKey}`)
+    .option('--json', 'print the API’s JSON answer')
+    .addHelpText('after', `\n${EXIT_CODES_HELP}`)
+    .showHelpAfterError('(memmesh --help)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => void io.out(text.replace(/\n$/, '')),
+      writeErr: (text) => io.err(text.replace(/\n$/, '')),
+    });
+  const clientOf = (command: Command): MemmeshClient => {
+    const globals = command.optsWithGlobals<{ url?: string; apiKey?: string }>();
+    return createClient(configOf({ url: globals.url, 'api-key': globals.apiKey }, env));
+  };
+  const write = async (line: string) => {
+    await io.out(line);
+  };
+  const act: Act =
+    (body) =>
+    async (...args) => {
+      // Commander passes the positionals, the command's options and the command itself last.
+      const command = args[args.length - 1] as Command;
+      const answer = await body(clientOf(command), ...args);
+      if (typeof answer === 'number') return exit(answer);
+      await printOutput(write, command.optsWithGlobals().json === true, answer);
+    };
+  memoryCommands(program, act);
+  bulkCommands(program, {
+    act,
+    write,
+    progress: (json) => createProgress(io.progressStream, !json),
+    interrupts: interruptsOf(io),
+  });
+  program
+    .command('mcp')
+    .description('serve the MCP tools over stdio (for desktop and IDE agents)')
+    .action(async (_options, command: Command) => exit(await serveMcp(clientOf(command))));
+  return program;
+}
+
+async function printOutput(write: (line: string) => Promise<void>, json: boolean, output: Output) {
+  if (json) return write(JSON.stringify(output.json));
+  for (const line of output.lines) await write(line);
+}
+
+/** Commander's own exits (help, version) and usage errors, then the API's errors by code. */
 function reportError(err: unknown, io: CliIo): number {
+  if (err instanceof CommanderError) {
+    // Commander has printed its message already (an unknown option, a missing argument, help).
+    return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? EXIT.ok : EXIT.usage;
+  }
   if (err instanceof UsageError) {
     io.err(`memmesh: ${err.message} (memmesh --help)`);
     return EXIT.usage;
   }
   if (!isMeshError(err)) throw err;
   io.err(`memmesh: ${err.code}: ${err.message}`);
-  switch (err.code) {
+  return exitCodeOf(err.code);
+}
+
+function exitCodeOf(code: string): number {
+  switch (code) {
     case 'not_found':
       return EXIT.notFound;
     case 'version_conflict':
@@ -86,9 +141,8 @@ function reportError(err: unknown, io: CliIo): number {
     case 'unavailable':
     case 'timeout':
       return EXIT.unavailable;
-    case 'bad_request':
     case 'config':
-      return err.code === 'config' ? EXIT.usage : EXIT.failed;
+      return EXIT.usage;
     default:
       return EXIT.failed;
   }

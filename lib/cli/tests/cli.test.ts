@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { createClient } from '@memmesh/client';
 import { type LiveStack, startLiveStack } from '@memmesh/gateway/testing';
 import { Client as ClientV2 } from '@modelcontextprotocol/client';
 import { StdioClientTransport as StdioV2 } from '@modelcontextprotocol/client/stdio';
@@ -16,11 +17,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_ENV_NAMES, EXIT } from '../src/index.ts';
 
 const BIN = new URL('../bin/memmesh.ts', import.meta.url).pathname;
+const ADMIN_KEY = 'operator-admin-key-7f3a';
 let stack: LiveStack;
 let url = '';
 
 beforeAll(async () => {
-  stack = await startLiveStack();
+  stack = await startLiveStack({ adminKey: ADMIN_KEY });
   url = stack.url;
 }, 60_000);
 
@@ -99,7 +101,40 @@ describe('cli - commands', () => {
     const bad = await memmesh(['add', '   ']);
     expect(bad.code).toBe(EXIT.failed);
     expect(bad.stderr).toContain('bad_request');
-    expect((await memmesh(['--help'])).stdout).toContain('usage: memmesh');
+    expect((await memmesh(['--help'])).stdout).toContain('Usage: memmesh');
+  });
+
+  it('cli - regions, stats, an erasure receipt, and the admin reads with the admin key', async () => {
+    const regions = await memmesh(['regions', '--json']);
+    expect(regions.code, regions.stderr).toBe(EXIT.ok);
+    expect(JSON.parse(regions.stdout).regions.map((r: { region: string }) => r.region)).toEqual([
+      'us-east-1',
+    ]);
+    expect((await memmesh(['regions'])).stdout).toMatch(/^us-east-1\t\w+\thealthy\t/);
+    await memmesh(['add', 'A note for the stats', '--id', 'cli/stats', '--wait']);
+    const stats = JSON.parse((await memmesh(['stats', '--json'])).stdout);
+    expect(stats.region).toBe('us-east-1');
+    expect(stats.shards.reduce((sum: number, s: { docs: number }) => sum + s.docs, 0)).toBeGreaterThan(0);
+    expect((await memmesh(['stats'])).stdout).toMatch(/^us-east-1\tready\t\d+ memories in \d+ shards/);
+
+    const client = createClient({ url, apiKey: 'acme-dev-key' });
+    await client.add({ id: 'cli/erased', text: 'erase me', scope: { userId: 'cli-erased' } }, { wait: true });
+    const { id } = await client.erase({ userId: 'cli-erased' });
+    const receipt = await memmesh(['erasure', id, '--json']);
+    expect(receipt.code, receipt.stderr).toBe(EXIT.ok);
+    expect(JSON.parse(receipt.stdout)).toMatchObject({ id, tenant: 'acme', scope: { userId: 'cli-erased' } });
+    const admin = { [CLI_ENV_NAMES.apiKey]: ADMIN_KEY };
+    expect(JSON.parse((await memmesh(['admin', 'erasure', id, '--json'], admin)).stdout).id).toBe(id);
+    const policy = await memmesh(['admin', 'policy', 'acme', '--json'], admin);
+    expect(policy.code, policy.stderr).toBe(EXIT.ok);
+    expect(JSON.parse(policy.stdout)).toMatchObject({ tenant: 'acme', home: 'us-east-1' });
+    const keys = await memmesh(['admin', 'keys', 'acme', '--json'], admin);
+    expect(keys.code, keys.stderr).toBe(EXIT.ok);
+    expect(Array.isArray(JSON.parse(keys.stdout).keys)).toBe(true);
+    const job = await memmesh(['admin', 'reindex', 'rx-us-east-1-000000000000'], admin);
+    expect(job.code).toBe(EXIT.notFound);
+    // A tenant key is not the operator's.
+    expect((await memmesh(['admin', 'policy', 'acme'])).code).toBe(EXIT.auth);
   });
 
   it('cli - the README documents every variable the CLI reads', async () => {

@@ -7,7 +7,7 @@
  */
 import { ErrorCode, MeshError } from '@memmesh/core/errors';
 import { API_BATCH_LIMITS, type BatchLimits, splitBatches } from './batch.ts';
-import { OPERATIONS } from './operations.ts';
+import { ADMIN_OPERATIONS, OPERATIONS } from './operations.ts';
 import { createSession, DEFAULT_SESSION_IDS_MAX, type Session, staleRead } from './session.ts';
 import {
   createTransport,
@@ -18,6 +18,7 @@ import {
   type Transport,
 } from './transport.ts';
 import type {
+  ApiKeyList,
   BatchItemResult,
   BatchResult,
   ErasureAccepted,
@@ -28,10 +29,12 @@ import type {
   MemoryInput,
   MemoryList,
   RegionsResponse,
+  ReindexJob,
   Scope,
   SearchInput,
   SearchResponse,
   StatsResponse,
+  TenantPolicy,
   WriteResult,
 } from './types.ts';
 
@@ -93,8 +96,21 @@ export interface MemmeshClient {
   erase(scope: Scope, options?: ReadOptions): Promise<ErasureAccepted>;
   /** An erasure's receipt: counts per region and store, and the service's verification. */
   erasure(id: string, options?: ReadOptions): Promise<ErasureReceipt>;
+  /** Administration reads; they need the operator's admin key (or a tenant admin key: apiKeys). */
+  readonly admin: MemmeshAdmin;
   /** Read-your-writes state of this client. */
   readonly session: Session;
+}
+
+export interface MemmeshAdmin {
+  /** A tenant's placement policy (gateway). */
+  tenantPolicy(tenant: string, options?: ReadOptions): Promise<TenantPolicy>;
+  /** A tenant's API keys: ids, scopes and dates, never a key (gateway). */
+  apiKeys(tenant: string, options?: ReadOptions): Promise<ApiKeyList>;
+  /** A re-index job: state, progress and models. */
+  reindexJob(id: string, options?: ReadOptions): Promise<ReindexJob>;
+  /** Any tenant's erasure receipt. */
+  erasure(id: string, options?: ReadOptions): Promise<ErasureReceipt>;
 }
 
 export function createClient(options: ClientOptions): MemmeshClient {
@@ -116,6 +132,9 @@ export function createClient(options: ClientOptions): MemmeshClient {
   return new ClientImpl(transport, newId, createSession(options.sessionIdsMax ?? DEFAULT_SESSION_IDS_MAX));
 }
 
+/** A route's path template with its `{name}` parameters filled in, percent-encoded. */
+const fill = (template: string, values: Record<string, string>) =>
+  template.replace(/\{(\w+)\}/g, (_all, name: string) => encodeURIComponent(values[name] ?? ''));
 const memoryPath = (id: string, suffix = '') => `/v1/memories/${encodeURIComponent(id)}${suffix}`;
 const waitQuery = (options?: WriteOptions) => (options?.wait ? '?wait=true' : '');
 
@@ -274,6 +293,14 @@ class ClientImpl implements MemmeshClient {
   erasure(id: string, options?: ReadOptions): Promise<ErasureReceipt> {
     return this.read<ErasureReceipt>(`/v1/erasures/${encodeURIComponent(id)}`, options);
   }
+
+  readonly admin: MemmeshAdmin = {
+    tenantPolicy: (tenant, options) =>
+      this.read(fill(ADMIN_OPERATIONS.getTenantPolicy.path, { tenant }), options),
+    apiKeys: (tenant, options) => this.read(fill(ADMIN_OPERATIONS.listApiKeys.path, { tenant }), options),
+    reindexJob: (id, options) => this.read(fill(ADMIN_OPERATIONS.getReindex.path, { id }), options),
+    erasure: (id, options) => this.read(fill(ADMIN_OPERATIONS.getErasureAdmin.path, { id }), options),
+  };
 
   private read<T>(path: string, options?: ReadOptions): Promise<T> {
     return this.call<T>({ method: 'get', path, idempotent: true, signal: options?.signal });

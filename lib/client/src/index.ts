@@ -9,12 +9,18 @@ export {
   createClient,
   type DeleteOptions,
   listQuery,
+  type MemmeshAdmin,
   type MemmeshClient,
   type ReadOptions,
   type WriteOptions,
 } from './client.ts';
 export { type ApiErrorOptions, ErrorCode, isMeshError, MemmeshApiError, MeshError } from './errors.ts';
-export { type ClientOperationId, OPERATIONS } from './operations.ts';
+export {
+  ADMIN_OPERATIONS,
+  type AdminOperationId,
+  type ClientOperationId,
+  OPERATIONS,
+} from './operations.ts';
 export { DEFAULT_SESSION_IDS_MAX, type Session } from './session.ts';
 export {
   DEFAULT_CLIENT_RETRY_POLICY,

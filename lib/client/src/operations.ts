@@ -27,3 +27,17 @@ export const OPERATIONS = {
 } as const satisfies { [K in keyof Routes]?: RouteRef<K> };
 
 export type ClientOperationId = keyof typeof OPERATIONS;
+
+/**
+ * The administration reads the client offers (`client.admin`): with the operator's admin key
+ * (policies, re-index jobs, any tenant's erasure receipt) or a tenant key with the `admin`
+ * scope (its own API keys). Checked against the route table the same way.
+ */
+export const ADMIN_OPERATIONS = {
+  getTenantPolicy: { method: 'get', path: '/v1/admin/tenants/{tenant}', kind: 'admin' },
+  listApiKeys: { method: 'get', path: '/v1/admin/tenants/{tenant}/keys', kind: 'admin' },
+  getReindex: { method: 'get', path: '/v1/admin/reindex/{id}', kind: 'admin' },
+  getErasureAdmin: { method: 'get', path: '/v1/admin/erasures/{id}', kind: 'admin' },
+} as const satisfies { [K in keyof Routes]?: RouteRef<K> };
+
+export type AdminOperationId = keyof typeof ADMIN_OPERATIONS;

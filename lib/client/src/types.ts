@@ -18,13 +18,14 @@ import type {
   MemorySchema,
   MemoryVersionSchema,
   MetadataSchema,
+  ReindexJobSchema,
   ScopeSchema,
   SearchHitSchema,
   SearchInputSchema,
   SearchResponseSchema,
   WriteResultSchema,
 } from '@memmesh/core';
-import type { RegionsResponseSchema, StatsResponseSchema } from '@memmesh/http';
+import type { ApiTable, RegionsResponseSchema, StatsResponseSchema } from '@memmesh/http';
 import type { z } from 'zod';
 
 export type Metadata = z.input<typeof MetadataSchema>;
@@ -48,6 +49,9 @@ export type SearchHit = z.infer<typeof SearchHitSchema>;
 export type SearchResponse = z.infer<typeof SearchResponseSchema>;
 export type StatsResponse = z.infer<typeof StatsResponseSchema>;
 export type RegionsResponse = z.infer<typeof RegionsResponseSchema>;
+export type ReindexJob = z.infer<typeof ReindexJobSchema>;
+export type TenantPolicy = z.infer<ApiTable['schemas']['TenantPolicy']>;
+export type ApiKeyList = z.infer<ApiTable['schemas']['ApiKeyList']>;
 
 /** The filters of `GET /v1/memories` (the same as search's), a cursor and a page size. */
 export interface ListParams {

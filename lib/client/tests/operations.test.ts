@@ -8,7 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { API } from '@memmesh/http';
 import { describe, expect, it } from 'vitest';
-import { OPERATIONS } from '../src/index.ts';
+import { ADMIN_OPERATIONS, OPERATIONS } from '../src/index.ts';
 
 const SRC = new URL('../src/', import.meta.url).pathname;
 /** Modules the client may import at run time: the Node-free parts of @memmesh/core. */
@@ -28,6 +28,14 @@ describe('client - operations', () => {
     for (const [id, op] of Object.entries(OPERATIONS)) {
       const route = API.routes[id as keyof typeof API.routes];
       expect({ method: route.method, path: route.path, kind: route.kind }, id).toEqual(op);
+    }
+  });
+
+  it('client - its admin reads are admin routes of the table, as the table has them', () => {
+    for (const [id, op] of Object.entries(ADMIN_OPERATIONS)) {
+      const route = API.routes[id as keyof typeof API.routes];
+      expect({ method: route.method, path: route.path, kind: route.kind }, id).toEqual(op);
+      expect(route.method, id).toBe('get');
     }
   });
 

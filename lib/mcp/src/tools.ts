@@ -7,7 +7,7 @@
  * types; the limits and refinements (empty text, sizes, id syntax, topK bounds) are left to
  * the API, the one place that checks them, so that a bad argument comes back as a tool error
  * with the API's stable code (`bad_request`) and message. An API error is always a tool error
- * (`isError`), never a protocol error or a crash.
+ * (`isError`), never a protocol error or a crash. Erasure by scope: forget.ts.
  */
 import { isMeshError, type MemmeshClient } from '@memmesh/client';
 import {
@@ -19,10 +19,11 @@ import {
 } from '@memmesh/core';
 import { type CallToolResult, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { registerForgetTools } from './forget.ts';
 
 export const MCP_SERVER_INFO = { name: 'memmesh', version: '0.1.0' } as const;
 
-/** The tools, by name; forget_memories waits for its endpoint (forget by scope). */
+/** The tools, by name. */
 export const TOOL_NAMES = [
   'add_memory',
   'search_memories',
@@ -31,6 +32,8 @@ export const TOOL_NAMES = [
   'delete_memory',
   'list_memories',
   'memory_history',
+  'forget_memories',
+  'get_erasure',
 ] as const;
 
 const id = z.string().describe('The memory id (letters, digits and ._:@/+=-, at most 256 characters).');
@@ -104,6 +107,7 @@ export function createMcpServer(client: MemmeshClient): McpServer {
   const server = new McpServer(MCP_SERVER_INFO, { capabilities: { tools: {} } });
   registerWriteTools(server, client);
   registerReadTools(server, client);
+  registerForgetTools(server, client, answer);
   return server;
 }
 

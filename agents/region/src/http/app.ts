@@ -4,7 +4,8 @@
  * table of `@memmesh/http`. Tenant routes are authenticated (a key holding the scope of the
  * route's kind; failed attempts throttled) and rate-limited before their handler runs; one error answer turns every error into `{error: {code, message}}` with the
  * status of its code, so bad input is a 4xx and never a 500. Every answer of a tenant route
- * says which region gave it (`X-Memmesh-Region`), as it does through the gateway.
+ * says which region gave it (`X-Memmesh-Region`), as it does through the gateway. `/mcp` is
+ * the gateway's stateless MCP endpoint (@memmesh/mcp), here behind the agent's own key check.
  */
 import {
   API,
@@ -21,9 +22,10 @@ import {
   serviceHandlers,
   sourceAddressOf,
 } from '@memmesh/http';
-import type { RoutingTable } from '@memmesh/routing';
+import { mountMcp } from '@memmesh/mcp';
+import type { ApiKeyScope, RoutingTable } from '@memmesh/routing';
 import { createMetrics, type Logger, tracerOf } from '@memmesh/telemetry';
-import { Hono, type MiddlewareHandler } from 'hono';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import type { Region } from '../ops/region.ts';
 import type { RegionTelemetry } from '../parts/types.ts';
 import { checkAdminKey, isAdminKey, loadHandlers, reindexHandlers } from './admin.ts';
@@ -59,6 +61,21 @@ export function createApp(options: AppOptions): Hono<AgentEnv> {
   app.use('*', agentHttpTelemetry(telemetry));
   app.use('/v1/*', servedBy(region.region));
   answerErrors(app, logger);
+  /** The caller's tenant, with a key of `scope`, within its limit here (429 past it). */
+  const tenantOf = async (c: Context<AgentEnv>, scope: ApiKeyScope) => {
+    const tenant = await tenantOfRequest(options.routing, throttle, {
+      authorization: c.req.header('authorization'),
+      source: sourceAddressOf(c, httpTrustedProxyHops),
+      scope,
+    });
+    limiter.take(tenant);
+    return tenant;
+  };
+  // The same stateless MCP endpoint as the gateway's, for agents that talk to a region directly.
+  mountMcp(app, {
+    authenticate: (c) => tenantOf(c, 'read'),
+    onError: (err) => logger.warn('mcp request failed', { err }),
+  });
   mountRoutes(app, {
     table: API,
     service: 'agent',
@@ -87,13 +104,7 @@ export function createApp(options: AppOptions): Hono<AgentEnv> {
         c.set('operator', true);
         return;
       }
-      const tenant = await tenantOfRequest(options.routing, throttle, {
-        authorization: c.req.header('authorization'),
-        source: sourceAddressOf(c, httpTrustedProxyHops),
-        scope: scopeOfKind(route.kind),
-      });
-      limiter.take(tenant);
-      c.set('tenant', tenant);
+      c.set('tenant', await tenantOf(c, scopeOfKind(route.kind)));
     },
   });
   return app;
