@@ -265,6 +265,14 @@ describe.each(['lru', 'redis'] as const)('erasure - %s cache', (cache) => {
         ).toEqual([]);
       }
     }
+    // Nor does a read or a history of one: the memory and its versions are gone, not deleted.
+    for (const id of [...u1Texts.keys()].filter((k) => !k.includes('#')).slice(0, 5)) {
+      for (const region of REGIONS) {
+        expect((await call(region, 'GET', `/v1/memories/${id}`)).status, `${region} ${id}`).toBe(404);
+        const history = await call(region, 'GET', `/v1/memories/${id}/history`);
+        expect(history.status, `${region} ${id} history`).toBe(404);
+      }
+    }
     // Every u2 memory is there, at home and in the replicas.
     for (const [id, text] of u2Texts) {
       const r = await call('us-east-1', 'GET', `/v1/memories/${id}`);

@@ -4,7 +4,8 @@
  * memory's subject (the stream keeps `historyPerSubject` per subject, set per region with
  * MEMMESH_HISTORY_PER_SUBJECT), newest first. In a replica the versions are the home's, as
  * everywhere. Events that the views dead-lettered (malformed, or claiming another tenant) are
- * not versions of the memory and are left out.
+ * not versions of the memory and are left out. A subject that holds only deletions (what an
+ * erasure or an expiry leaves) has no history: 404.
  */
 import { decodeEvent, nextBySubject, versionOf } from '@memmesh/bus';
 import {
@@ -51,7 +52,12 @@ export async function memoryHistory(
       ...(event.type === 'upsert' ? { text: event.text, metadata: event.metadata, scope: event.scope } : {}),
     });
   }
-  if (versions.length === 0) throw new MeshError(ErrorCode.NotFound, `memory ${id} has no history here`);
+  // Only deletions left: an erasure (which keeps each erased subject's tombstone, so that no
+  // copy can bring the memory back) or an expiry purged every version with content. Such a
+  // memory has no history to show, as it has no text: 404, like GET.
+  if (versions.every((v) => v.type === 'delete')) {
+    throw new MeshError(ErrorCode.NotFound, `memory ${id} has no history here`);
+  }
   versions.sort((a, b) => b.version - a.version);
   return { id, region: h.config.region, versions };
 }
