@@ -237,6 +237,15 @@ describe.each(['lru', 'redis'] as const)('erasure - %s cache', (cache) => {
       expect(r.verification?.deadLettersLeft, region).toBe(0);
     }
     expect(receipt.keptAfterCut.count).toBe(0);
+    // The agent that finished it counted it, with its documents.
+    let ended = 0;
+    let documents = 0;
+    for (const region of REGIONS) {
+      const text = await (await mesh.agents[region].app.request('/metrics')).text();
+      ended += Number(/^memmesh_erasures_total\{[^}]*state="done"[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
+      documents += Number(/^memmesh_erased_documents_total\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
+    }
+    expect([ended, documents]).toEqual([1, PER_USER]);
     // The same scope once more answers the finished erasure.
     expect((await call('us-east-1', 'DELETE', '/v1/memories?userId=u1')).body.id).toBe(accepted.body.id);
 

@@ -51,6 +51,9 @@ export const AGENT_METRIC_NAMES = [
   'memmesh_reindex_chunks_embedded',
   'memmesh_reindex_state',
   'memmesh_reindex_embed_errors_total',
+  'memmesh_erasures_total',
+  'memmesh_erased_documents_total',
+  'memmesh_erasure_step_errors_total',
   'memmesh_shard_query_duration_seconds',
   'memmesh_shard_queries_in_flight',
   'memmesh_searches_shed_total',
@@ -112,6 +115,9 @@ export interface AgentMetrics extends BaseMetrics {
   reindexChunksEmbedded: Gauge<'job'>;
   reindexState: Gauge<'job' | 'state'>;
   reindexEmbedErrors: Counter<string>;
+  erasures: Counter<'state'>;
+  erasedDocuments: Counter<string>;
+  erasureStepErrors: Counter<string>;
   shardQueryDurationSeconds: Histogram<OriginShard>;
   shardQueriesInFlight: Gauge<OriginShard>;
   searchesShed: Counter<'reason'>;
@@ -253,6 +259,19 @@ function viewMetrics(make: MetricFactory) {
 /** Load on the agent's shards and tenants, hot detection and shedding (agents/region/src/ops/load.ts). */
 function loadMetrics(make: MetricFactory) {
   return {
+    erasures: make.counter('memmesh_erasures_total', 'Erasures ended here, by state (done, failed).', [
+      'state',
+    ]),
+    erasedDocuments: make.counter(
+      'memmesh_erased_documents_total',
+      'Documents erased by the erasures done here (the agent that finished each counts it).',
+      [],
+    ),
+    erasureStepErrors: make.counter(
+      'memmesh_erasure_step_errors_total',
+      'Erasure steps that failed and are retried at the next tick.',
+      [],
+    ),
     shardQueryDurationSeconds: make.histogram(
       'memmesh_shard_query_duration_seconds',
       'Time from sending a shard query to its answer, queueing at the shard included.',

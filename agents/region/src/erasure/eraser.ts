@@ -66,6 +66,13 @@ export interface EraserOptions extends RemovalContext {
   batchDocsMax: number;
   /** Documents one erasure may cover; a larger scope is refused before anything is erased. */
   docsMax: number;
+  /** Counts erasures as they end (done or failed) and steps that failed (retried next tick). */
+  metrics?: EraserMetrics | undefined;
+}
+
+export interface EraserMetrics {
+  ended(state: 'done' | 'failed', documents: number): void;
+  stepFailed(): void;
 }
 
 export interface EraseRequest {
@@ -94,7 +101,10 @@ export function createEraser(options: EraserOptions): Eraser {
     tick() {
       if (running || closed) return running ?? Promise.resolve();
       running = tickOnce({ ...options, stopped: () => closed }, local)
-        .catch((err: unknown) => options.logger.warn('erasure step failed; the next tick retries', { err }))
+        .catch((err: unknown) => {
+          options.metrics?.stepFailed();
+          options.logger.warn('erasure step failed; the next tick retries', { err });
+        })
         .finally(() => {
           running = undefined;
         });
@@ -292,6 +302,7 @@ async function tombstonePhase(o: EraserOptions, row: ErasureRow): Promise<void> 
         error: `the scope holds ${erased.length} documents, more than the ${o.docsMax} one erasure may erase: erase narrower scopes`,
       },
     }));
+    o.metrics?.ended('failed', 0);
     return;
   }
   const live = erased.filter(
@@ -446,5 +457,6 @@ async function finish(o: EraserOptions, row: ErasureRow): Promise<void> {
     audited: true,
     receipt: { ...s.receipt, state: 'done', finishedAt },
   }));
+  o.metrics?.ended('done', receipt.documents);
   o.logger.info('erasure done', { erasure: receipt.id });
 }

@@ -27,7 +27,7 @@ import type { Logger } from '@memmesh/telemetry';
 import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { RegionAgentConfig } from '../config/config.ts';
-import { createEraser, type Eraser } from '../erasure/eraser.ts';
+import { createEraser, type Eraser, type EraserMetrics } from '../erasure/eraser.ts';
 import { instrumentParts, instrumentPublisher } from '../parts/instrument.ts';
 import { specOfEmbedder } from '../parts/parts.ts';
 import type { RegionParts, RegionTelemetry } from '../parts/types.ts';
@@ -183,6 +183,7 @@ function eraserOf(options: OpenRegionOptions, handles: RegionHandles, js: JetStr
     idleMsMax: 30_000,
     waitAppliedMsMax: 60_000,
     cacheKeysMax: 1_000_000,
+    metrics: options.telemetry ? erasureMetricsOf(options.telemetry) : undefined,
     deadLettersMax: 100_000,
   });
 }
@@ -493,4 +494,15 @@ function publishLoad(metrics: RegionTelemetry['metrics'], report: LoadReport): v
     metrics.tenantLoad.set({ tenant: t.tenant, rate: 'queries' }, t.queriesPerSecond);
     metrics.tenantLoad.set({ tenant: t.tenant, rate: 'applies' }, t.appliesPerSecond);
   }
+}
+
+function erasureMetricsOf(telemetry: RegionTelemetry): EraserMetrics {
+  const { metrics } = telemetry;
+  return {
+    ended: (state, documents) => {
+      metrics.erasures.inc({ state });
+      metrics.erasedDocuments.inc(documents);
+    },
+    stepFailed: () => metrics.erasureStepErrors.inc(),
+  };
 }
