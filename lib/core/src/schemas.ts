@@ -344,7 +344,7 @@ export const AuditEventSchema = z.strictObject({
   tenant: TenantSchema,
   actor: z.strictObject({
     /** The operator's admin key, or a tenant's own key with the admin scope (by its id). */
-    kind: z.enum(['operator', 'tenant_key', 'region_agent']),
+    kind: z.enum(['operator', 'tenant_key']),
     keyId: z.string().max(64).optional(),
     /** The address the request came from, as the failed-authentication throttle sees it. */
     source: z.string().max(256),
