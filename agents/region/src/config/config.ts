@@ -174,12 +174,12 @@ export const RegionAgentConfigSchema = z
       .max(LIMITS.maxStaleSecondsMax * 1_000),
     /**
      * Load shedding (ops/load.ts): searches of one tenant in flight on this agent, shard
-     * queries in flight to one shard, and a shard's p99 while queries queue, above which new
-     * searches are answered 503 at once instead of queueing.
+     * queries in flight to one shard, and the work queued for a shard (in flight × its median
+     * time), above which new searches are answered 503 at once instead of queueing.
      */
     tenantSearchesInFlightMax: z.number().int().min(1).max(100_000),
     shardQueriesInFlightMax: z.number().int().min(1).max(100_000),
-    shardQueryP99BudgetMs: z.number().int().min(1).max(60_000),
+    shardQueryWaitBudgetMs: z.number().int().min(1).max(600_000),
     /** Hot-shard and hot-tenant thresholds (GET /v1/admin/load, memmesh_hot): per second, and a p99. */
     hotShardQueriesPerSecond: z.number().min(0),
     hotShardAppliesPerSecond: z.number().min(0),
@@ -297,7 +297,8 @@ export const DEFAULT_REGION_AGENT_CONFIG = {
   // A shard query takes about a millisecond: 256 in flight is a queue of a quarter second.
   tenantSearchesInFlightMax: 64,
   shardQueriesInFlightMax: 256,
-  shardQueryP99BudgetMs: 1_000,
+  // The shard query timeout's default: a query queued behind more work than that would time out.
+  shardQueryWaitBudgetMs: 2_000,
   hotShardQueriesPerSecond: 500,
   hotShardAppliesPerSecond: 2_000,
   hotTenantQueriesPerSecond: 200,
@@ -387,7 +388,7 @@ export const ENV_NAMES = {
   staleCacheTtlMs: 'MEMMESH_STALE_CACHE_TTL_MS',
   tenantSearchesInFlightMax: 'MEMMESH_TENANT_SEARCHES_IN_FLIGHT_MAX',
   shardQueriesInFlightMax: 'MEMMESH_SHARD_QUERIES_IN_FLIGHT_MAX',
-  shardQueryP99BudgetMs: 'MEMMESH_SHARD_QUERY_P99_BUDGET_MS',
+  shardQueryWaitBudgetMs: 'MEMMESH_SHARD_QUERY_WAIT_BUDGET_MS',
   hotShardQueriesPerSecond: 'MEMMESH_HOT_SHARD_QUERIES_PER_SECOND',
   hotShardAppliesPerSecond: 'MEMMESH_HOT_SHARD_APPLIES_PER_SECOND',
   hotTenantQueriesPerSecond: 'MEMMESH_HOT_TENANT_QUERIES_PER_SECOND',

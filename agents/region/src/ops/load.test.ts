@@ -5,7 +5,7 @@ import { isShed, type LoadConfig, LoadTracker } from './load.ts';
 const CONFIG: LoadConfig = {
   tenantSearchesInFlightMax: 2,
   shardQueriesInFlightMax: 3,
-  shardQueryP99BudgetMs: 100,
+  shardQueryWaitBudgetMs: 100,
   hotShardQueriesPerSecond: 1,
   hotShardAppliesPerSecond: 1,
   hotTenantQueriesPerSecond: 1,

@@ -10,8 +10,8 @@
  *   that the chart's PrometheusRule alerts on;
  * - a search is **shed** before it asks any shard when its tenant already has too many
  *   searches in flight here (one tenant's hot query cannot take every slot), or when a shard
- *   it needs is saturated: too many queries in flight, or a p99 over the budget while queries
- *   queue. Shedding answers 503 with a Retry-After at once, rather than queueing without
+ *   it needs is saturated: too many queries in flight, or more queued work (queries in flight
+ *   × the shard's median time) than the budget, so that the new one would likely time out. Shedding answers 503 with a Retry-After at once, rather than queueing without
  *   bound until every caller times out; the gateway then tries another region holding the
  *   tenant, and a client that allows it gets the last cached answer instead (max-stale).
  *
@@ -25,8 +25,11 @@ export interface LoadConfig {
   tenantSearchesInFlightMax: number;
   /** Shard queries in flight to one shard from this agent, above which new searches are shed. */
   shardQueriesInFlightMax: number;
-  /** A shard whose recent p99 is above this, while queries queue for it, sheds new searches. */
-  shardQueryP99BudgetMs: number;
+  /**
+   * A new search is shed when the queries already in flight to a shard, at the shard's recent
+   * median time each, would keep it waiting longer than this: it would likely time out anyway.
+   */
+  shardQueryWaitBudgetMs: number;
   /** Hot thresholds: rates over the window, per second. */
   hotShardQueriesPerSecond: number;
   hotShardAppliesPerSecond: number;
@@ -85,10 +88,14 @@ class LatencyWindow {
   }
 
   p99(nowMs: number): number {
+    return this.quantile(nowMs, 0.99);
+  }
+
+  quantile(nowMs: number, q: number): number {
     const since = nowMs - LOAD_WINDOW_S * 1_000;
     const recent = this.#ms.filter((_, i) => (this.#at[i] as number) >= since).sort((a, b) => a - b);
     if (recent.length === 0) return 0;
-    return recent[Math.max(0, Math.ceil(0.99 * recent.length) - 1)] as number;
+    return recent[Math.max(0, Math.ceil(q * recent.length) - 1)] as number;
   }
 }
 
@@ -254,9 +261,11 @@ export class LoadTracker {
         const message = `shard ${load.shard} has ${load.inFlight} queries in flight (at most ${c.shardQueriesInFlightMax}); searches are shed`;
         return { reason: 'shard', message };
       }
-      // Slow with nothing queued is a slow query, not saturation: only a queue is shed.
-      if (load.inFlight > 0 && load.latency.p99(nowMs) > c.shardQueryP99BudgetMs) {
-        const message = `shard ${load.shard} answers in more than ${c.shardQueryP99BudgetMs} ms at p99 while queries queue; searches are shed`;
+      // Slow with nothing queued is a slow query, not saturation: only a queue is shed, and
+      // only while it lasts (the estimate falls as the queue drains, whatever the window holds).
+      const waitMs = load.inFlight * load.latency.quantile(nowMs, 0.5);
+      if (load.inFlight > 0 && waitMs > c.shardQueryWaitBudgetMs) {
+        const message = `shard ${load.shard} has ${load.inFlight} queries in flight, about ${Math.round(waitMs)} ms of work (more than ${c.shardQueryWaitBudgetMs}); searches are shed`;
         return { reason: 'shard', message };
       }
     }
