@@ -28,6 +28,10 @@ export const LIMITS = {
   /** Results of one search. */
   topKMax: 50,
   topKDefault: 10,
+  /** Distinct terms of a search query that the lexical half looks up; the rest are ignored. */
+  queryTermsMax: 64,
+  /** The longest recency half-life a search may ask for, in days (100 years). */
+  recencyHalfLifeDaysMax: 36_500,
   /** Documents in one batch write. */
   batchDocsMax: 100,
   /** HTTP body of a single write or search, in bytes. */

@@ -116,6 +116,7 @@ interface TenantCounters {
 
 class MilvusIndexImpl implements VectorIndex {
   readonly dimensions: number;
+  readonly keywordSearch = false;
   readonly #calls: MilvusCalls;
   readonly #names: MilvusCollectionNames;
   readonly #options: ResolvedMilvusIndexOptions;
