@@ -199,6 +199,13 @@ function retrievalFields(input: SearchInput): Partial<ShardQuery> {
   };
 }
 
+/** How a shard answers a query its protocol schema refuses (bus: decodeAnyQuery). */
+function isEarlierRelease(err: unknown): boolean {
+  return (
+    isMeshError(err) && err.code === ErrorCode.BadRequest && err.message.includes('malformed shard query')
+  );
+}
+
 /** The schema accepted the instant, so it parses; a date before 1970 bounds nothing below it. */
 function instantMs(instant: string): number {
   return Math.max(0, Date.parse(instant));
@@ -215,7 +222,7 @@ async function askShard(h: RegionHandles, options: RequestShardOptions): Promise
     return await requestShard(h.nc, options);
   } catch (err) {
     const { query } = options;
-    if (!(isMeshError(err) && err.code === ErrorCode.BadRequest && usesRetrievalFields(query))) throw err;
+    if (!(isEarlierRelease(err) && usesRetrievalFields(query))) throw err;
     if (query.createdAfterMs !== undefined || query.createdBeforeMs !== undefined) {
       throw new MeshError(
         ErrorCode.Unavailable,
