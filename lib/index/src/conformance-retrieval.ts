@@ -156,8 +156,6 @@ function describeRetrievalUpkeep(open: Open, reopen: Reopen, timeout: number): v
 
   test('retrieval - filters, time bounds and recency apply in every mode', { timeout }, async () => {
     const index = await open();
-    // An index without a lexical view keeps no write times (the shard refuses such queries).
-    if (!index.keywordSearch) return;
     const random = rng(45);
     const vec = () => unit(random, index.dimensions);
     for (let i = 1; i <= 6; i++)

@@ -175,16 +175,8 @@ async function answer(ctx: ShardHostContext, view: ShardHost, query: ShardQuery)
       { tenant: query.tenant, minVersion: query.minVersion, waitMs: query.waitMs },
     );
   }
-  // An index without a lexical view ranks by vector whatever was asked, and says so; it
-  // keeps no write times either, and a time bound it ignored would answer wrongly.
+  // An index without a lexical view ranks by vector whatever was asked, and says so.
   const mode = view.index.keywordSearch ? (query.mode ?? 'vector') : 'vector';
-  const timed = query.createdAfterMs !== undefined || query.createdBeforeMs !== undefined;
-  if (!view.index.keywordSearch && (timed || query.recencyHalfLifeDays !== undefined)) {
-    throw new MeshError(
-      ErrorCode.BadRequest,
-      `shard ${view.shard}: this region's index does not support createdAfter, createdBefore or recencyHalfLifeDays yet`,
-    );
-  }
   const search = () =>
     view.index.search({
       tenant: query.tenant,
