@@ -5,8 +5,8 @@
  *
  * Why MiniSearch: it scores with BM25+ (the variant that keeps long documents from scoring
  * below short ones that lack the term), tokenises Unicode text on word boundaries, adds and
- * removes documents one at a time (a view is updated per event, never rebuilt), serialises
- * to JSON and back (snapshots), and has no dependencies. Chunks rather than whole documents
+ * removes documents one at a time (a view is updated per event, never rebuilt), and has no
+ * dependencies. Chunks rather than whole documents
  * are the unit so that one sentence inside a long memory is not diluted by the rest of its
  * text (BM25 normalises by length); a document then scores by its best chunk, as it does in
  * the vector half.
@@ -29,18 +29,6 @@ export interface LexicalMatch {
   key: number;
   /** BM25+ score; higher is better, not bounded. */
   score: number;
-}
-
-/**
- * One serialisation format for every lexical index, named in snapshots: a change of
- * tokenisation or term processing makes old files unusable (they are rebuilt from text).
- */
-export const LEXICAL_FORMAT = 1;
-
-interface SerializedLexical {
-  format: number;
-  chunksWith: [string, number][];
-  search: ReturnType<MiniSearch<LexicalChunk>['toJSON']>;
 }
 
 /** Chunk keys are positive; the query's probe (see `search`) takes one that never is. */
@@ -109,25 +97,6 @@ export class LexicalIndex {
     return new LexicalIndex(new MiniSearch<LexicalChunk>(OPTIONS), new Map());
   }
 
-  /** Loads a serialised index; undefined when the JSON is not one (the caller rebuilds). */
-  static load(json: string): LexicalIndex | undefined {
-    try {
-      const { format, chunksWith, search } = JSON.parse(json) as SerializedLexical;
-      if (format !== LEXICAL_FORMAT || !Array.isArray(chunksWith)) return undefined;
-      return new LexicalIndex(MiniSearch.loadJS<LexicalChunk>(search, OPTIONS), new Map(chunksWith));
-    } catch {
-      return undefined;
-    }
-  }
-
-  get chunkCount(): number {
-    return this.#search.documentCount;
-  }
-
-  has(key: number): boolean {
-    return this.#search.has(key);
-  }
-
   add(key: number, text: string): void {
     this.#search.add({ id: key, text });
     for (const term of termsOf(text)) this.#chunksWith.set(term, (this.#chunksWith.get(term) ?? 0) + 1);
@@ -193,14 +162,5 @@ export class LexicalIndex {
       // Through MiniSearch alone: the probe never counted in #chunksWith.
       this.#search.remove(probe);
     }
-  }
-
-  toJSON(): string {
-    const serialized: SerializedLexical = {
-      format: LEXICAL_FORMAT,
-      chunksWith: [...this.#chunksWith],
-      search: this.#search.toJSON(),
-    };
-    return JSON.stringify(serialized);
   }
 }

@@ -244,7 +244,7 @@ class EmbeddedIndexImpl implements VectorIndex {
       const tenant = this.#tenantFor(name);
       tenant.restoreRecords(state.docs, state.tombstones);
       tenant.restoreGraph(state.graphPath);
-      tenant.restoreLexical(state.lexical);
+      tenant.restoreLexical();
       for (const doc of state.docs) for (const key of doc.keys) maxKey = Math.max(maxKey, key);
     }
     this.#appliedSeq = loaded.appliedSeq;

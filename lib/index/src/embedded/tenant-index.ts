@@ -225,38 +225,15 @@ export class TenantIndex {
     return hits;
   }
 
-  /** The lexical index, serialised, for a snapshot; undefined when the tenant has no chunks. */
-  saveLexical(): string | undefined {
-    return this.chunkCount === 0 ? undefined : this.#lexical.toJSON();
-  }
-
   /**
-   * Loads the lexical index saved beside a snapshot, after `restoreRecords`. Like the graph
-   * it is derived from the records, so a missing one (a snapshot from before the lexical
-   * view, during a rolling upgrade) or one that does not hold exactly the live chunks is
-   * rebuilt from the records' texts instead.
+   * Builds the lexical index from the records, after `restoreRecords`: it is derived from
+   * their texts and chunk offsets and is not stored (see snapshot.ts for why).
    */
-  restoreLexical(json: string | undefined): void {
-    const loaded = json === undefined ? undefined : LexicalIndex.load(json);
-    if (loaded !== undefined && this.#holdsLiveChunks(loaded)) {
-      this.#lexical = loaded;
-      return;
-    }
+  restoreLexical(): void {
     this.#lexical = LexicalIndex.create();
     for (const record of this.docs.values()) {
       for (const [key, text] of lexicalChunks(record)) this.#lexical.add(key, text);
     }
-  }
-
-  #holdsLiveChunks(lexical: LexicalIndex): boolean {
-    let count = 0;
-    for (const record of this.docs.values()) {
-      for (const [key] of lexicalChunks(record)) {
-        if (!lexical.has(key)) return false;
-        count++;
-      }
-    }
-    return lexical.chunkCount === count;
   }
 
   /** The searchable documents (those with chunks) that the predicate accepts. */
