@@ -5,8 +5,10 @@
 
 export { type RegionAgent, type RegionAgentOverrides, startRegionAgent } from './agent.ts';
 export {
+  chunkingOf,
   configFromEnv,
   DEFAULT_API_KEYS,
+  DEFAULT_CHUNKING,
   DEFAULT_REGION_AGENT_CONFIG,
   ENV_NAMES,
   type RegionAgentConfig,

@@ -35,6 +35,9 @@ export function instrumentIndex(index: VectorIndex, backend: string, metrics: Ag
     get dimensions() {
       return index.dimensions;
     },
+    get keywordSearch() {
+      return index.keywordSearch;
+    },
     get appliedSeq() {
       return index.appliedSeq;
     },

@@ -83,7 +83,10 @@ function sameModel(a: ModelRef, b: ModelRef): boolean {
 
 function toDoc(
   view: ModelView,
-  event: Pick<UpsertEvent, 'tenant' | 'id' | 'text' | 'metadata' | 'scope' | 'model' | 'expiresAt'>,
+  event: Pick<
+    UpsertEvent | EmbeddingEvent,
+    'type' | 'tenant' | 'id' | 'text' | 'metadata' | 'scope' | 'model' | 'expiresAt' | 'ts'
+  >,
   eventChunks: Chunk[],
   version: number,
 ): UpsertDoc {
@@ -111,5 +114,8 @@ function toDoc(
     chunks,
     // The expiry the writing agent computed, the same instant in every view.
     ...(event.expiresAt === undefined ? {} : { expiresAtMs: event.expiresAt }),
+    // The write time, for time filters and recency: an upsert's own. A re-embedding's `ts`
+    // is the re-index's, not the version's, so its documents' write time stays unknown.
+    ...(event.type === 'upsert' ? { createdAtMs: event.ts } : {}),
   };
 }
