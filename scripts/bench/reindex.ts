@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { chunkText, type ReindexJob, sleep } from '@memmesh/core';
 import { createLocalEmbedder, createOpenAiEmbedder } from '@memmesh/embed';
 import { createNatsSecurity, startNatsServer, startOpenAiServer } from '@memmesh/testkit';
-import { chunkingOf, resolveConfig } from '../../agents/region/src/index.ts';
+import { resolveConfig } from '../../agents/region/src/index.ts';
 import { AUTH_HEADERS } from './client.ts';
 import { makeCorpus, makeQueries } from './corpus.ts';
 import { createTeardown, startServedAgent } from './env.ts';
@@ -129,7 +129,7 @@ async function setUp(docs: number, teardown: ReturnType<typeof createTeardown>):
     });
     if (res.status !== 202) throw new Error(`ingest answered ${res.status}: ${await res.text()}`);
   }
-  const chunking = { ...chunkingOf(config), chunksMax: 64 };
+  const chunking = { chunkChars: config.chunkChars, overlapChars: config.chunkOverlapChars, chunksMax: 64 };
   const chunkTexts = corpus.flatMap((d) =>
     chunkText(d.text, chunking).map((s) => d.text.slice(s.start, s.end)),
   );

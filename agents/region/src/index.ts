@@ -5,10 +5,8 @@
 
 export { type RegionAgent, type RegionAgentOverrides, startRegionAgent } from './agent.ts';
 export {
-  chunkingOf,
   configFromEnv,
   DEFAULT_API_KEYS,
-  DEFAULT_CHUNKING,
   DEFAULT_REGION_AGENT_CONFIG,
   ENV_NAMES,
   type RegionAgentConfig,

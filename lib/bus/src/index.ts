@@ -70,8 +70,6 @@ export {
   ShardReplySchema,
   type ShardServer,
   serveShard,
-  usesRetrievalFields,
-  withoutRetrieval,
 } from './shard-query.ts';
 export { lastBySubject, type NextBySubject, nextBySubject, versionOf } from './stream-read.ts';
 export {

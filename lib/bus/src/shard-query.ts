@@ -26,8 +26,6 @@ import {
   MeshError,
   querySubject,
   SearchHitSchema,
-  type SearchMode,
-  SearchModeSchema,
   TenantSchema,
   tenantQuerySubject,
 } from '@memmesh/core';
@@ -85,50 +83,8 @@ export const ShardQuerySchema = z.strictObject({
     .string()
     .regex(/^[0-9a-f]{16}$/)
     .optional(),
-  /**
-   * The retrieval fields (DESIGN §13). A shard of an earlier release refuses a query that
-   * has any of them as malformed (this schema is strict); `requestShard`'s caller then asks
-   * again without them (`withoutRetrieval`), and gets that shard's vector ranking.
-   */
-  mode: SearchModeSchema.optional(),
-  /** The query's words, for the lexical half of `keyword` and `hybrid`. */
-  text: z
-    .string()
-    .min(1)
-    .refine((t) => Buffer.byteLength(t, 'utf8') <= LIMITS.queryBytesMax, {
-      message: `text is larger than ${LIMITS.queryBytesMax} bytes`,
-    })
-    .optional(),
-  /** Hits carry their component ranks (`explain`). */
-  explain: z.boolean().optional(),
-  /** Only versions written at or after / before these instants, ms since the epoch. */
-  createdAfterMs: SequenceSchema.optional(),
-  createdBeforeMs: SequenceSchema.optional(),
-  recencyHalfLifeDays: z.number().positive().max(LIMITS.recencyHalfLifeDaysMax).optional(),
 });
 export type ShardQuery = z.infer<typeof ShardQuerySchema>;
-
-/** The fields a shard of an earlier release does not know. */
-const RETRIEVAL_FIELDS = [
-  'mode',
-  'text',
-  'explain',
-  'createdAfterMs',
-  'createdBeforeMs',
-  'recencyHalfLifeDays',
-] as const;
-
-/** True when the query uses a field that a shard of an earlier release refuses. */
-export function usesRetrievalFields(query: ShardQuery): boolean {
-  return RETRIEVAL_FIELDS.some((field) => query[field] !== undefined);
-}
-
-/** The query as a shard of an earlier release accepts it: vector ranking, no time bounds. */
-export function withoutRetrieval(query: ShardQuery): ShardQuery {
-  const plain: Record<string, unknown> = { ...query };
-  for (const field of RETRIEVAL_FIELDS) delete plain[field];
-  return plain as ShardQuery;
-}
 
 /** A shard's hit is a search hit: the merge of all shards' hits is the search response. */
 export const ShardHitSchema = SearchHitSchema;
@@ -142,8 +98,6 @@ export const ShardReplySchema = z.object({
   appliedSeq: SequenceSchema,
   /** True when lower-ranked hits were left out to keep the reply under the byte maximum. */
   truncated: z.boolean(),
-  /** The mode the shard ranked by; absent from shards of an earlier release (vector). */
-  mode: SearchModeSchema.optional(),
 });
 export type ShardReply = z.infer<typeof ShardReplySchema>;
 
@@ -185,8 +139,6 @@ export type ShardListHandler = (query: ShardListQuery) => Promise<ShardListAnswe
 export interface ShardAnswer {
   hits: ShardHit[];
   appliedSeq: number;
-  /** The mode the hits were ranked by. */
-  mode?: SearchMode | undefined;
 }
 
 export type ShardQueryHandler = (query: ShardQuery) => Promise<ShardAnswer>;
@@ -266,8 +218,8 @@ export function serveShard(
       const { docs, appliedSeq } = await track((listHandler as ShardListHandler)(query));
       return encodeShardListReply(query, docs, appliedSeq);
     }
-    const { hits, appliedSeq, mode } = await track(handler(query));
-    return encodeShardReply(query, hits, appliedSeq, mode);
+    const { hits, appliedSeq } = await track(handler(query));
+    return encodeShardReply(query, hits, appliedSeq);
   };
   const serve = (on: string) =>
     serveQueries(
@@ -406,12 +358,7 @@ function encodeShardListReply(query: ShardListQuery, docs: ShardListed[], applie
  * escaping makes longer, such as quotes) comes close; then the lowest-ranked hits are left
  * out, as few as needed, and the reply says `truncated`.
  */
-function encodeShardReply(
-  query: ShardQuery,
-  hits: ShardHit[],
-  appliedSeq: number,
-  mode: SearchMode | undefined,
-): Uint8Array {
+function encodeShardReply(query: ShardQuery, hits: ShardHit[], appliedSeq: number): Uint8Array {
   const checked = z.array(ShardHitSchema).safeParse(hits);
   if (!checked.success) {
     // The handler is this process's own code: invalid hits are a bug, answered `internal`.
@@ -423,9 +370,8 @@ function encodeShardReply(
   // the index returned, and the protocol promises at most topK hits.
   const ranked = checked.data.toSorted((a, b) => b.score - a.score).slice(0, query.topK);
   const parts = ranked.map((hit) => JSON.stringify(hit));
-  const modePart = mode === undefined ? '' : `,"mode":"${mode}"`;
   const envelope = (kept: string[], truncated: boolean) =>
-    `{"hits":[${kept.join(',')}],"appliedSeq":${appliedSeq},"truncated":${truncated}${modePart}}`;
+    `{"hits":[${kept.join(',')}],"appliedSeq":${appliedSeq},"truncated":${truncated}}`;
   // The envelope with no hits, and `false` (one byte longer than `true`): an upper bound.
   let bytes = Buffer.byteLength(envelope([], false));
   let kept = 0;

@@ -33,16 +33,11 @@ export interface ResultCacheKeyInput {
   minVersion?: number;
   /** The model key the query was embedded with, when the region has had more than one. */
   model?: string | undefined;
-  /**
-   * The search's retrieval options (mode, explain, time bounds, recency), with defaults
-   * applied: answers differ by each of them. Undefined values are left out of the key.
-   */
-  retrieval?: Record<string, string | number | boolean | undefined> | undefined;
 }
 
 /** `r:<tenant>:<tenantVersion>:<sha256 of canonical {query, topK, filter}>`. */
 export function resultCacheKey(input: ResultCacheKeyInput): string {
-  const { tenant, tenantVersion, query, topK, filter, model, retrieval } = input;
+  const { tenant, tenantVersion, query, topK, filter, model } = input;
   // A malformed version (NaN, undefined) would pin every query to one key forever and
   // serve stale results, so it is a programmer error and fails loudly.
   if (!isVersion(tenantVersion)) {
@@ -52,14 +47,7 @@ export function resultCacheKey(input: ResultCacheKeyInput): string {
   }
   if (!isTenant(tenant)) throw new RangeError(`result cache key: invalid tenant ${JSON.stringify(tenant)}`);
   // The model only once the tenant's region has had more than one: keys before stay valid.
-  // Likewise the retrieval options, once asked for: a vector answer is not a hybrid one.
-  const asked = {
-    query,
-    topK,
-    filter,
-    ...(model === undefined ? {} : { model }),
-    ...(retrieval === undefined ? {} : { retrieval }),
-  };
+  const asked = model === undefined ? { query, topK, filter } : { query, topK, filter, model };
   return `r:${tenant}:${tenantVersion}:${sha256Hex(canonicalJson(asked))}`;
 }
 

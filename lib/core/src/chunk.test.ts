@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type ChunkOptions, chunkText, DEFAULT_CHUNK_OPTIONS, type TextSpan } from './chunk.ts';
 
-/** chunk.ts looks for a boundary in the last 30 % of a full-size chunk. */
-const REACH_FRACTION = 0.3;
+/** chunk.ts looks for whitespace in the last fifth of a full-size chunk. */
+const REACH_FRACTION = 0.2;
 
 const isSpace = (c: string | undefined): boolean => c !== undefined && /\s/.test(c);
 
@@ -195,16 +195,5 @@ describe('chunkText', () => {
       ),
       { numRuns: 200 },
     );
-  });
-
-  it('chunk - a chunk ends at a paragraph break or a sentence end when one is in reach', () => {
-    const sentence = (i: number) => `Sentence number ${i} says something about topic ${i * 7}.`;
-    const text = Array.from({ length: 40 }, (_, i) => sentence(i)).join(' ');
-    const spans = chunkText(text, { chunkChars: 300, overlapChars: 40, chunksMax: 64 });
-    expect(spans.length).toBeGreaterThan(3);
-    for (const span of spans.slice(0, -1)) expect(text.slice(span.start, span.end)).toMatch(/\.$/);
-    const paragraphs = `${'a'.repeat(150)}. ${'b'.repeat(60)}\n\n${'c'.repeat(200)}`;
-    const [first] = chunkText(paragraphs, { chunkChars: 250, overlapChars: 0, chunksMax: 64 });
-    expect(paragraphs.slice(first?.start, first?.end)).toMatch(/b$/);
   });
 });

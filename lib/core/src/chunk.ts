@@ -1,16 +1,8 @@
 /**
  * @module chunk
- * Splits a memory's text into overlapping chunks for embedding. A chunk ends, in order of
- * preference, at a paragraph break, at the end of a sentence, or at whitespace, within the
- * last BOUNDARY_SEARCH_FRACTION of its target length: one sentence is then whole in a chunk
- * and not spread over two (the embedder and the lexical view both see it entire). Every chunk
- * records its offsets so that the event carries the text once.
- *
- * The chunk size is chosen for the embedder's window by the caller (the region agent:
- * all-MiniLM-L6-v2 was trained on 128 tokens and truncates at 256, about 512 and 1,000
- * characters of English): a longer chunk is cut off by the model or dilutes one sentence's
- * meaning in its neighbours'. Chunking only decides what new writes embed; events already in
- * the log carry their own chunks, and views apply them as they are.
+ * Splits a memory's text into overlapping chunks for embedding. Boundaries prefer
+ * whitespace so that words are not cut, and every chunk records its offsets so that the
+ * event carries the text once.
  */
 
 export interface ChunkOptions {
@@ -32,12 +24,8 @@ export interface TextSpan {
   end: number;
 }
 
-/** How far back from the target end a boundary is looked for. */
-const BOUNDARY_SEARCH_FRACTION = 0.3;
-/** A paragraph break: a line break, blank lines and spaces, then more text. */
-const PARAGRAPH_END = /\n\s*\n/;
-/** A sentence's end: its punctuation (and closing quotes or brackets), then whitespace. */
-const SENTENCE_END = /[.!?…。！？]["'”’)\]]*\s/;
+/** How far back from the target end a whitespace boundary is looked for. */
+const BOUNDARY_SEARCH_FRACTION = 0.2;
 
 export function chunkText(text: string, options: ChunkOptions = DEFAULT_CHUNK_OPTIONS): TextSpan[] {
   const { chunkChars, overlapChars, chunksMax } = options;
@@ -79,32 +67,12 @@ export function chunkText(text: string, options: ChunkOptions = DEFAULT_CHUNK_OP
 
 function softBoundary(text: string, start: number, end: number): number {
   const floor = end - Math.floor((end - start) * BOUNDARY_SEARCH_FRACTION);
-  const window = text.slice(floor, end + 1);
-  for (const pattern of [PARAGRAPH_END, SENTENCE_END]) {
-    const at = lastMatchEnd(window, pattern);
-    // The chunk ends after the punctuation, before the whitespace that follows it.
-    if (at !== undefined && floor + at > start) return floor + at;
-  }
   for (let i = end; i > floor; i--) {
     if (/\s/.test(text[i] ?? '')) return i;
   }
   // A hard cut must not split an astral character (an emoji, say) into two lone surrogates:
   // each chunk's text would carry a broken character to the embedder, and some refuse it.
   return splitsSurrogatePair(text, end) && end - 1 > start ? end - 1 : end;
-}
-
-/** Where the last match of `pattern` in `window` starts its whitespace, or undefined. */
-function lastMatchEnd(window: string, pattern: RegExp): number | undefined {
-  const global = new RegExp(pattern.source, 'g');
-  let found: number | undefined;
-  for (const match of window.matchAll(global)) {
-    // The whitespace the pattern ends on (or the break's first line break) stays outside.
-    const text = match[0];
-    const trailing = text.length - text.trimEnd().length;
-    found = match.index + text.length - trailing;
-    if (pattern === PARAGRAPH_END) found = match.index;
-  }
-  return found;
 }
 
 function skipToWordStart(text: string, start: number, limit: number): number {

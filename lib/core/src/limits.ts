@@ -30,10 +30,6 @@ export const LIMITS = {
   topKDefault: 10,
   /** The oldest stale answer a search may accept (`maxStaleSeconds`, `max-stale`): a day. */
   maxStaleSecondsMax: 86_400,
-  /** Distinct terms of a search query that the lexical half looks up; the rest are ignored. */
-  queryTermsMax: 64,
-  /** The longest recency half-life a search may ask for, in days (100 years). */
-  recencyHalfLifeDaysMax: 36_500,
   /** Documents in one batch write. */
   batchDocsMax: 100,
   /** HTTP body of a single write or search, in bytes. */

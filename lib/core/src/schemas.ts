@@ -115,57 +115,24 @@ export const FilterSchema = z.strictObject({
 });
 export type Filter = z.infer<typeof FilterSchema>;
 
-/**
- * Search modes. `hybrid` fuses a lexical (BM25) score with the vector score by weight
- * (lib/index fusion.ts says why not by reciprocal rank), so that names, numbers and rare
- * words count as much as meaning.
- */
-export const SEARCH_MODES = ['hybrid', 'vector', 'keyword'] as const;
-export const SearchModeSchema = z.enum(SEARCH_MODES);
-export type SearchMode = z.infer<typeof SearchModeSchema>;
-
-/** An instant with its offset (`2026-01-31T12:00:00Z`), or a plain date (`2026-01-31`, UTC). */
-const IsoInstantSchema = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
-
-export const SearchInputSchema = z
-  .strictObject({
-    query: z
-      .string()
-      .refine((t) => t.trim().length > 0, { message: 'query must not be empty' })
-      .refine((t) => utf8Bytes(t) <= LIMITS.queryBytesMax, {
-        message: `query is larger than ${LIMITS.queryBytesMax} bytes`,
-      }),
-    topK: z.number().int().min(1).max(LIMITS.topKMax).optional(),
-    filter: FilterSchema.optional(),
-    /** Read-your-writes: answer only from state that includes this version. */
-    minVersion: VersionSchema.optional(),
-    /** How to rank: fused lexical and vector (the default), vector only, or lexical only. */
-    mode: SearchModeSchema.optional(),
-    /** Per hit, the ranks each half of the search gave it (`explain` in the hit). */
-    explain: z.boolean().optional(),
-    /** Only memories whose version was written at or after this instant, ISO 8601. */
-    createdAfter: IsoInstantSchema.optional(),
-    /** Only memories whose version was written before this instant, ISO 8601. */
-    createdBefore: IsoInstantSchema.optional(),
-    /**
-     * Weighs each hit's score by 0.5^(age ÷ half-life): a memory this many days old counts
-     * half as much as a new one. Absent: age does not matter.
-     */
-    recencyHalfLifeDays: z.number().positive().max(LIMITS.recencyHalfLifeDaysMax).optional(),
-    /**
-     * When the region sheds the search (its shards are saturated) or cannot ask its shards,
-     * the last answer to the same search, up to this many seconds old, is acceptable instead
-     * (as `Cache-Control: max-stale=<s>`). Never with `minVersion`, which asks for the opposite.
-     */
-    maxStaleSeconds: z.number().int().min(0).max(LIMITS.maxStaleSecondsMax).optional(),
-  })
-  .refine(
-    (input) =>
-      input.createdAfter === undefined ||
-      input.createdBefore === undefined ||
-      Date.parse(input.createdAfter) < Date.parse(input.createdBefore),
-    { message: 'createdAfter must be before createdBefore', path: ['createdAfter'] },
-  );
+export const SearchInputSchema = z.strictObject({
+  query: z
+    .string()
+    .refine((t) => t.trim().length > 0, { message: 'query must not be empty' })
+    .refine((t) => utf8Bytes(t) <= LIMITS.queryBytesMax, {
+      message: `query is larger than ${LIMITS.queryBytesMax} bytes`,
+    }),
+  topK: z.number().int().min(1).max(LIMITS.topKMax).optional(),
+  filter: FilterSchema.optional(),
+  /** Read-your-writes: answer only from state that includes this version. */
+  minVersion: VersionSchema.optional(),
+  /**
+   * When the region sheds the search (its shards are saturated) or cannot ask its shards,
+   * the last answer to the same search, up to this many seconds old, is acceptable instead
+   * (as `Cache-Control: max-stale=<s>`). Never with `minVersion`, which asks for the opposite.
+   */
+  maxStaleSeconds: z.number().int().min(0).max(LIMITS.maxStaleSecondsMax).optional(),
+});
 export type SearchInput = z.infer<typeof SearchInputSchema>;
 
 export const WriteResultSchema = z.object({
@@ -231,18 +198,9 @@ export const MemoryHistorySchema = z.object({
 });
 export type MemoryHistory = z.infer<typeof MemoryHistorySchema>;
 
-/** The 1-based ranks a hit had in each half of the search, within its shard; absent: not found by it. */
-export const HitExplainSchema = z.object({
-  vectorRank: z.number().int().min(1).optional(),
-  keywordRank: z.number().int().min(1).optional(),
-});
-export type HitExplain = z.infer<typeof HitExplainSchema>;
-
 export const SearchHitSchema = z.object({
   id: DocIdSchema,
   score: z.number(),
-  /** Present when the search asked for `explain`. */
-  explain: HitExplainSchema.optional(),
   text: z.string(),
   metadata: MetadataSchema,
   scope: ScopeSchema,
@@ -254,11 +212,6 @@ export type SearchHit = z.infer<typeof SearchHitSchema>;
 
 export const SearchResponseSchema = z.object({
   results: z.array(SearchHitSchema),
-  /**
-   * The mode that served: the one asked for, or `vector` when a shard could not rank
-   * lexically (an agent of an earlier release during a rolling upgrade).
-   */
-  mode: SearchModeSchema.optional(),
   region: z.string(),
   tookMs: z.number(),
   /**

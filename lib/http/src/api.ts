@@ -597,7 +597,7 @@ const ROUTES = {
     method: 'post',
     path: '/v1/search',
     kind: 'read',
-    summary: 'Search the tenant’s memories by words and meaning: hybrid (default), vector or keyword.',
+    summary: 'Search the tenant’s memories by meaning.',
     body: 'SearchInput',
     bodyBytesMax: LIMITS.bodyBytesMax,
     params: [

@@ -8,7 +8,6 @@
 import type { Metadata, Scope } from '@memmesh/core';
 import { seededRandom as rng } from '@memmesh/testkit';
 import { afterEach, describe, expect, test } from 'vitest';
-import { describeRetrieval } from './conformance-retrieval.ts';
 import type { UpsertDoc, VectorIndex } from './types.ts';
 
 export interface VectorIndexConformanceOptions {
@@ -117,7 +116,6 @@ export function describeVectorIndexConformance(
     describeFilters(fresh, options.filterDocs ?? DEFAULT_FILTER_DOCS, timeout);
     describeExpiry(fresh, reopen, timeout);
     describeList(fresh, timeout);
-    describeRetrieval(fresh, reopen, timeout);
   });
 }
 

@@ -34,18 +34,3 @@ function definedEntries(record: Record<string, unknown> | undefined): [string, u
   if (record === undefined) return [];
   return Object.entries(record).filter(([, value]) => value !== undefined);
 }
-
-/**
- * The `createdAfter` / `createdBefore` bounds as a predicate over a version's write time, or
- * undefined when neither is given. A version whose time is unknown (one from a snapshot
- * taken before times were kept) passes no bound: it cannot be shown to lie inside it.
- */
-export function compileTimeRange(
-  afterMs: number | undefined,
-  beforeMs: number | undefined,
-): ((createdAtMs: number | undefined) => boolean) | undefined {
-  if (afterMs === undefined && beforeMs === undefined) return undefined;
-  const from = afterMs ?? Number.NEGATIVE_INFINITY;
-  const to = beforeMs ?? Number.POSITIVE_INFINITY;
-  return (createdAtMs) => createdAtMs !== undefined && createdAtMs >= from && createdAtMs < to;
-}

@@ -10,7 +10,6 @@ export {
   DEFAULT_OVERSAMPLE_FACTOR,
   type EmbeddedIndexOptions,
 } from './embedded/options.ts';
-export { FUSION_DEPTH_MIN, HYBRID_KEYWORD_WEIGHT, recencyWeight, vectorOnlyHybridScore } from './fusion.ts';
 export { createMilvusIndex } from './milvus/milvus-index.ts';
 export {
   DEFAULT_MILVUS_CALL_TIMEOUT_MS,
@@ -25,7 +24,6 @@ export { DEFAULT_HNSW, HNSW_RANGES, type HnswOptions } from './options.ts';
 export type {
   ChunkVector,
   ExpiredDoc,
-  HitRanks,
   IndexedDoc,
   IndexStats,
   ListQuery,

@@ -13,10 +13,7 @@
  * expired document never takes a result's place), and `expiring` and `expire` let the
  * agent's sweeper remove it for good (from the log first, then from the view).
  */
-import type { Filter, HitExplain, Metadata, Scope, SearchMode } from '@memmesh/core';
-
-/** The 1-based ranks a hit had in the vector and the lexical ranking of its shard. */
-export type HitRanks = HitExplain;
+import type { Filter, Metadata, Scope } from '@memmesh/core';
 
 export interface ChunkVector {
   /** UTF-16 offsets of the chunk in the document text. */
@@ -36,8 +33,6 @@ export interface UpsertDoc {
   chunks: ChunkVector[];
   /** When this version expires, ms since the epoch; undefined: never. */
   expiresAtMs?: number | undefined;
-  /** When this version was written (its event's time), ms since the epoch; for time filters. */
-  createdAtMs?: number | undefined;
 }
 
 export interface IndexedDoc {
@@ -49,7 +44,6 @@ export interface IndexedDoc {
   scope: Scope;
   chunkCount: number;
   expiresAtMs?: number | undefined;
-  createdAtMs?: number | undefined;
 }
 
 /** One page of a tenant's documents, newest (highest version) first. */
@@ -74,38 +68,18 @@ export interface VectorQuery {
   vector: Float32Array;
   topK: number;
   filter?: Filter | undefined;
-  /**
-   * `vector` (the default) ranks by the vector alone; `keyword` by BM25 over `text` alone;
-   * `hybrid` fuses both by reciprocal rank. An index without a lexical view
-   * (`keywordSearch` false) answers every mode as `vector`.
-   */
-  mode?: SearchMode | undefined;
-  /** The query's words, for the lexical half; required by `keyword` and `hybrid`. */
-  text?: string | undefined;
-  /** Only versions written at or after this instant (ms since the epoch). */
-  createdAfterMs?: number | undefined;
-  /** Only versions written before this instant (ms since the epoch). */
-  createdBeforeMs?: number | undefined;
-  /** Weighs scores by 0.5^(age ÷ half-life) before the topK cut (see fusion.ts). */
-  recencyHalfLifeDays?: number | undefined;
 }
 
-/**
- * A document-level hit: the best-scoring chunk decides the document's score. The score is
- * the cosine similarity in `vector` mode, the BM25 score in `keyword` mode and the fused
- * reciprocal-rank score in `hybrid` mode.
- */
+/** A document-level hit: the best-scoring chunk decides the document's score. */
 export interface VectorHit {
   id: string;
-  /** Higher is better; see above for its scale per mode. */
+  /** Cosine similarity in [-1, 1]; higher is closer. */
   score: number;
   version: number;
   text: string;
   metadata: Metadata;
   scope: Scope;
   expiresAtMs?: number | undefined;
-  /** Where the hit ranked in each half of the search (`keyword` and `hybrid` modes). */
-  ranks?: HitRanks | undefined;
 }
 
 export interface IndexStats {
@@ -118,8 +92,6 @@ export interface IndexStats {
 
 export interface VectorIndex {
   readonly dimensions: number;
-  /** True when the index holds a lexical view and answers `keyword` and `hybrid` queries. */
-  readonly keywordSearch: boolean;
   /**
    * Stream sequence up to which every event of the shard has been applied (0 = none).
    * Persisted together with the state, so a restart resumes at appliedSeq + 1.

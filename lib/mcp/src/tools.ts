@@ -66,17 +66,6 @@ const SearchInput = z.object({
   topK: z.number().int().optional().describe('Results, 1 to 50 (10 when absent).'),
   filters: z.object({ metadata: metadata.optional(), scope: scope.optional() }).optional(),
   minVersion: z.number().int().optional().describe('Answer only from state that includes this version.'),
-  mode: z
-    .enum(['hybrid', 'vector', 'keyword'])
-    .optional()
-    .describe('hybrid (default): words and meaning fused; vector: meaning only; keyword: exact words only.'),
-  explain: z.boolean().optional().describe('Give each hit the ranks its vector and keyword halves gave it.'),
-  createdAfter: z.string().optional().describe('Only memories written at or after this ISO 8601 instant.'),
-  createdBefore: z.string().optional().describe('Only memories written before this ISO 8601 instant.'),
-  recencyHalfLifeDays: z
-    .number()
-    .optional()
-    .describe('Favour recent memories: one this many days old counts half as much.'),
 });
 const IdInput = z.object({ id });
 const DeleteInput = z.object({ id, ifVersion: z.number().int().optional(), wait });
@@ -168,7 +157,7 @@ function registerReadTools(server: McpServer, client: MemmeshClient): void {
     {
       title: 'Search memories',
       description:
-        'Find the memories that best match a query, by its words and its meaning, with optional metadata, scope and time filters.',
+        'Find the memories closest in meaning to a query, with optional metadata and scope filters.',
       inputSchema: SearchInput,
       outputSchema: SearchResponseSchema,
       annotations: { title: 'Search memories', ...READ },

@@ -1,13 +1,6 @@
 import { isMeshError } from '@memmesh/core';
 import { describe, expect, it } from 'vitest';
-import {
-  chunkingOf,
-  configFromEnv,
-  DEFAULT_CHUNKING,
-  EMBEDDED_BACKENDS,
-  resolveConfig,
-  withBackends,
-} from './config.ts';
+import { configFromEnv, EMBEDDED_BACKENDS, resolveConfig, withBackends } from './config.ts';
 
 const REDIS = { index: 'embedded', cache: 'redis', embedder: 'local' } as const;
 
@@ -78,19 +71,6 @@ describe('config - environment', () => {
     expect(configFromEnv({ MEMMESH_CHUNK_CHARS: '400', MEMMESH_CHUNK_OVERLAP_CHARS: '100' }).chunkChars).toBe(
       400,
     );
-  });
-
-  it('config - chunks are sized to the embedder unless set: MiniLM gets ~128-token chunks', () => {
-    expect(
-      chunkingOf(configFromEnv({ MEMMESH_EMBEDDER: 'minilm', MEMMESH_MINILM_DIR: '/models/minilm' })),
-    ).toEqual(DEFAULT_CHUNKING.minilm);
-    expect(chunkingOf(configFromEnv({}))).toEqual(DEFAULT_CHUNKING.local);
-    const set = configFromEnv({
-      MEMMESH_EMBEDDER: 'minilm',
-      MEMMESH_MINILM_DIR: '/models/minilm',
-      MEMMESH_CHUNK_CHARS: '800',
-    });
-    expect(chunkingOf(set)).toEqual({ chunkChars: 800, overlapChars: DEFAULT_CHUNKING.minilm.overlapChars });
   });
 });
 

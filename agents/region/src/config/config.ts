@@ -140,9 +140,8 @@ export const RegionAgentConfigSchema = z
     apiKeys: z.record(ApiKeySchema, z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)),
     streamReplicas: z.number().int().min(1).max(5),
     embedDimensions: z.number().int().min(8).max(LIMITS.dimensionsMax),
-    /** Chunk size and overlap; absent: sized to the embedder's window (`chunkingOf`). */
-    chunkChars: z.number().int().min(100).max(8_000).optional(),
-    chunkOverlapChars: z.number().int().min(0).max(2_000).optional(),
+    chunkChars: z.number().int().min(100).max(8_000),
+    chunkOverlapChars: z.number().int().min(0).max(2_000),
     snapshotIntervalMs: z.number().int().min(100),
     /**
      * How often the expiry sweeper looks for expired memories (purging them from the region's
@@ -223,13 +222,13 @@ export const RegionAgentConfigSchema = z
     path: ['tenantEmbedQueueCharsMax'],
     message: 'must not exceed embedQueueCharsMax',
   })
-  .refine((c) => chunkingOf(c).overlapChars < chunkingOf(c).chunkChars, {
+  .refine((c) => c.chunkOverlapChars < c.chunkChars, {
     path: ['chunkOverlapChars'],
     message: 'must be smaller than chunkChars',
   })
   // Below this step the longest text would need more than LIMITS.chunksPerDocMax chunks, and
   // the last one would take the remainder: a chunk far longer than the embedder's window.
-  .refine((c) => chunkingOf(c).chunkChars - chunkingOf(c).overlapChars >= LIMITS.chunkStrideCharsMin, {
+  .refine((c) => c.chunkChars - c.chunkOverlapChars >= LIMITS.chunkStrideCharsMin, {
     path: ['chunkOverlapChars'],
     message: `chunkChars minus chunkOverlapChars must be at least ${LIMITS.chunkStrideCharsMin}`,
   })
@@ -271,6 +270,8 @@ export const DEFAULT_REGION_AGENT_CONFIG = {
   apiKeys: parsePairs(DEFAULT_API_KEYS),
   streamReplicas: 1,
   embedDimensions: 384,
+  chunkChars: 1000,
+  chunkOverlapChars: 150,
   snapshotIntervalMs: 5_000,
   expirySweepIntervalMs: 1_000,
   expirySweepDocsMax: 1_000,
@@ -422,33 +423,6 @@ const ENV_PARSERS: Partial<Record<keyof RegionAgentConfig, EnvParser>> = {
   readRepair: (value) =>
     value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value,
 };
-
-/**
- * Chunk size and overlap per embedder, in characters, when the configuration sets none: one
- * chunk should fit the model's window with room to spare. all-MiniLM-L6-v2 was trained on
- * 128 tokens and truncates at 256; at about four characters of English a token, 512
- * characters is about 128 tokens, so a chunk is what the model learnt on and one sentence
- * is not drowned in a long chunk. The local hashing embedder has no window, and OpenAI's
- * models take 8,191 tokens: both keep 1,000 (about 250 tokens), the size before this table.
- */
-export const DEFAULT_CHUNKING = {
-  local: { chunkChars: 1_000, overlapChars: 150 },
-  minilm: { chunkChars: 512, overlapChars: 96 },
-  openai: { chunkChars: 1_000, overlapChars: 150 },
-} as const;
-
-/** The chunk size and overlap the agent uses: those configured, else its embedder's. */
-export function chunkingOf(config: {
-  embedder?: keyof typeof DEFAULT_CHUNKING | undefined;
-  chunkChars?: number | undefined;
-  chunkOverlapChars?: number | undefined;
-}): { chunkChars: number; overlapChars: number } {
-  const byModel = DEFAULT_CHUNKING[config.embedder ?? 'local'];
-  return {
-    chunkChars: config.chunkChars ?? byModel.chunkChars,
-    overlapChars: config.chunkOverlapChars ?? byModel.overlapChars,
-  };
-}
 
 export function resolveConfig(overrides: Partial<RegionAgentConfig>): RegionAgentConfig {
   const merged = { ...DEFAULT_REGION_AGENT_CONFIG, ...overrides };

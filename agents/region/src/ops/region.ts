@@ -26,7 +26,7 @@ import type { RoutingTable } from '@memmesh/routing';
 import type { Logger } from '@memmesh/telemetry';
 import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { chunkingOf, type RegionAgentConfig } from '../config/config.ts';
+import type { RegionAgentConfig } from '../config/config.ts';
 import { createEraser, type Eraser, type EraserMetrics } from '../erasure/eraser.ts';
 import { instrumentParts, instrumentPublisher } from '../parts/instrument.ts';
 import { specOfEmbedder } from '../parts/parts.ts';
@@ -288,7 +288,11 @@ class RegionService implements Region {
       publisher: opened.publisher,
       stream: streamName(config.region),
       views: opened.views,
-      chunkOptions: { ...chunkingOf(config), chunksMax: LIMITS.chunksPerDocMax },
+      chunkOptions: {
+        chunkChars: config.chunkChars,
+        overlapChars: config.chunkOverlapChars,
+        chunksMax: LIMITS.chunksPerDocMax,
+      },
       logger,
     };
     const { views } = opened;

@@ -5,17 +5,7 @@
  * version, or answer 503 so that the gateway asks another region. Results are cached under
  * the tenant's token, which every applied event replaces.
  */
-import {
-  lastBySubject,
-  nextBySubject,
-  type RequestShardOptions,
-  requestShard,
-  type ShardQuery,
-  type ShardReply,
-  usesRetrievalFields,
-  versionOf,
-  withoutRetrieval,
-} from '@memmesh/bus';
+import { lastBySubject, nextBySubject, requestShard, type ShardReply, versionOf } from '@memmesh/bus';
 import { embeddingCacheKey, resultCacheKey, type TenantVersions } from '@memmesh/cache';
 import {
   decodeVector,
@@ -32,7 +22,6 @@ import {
   streamName,
   tenantFilter,
 } from '@memmesh/core';
-import { vectorOnlyHybridScore } from '@memmesh/index';
 import type { TenantPolicy } from '@memmesh/routing';
 import type { RegionHandles } from './handles.ts';
 import { isShed } from './load.ts';
@@ -42,10 +31,6 @@ import { homeViews } from './reads.ts';
 const EMBEDDING_CACHE_TTL_MS = 3_600_000;
 /** How often a replica re-checks whether a version has arrived from its home region. */
 const ARRIVAL_POLL_MS = 25;
-/** The mode of a search that names none (DESIGN §13). */
-const DEFAULT_SEARCH_MODE = 'hybrid';
-/** How soon a time-bounded search may be retried while a shard still runs an earlier release. */
-const EARLIER_RELEASE_RETRY_AFTER_MS = 1_000;
 /** How soon a client may ask again when a version has not reached this replica in time. */
 const BEHIND_RETRY_AFTER_MS = 200;
 
@@ -103,17 +88,14 @@ async function searchShards(
   if (input.minVersion !== undefined && policy.home !== h.config.region) {
     await ensureArrived(h, policy.home, tenant, input.minVersion, ctx.waitMs);
   }
-  const mode = input.mode ?? DEFAULT_SEARCH_MODE;
   const replies = await scatter(h, policy, input, topK, ctx.waitMs);
-  // Each shard fused its own halves on one scale, so shards merge by score.
   const results = replies
     .flatMap((reply) => reply.hits)
     .sort((a, b) => b.score - a.score)
     .slice(0, topK)
-    .map(({ id, score, explain, text, metadata, scope, version, expiresAt }) => ({
+    .map(({ id, score, text, metadata, scope, version, expiresAt }) => ({
       id,
       score,
-      ...(explain === undefined ? {} : { explain }),
       text,
       metadata,
       scope,
@@ -123,14 +105,7 @@ async function searchShards(
   h.budgets.chargeSearchResults(tenant, resultBytesOf(results));
   // A shard that had to drop hits to fit its reply may have dropped some of the top k.
   const truncated = replies.some((reply) => reply.truncated);
-  return {
-    results,
-    // A shard that could not rank lexically (Milvus, an earlier release) answered by vector.
-    mode: replies.every((reply) => reply.mode === mode) ? mode : 'vector',
-    region: h.config.region,
-    tookMs: 0,
-    ...(truncated ? { truncated } : {}),
-  };
+  return { results, region: h.config.region, tookMs: 0, ...(truncated ? { truncated } : {}) };
 }
 
 /**
@@ -166,19 +141,7 @@ async function resultKey(
     topK,
     filter: input.filter ?? {},
     model,
-    retrieval: retrievalKeyOf(input),
   });
-}
-
-/** What of a search's retrieval options changes its answer, for the cache keys. */
-function retrievalKeyOf(input: SearchInput) {
-  return {
-    mode: input.mode ?? DEFAULT_SEARCH_MODE,
-    explain: input.explain === true,
-    createdAfter: input.createdAfter,
-    createdBefore: input.createdBefore,
-    recencyHalfLifeDays: input.recencyHalfLifeDays,
-  };
 }
 
 /** One shard query to every shard of the tenant's home hosted here, in parallel. */
@@ -200,7 +163,7 @@ async function scatter(
     const spec = h.models.servingSpec(view.origin);
     const model = h.models.queryModelKey(view.origin);
     const vector = encodeVector(await embedQuery(h, policy.tenant, input.query, spec));
-    const query: ShardQuery = {
+    const query = {
       tenant: policy.tenant,
       vector,
       topK,
@@ -208,13 +171,12 @@ async function scatter(
       minVersion: input.minVersion,
       waitMs,
       ...(model ? { model } : {}),
-      ...retrievalFields(input),
     };
     // A minVersion query may wait for its shard to catch up; others get the plain timeout.
     const timeoutMs = h.config.shardQueryTimeoutMs + (input.minVersion === undefined ? 0 : waitMs);
     const ask = async (shard: string) => {
       const asked = performance.now();
-      const reply = await askShard(h, {
+      const reply = await requestShard(h.nc, {
         region: h.config.region,
         origin: view.origin,
         shard,
@@ -245,7 +207,6 @@ function staleKey(h: RegionHandles, policy: TenantPolicy, input: SearchInput, to
     topK,
     filter,
     model,
-    retrieval: retrievalKeyOf(input),
   });
 }
 
@@ -301,59 +262,6 @@ async function staleAnswer(
   );
   h.load.servedStale();
   return { ...entry.response, results, region: h.config.region, staleSeconds: ageSeconds };
-}
-
-/** The shard query's retrieval fields: the mode, the words for BM25, and the time bounds in ms. */
-function retrievalFields(input: SearchInput): Partial<ShardQuery> {
-  const mode = input.mode ?? DEFAULT_SEARCH_MODE;
-  return {
-    mode,
-    ...(mode === 'vector' ? {} : { text: input.query }),
-    ...(input.explain === true ? { explain: true } : {}),
-    ...(input.createdAfter === undefined ? {} : { createdAfterMs: instantMs(input.createdAfter) }),
-    ...(input.createdBefore === undefined ? {} : { createdBeforeMs: instantMs(input.createdBefore) }),
-    ...(input.recencyHalfLifeDays === undefined ? {} : { recencyHalfLifeDays: input.recencyHalfLifeDays }),
-  };
-}
-
-/** How a shard answers a query its protocol schema refuses (bus: decodeAnyQuery). */
-function isEarlierRelease(err: unknown): boolean {
-  return (
-    isMeshError(err) && err.code === ErrorCode.BadRequest && err.message.includes('malformed shard query')
-  );
-}
-
-/** The schema accepted the instant, so it parses; a date before 1970 bounds nothing below it. */
-function instantMs(instant: string): number {
-  return Math.max(0, Date.parse(instant));
-}
-
-/**
- * Asks one shard; a shard of an earlier release refuses the retrieval fields as malformed
- * (its schema is strict), and is asked again without them during a rolling upgrade: its
- * vector ranking, rescored as the hybrid score of a vector-only hit so that it merges. Time bounds cannot
- * be dropped without answering wrongly, so such a query waits for the upgrade (503).
- */
-async function askShard(h: RegionHandles, options: RequestShardOptions): Promise<ShardReply> {
-  try {
-    return await requestShard(h.nc, options);
-  } catch (err) {
-    const { query } = options;
-    if (!(isEarlierRelease(err) && usesRetrievalFields(query))) throw err;
-    if (query.createdAfterMs !== undefined || query.createdBeforeMs !== undefined) {
-      throw new MeshError(
-        ErrorCode.Unavailable,
-        `shard ${options.shard} runs an earlier release that cannot filter by time`,
-        { retryAfterMs: EARLIER_RELEASE_RETRY_AFTER_MS, cause: err },
-      );
-    }
-    const reply = await requestShard(h.nc, { ...options, query: withoutRetrieval(query) });
-    const fused = query.mode !== undefined && query.mode !== 'vector';
-    const hits = fused
-      ? reply.hits.map((hit) => ({ ...hit, score: vectorOnlyHybridScore(hit.score) }))
-      : reply.hits;
-    return { ...reply, hits, mode: 'vector' };
-  }
 }
 
 async function embedQuery(

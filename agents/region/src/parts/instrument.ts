@@ -35,9 +35,6 @@ export function instrumentIndex(index: VectorIndex, backend: string, metrics: Ag
     get dimensions() {
       return index.dimensions;
     },
-    get keywordSearch() {
-      return index.keywordSearch;
-    },
     get appliedSeq() {
       return index.appliedSeq;
     },

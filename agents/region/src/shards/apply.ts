@@ -83,10 +83,7 @@ function sameModel(a: ModelRef, b: ModelRef): boolean {
 
 function toDoc(
   view: ModelView,
-  event: Pick<
-    UpsertEvent | EmbeddingEvent,
-    'type' | 'tenant' | 'id' | 'text' | 'metadata' | 'scope' | 'model' | 'expiresAt' | 'ts'
-  >,
+  event: Pick<UpsertEvent, 'tenant' | 'id' | 'text' | 'metadata' | 'scope' | 'model' | 'expiresAt'>,
   eventChunks: Chunk[],
   version: number,
 ): UpsertDoc {
@@ -114,8 +111,5 @@ function toDoc(
     chunks,
     // The expiry the writing agent computed, the same instant in every view.
     ...(event.expiresAt === undefined ? {} : { expiresAtMs: event.expiresAt }),
-    // The write time, for time filters and recency: an upsert's own. A re-embedding's `ts`
-    // is the re-index's, not the version's, so its documents' write time stays unknown.
-    ...(event.type === 'upsert' ? { createdAtMs: event.ts } : {}),
   };
 }

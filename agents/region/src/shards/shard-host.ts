@@ -175,20 +175,8 @@ async function answer(ctx: ShardHostContext, view: ShardHost, query: ShardQuery)
       { tenant: query.tenant, minVersion: query.minVersion, waitMs: query.waitMs },
     );
   }
-  // An index without a lexical view ranks by vector whatever was asked, and says so.
-  const mode = view.index.keywordSearch ? (query.mode ?? 'vector') : 'vector';
   const search = () =>
-    view.index.search({
-      tenant: query.tenant,
-      vector,
-      topK: query.topK,
-      filter: query.filter,
-      mode,
-      text: query.text,
-      createdAfterMs: query.createdAfterMs,
-      createdBeforeMs: query.createdBeforeMs,
-      recencyHalfLifeDays: query.recencyHalfLifeDays,
-    });
+    view.index.search({ tenant: query.tenant, vector, topK: query.topK, filter: query.filter });
   const hits = ctx.readRepair
     ? await searchRepaired(
         {
@@ -201,10 +189,7 @@ async function answer(ctx: ShardHostContext, view: ShardHost, query: ShardQuery)
         search,
       )
     : await search();
-  const explained = hits.map(({ ranks, ...hit }) =>
-    query.explain === true && ranks !== undefined ? { ...hit, explain: ranks } : hit,
-  );
-  return { hits: explained.map(withExpiry), appliedSeq: view.consumer.appliedSeq, mode };
+  return { hits: hits.map(withExpiry), appliedSeq: view.consumer.appliedSeq };
 }
 
 /** A list query, already validated by the protocol: a page of this view's memories. */

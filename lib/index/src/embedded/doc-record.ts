@@ -24,22 +24,6 @@ export interface DocRecord {
   readonly vectors: Float32Array;
   /** When this version expires, ms since the epoch; undefined: never. */
   readonly expiresAtMs?: number | undefined;
-  /**
-   * The chunks' UTF-16 [start, end) offsets in `text`, flattened: chunk i is
-   * text.slice(offsets[2i], offsets[2i + 1]). Undefined for records from snapshots written
-   * before the lexical view existed: those index their whole text under their first chunk.
-   */
-  readonly offsets?: readonly number[] | undefined;
-  /** When this version was written (the event's time), ms since the epoch; undefined: unknown. */
-  readonly createdAtMs?: number | undefined;
-}
-
-/** The (key, text) pairs of a record's chunks, as its lexical view indexes them. */
-export function lexicalChunks(record: DocRecord): [number, string][] {
-  const { keys, offsets, text } = record;
-  if (keys.length === 0) return [];
-  if (offsets === undefined || offsets.length !== keys.length * 2) return [[keys[0] as number, text]];
-  return keys.map((key, i) => [key, text.slice(offsets[2 * i], offsets[2 * i + 1])]);
 }
 
 export function toIndexedDoc(record: DocRecord): IndexedDoc {
@@ -53,7 +37,6 @@ export function toIndexedDoc(record: DocRecord): IndexedDoc {
     scope: { ...record.scope },
     chunkCount: record.keys.length,
     ...(record.expiresAtMs === undefined ? {} : { expiresAtMs: record.expiresAtMs }),
-    ...(record.createdAtMs === undefined ? {} : { createdAtMs: record.createdAtMs }),
   };
 }
 

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -256,37 +255,6 @@ describe('embedded index snapshots', () => {
     await writeFile(graph, bytes);
     const reopened = await open({ dir });
     expect(await reopened.search({ tenant: 'even', vector: query, topK: 5 })).toEqual(before);
-  });
-
-  test('snapshot - one from before the lexical view (no chunk offsets) rebuilds it from whole texts', async () => {
-    const dir = await tempDir();
-    const { index, random } = await seeded(dir);
-    const keyword = (ix: VectorIndex, text: string) =>
-      ix.search({ tenant: 'odd', vector: unitVector(random), topK: 3, mode: 'keyword', text });
-    const before = await keyword(index, 'd7 v8');
-    expect(before[0]?.id).toBe('d7');
-    await index.snapshot();
-    await index.close();
-    // Rewrite the snapshot as the previous release wrote it, checksums included.
-    const path = join(dir, await currentName(dir));
-    const manifest = JSON.parse(await readFile(join(path, 'manifest.json'), 'utf8'));
-    const docs = (await readFile(join(path, 'docs.jsonl'), 'utf8'))
-      .split('\n')
-      .filter((line) => line.length > 0)
-      .map((line) => {
-        const { offsets: _offsets, createdAtMs: _createdAtMs, ...rest } = JSON.parse(line);
-        return `${JSON.stringify(rest)}\n`;
-      })
-      .join('');
-    await writeFile(join(path, 'docs.jsonl'), docs);
-    manifest.files['docs.jsonl'] = {
-      bytes: Buffer.byteLength(docs),
-      sha256: createHash('sha256').update(docs).digest('hex'),
-    };
-    await writeFile(join(path, 'manifest.json'), JSON.stringify(manifest));
-    const reopened = await open({ dir });
-    expect((await keyword(reopened, 'd7 v8'))[0]?.id).toBe('d7');
-    expect(await keyword(reopened, 'd0')).toEqual([]);
   });
 
   test('snapshot - damaged vectors fail loudly instead of loading wrong data', async () => {

@@ -29,8 +29,7 @@ import type {
 import { packUnitVectors, unitQuery } from '../vectors.ts';
 import { type DocRecord, toIndexedDoc } from './doc-record.ts';
 import { type EmbeddedIndexOptions, type ResolvedIndexOptions, resolveOptions } from './options.ts';
-import { rankTenant } from './ranking.ts';
-import { livePredicate, type SearchPlanConfig, toPredicate } from './search-plan.ts';
+import { livePredicate, type SearchPlanConfig, searchTenant, toPredicate } from './search-plan.ts';
 import { freezeSnapshot, type LoadedSnapshot, readSnapshot, writeSnapshot } from './snapshot.ts';
 import { TenantIndex } from './tenant-index.ts';
 
@@ -54,7 +53,6 @@ export async function createEmbeddedIndex(options: EmbeddedIndexOptions): Promis
 
 class EmbeddedIndexImpl implements VectorIndex {
   readonly dimensions: number;
-  readonly keywordSearch = true;
   readonly #options: ResolvedIndexOptions;
   readonly #plan: SearchPlanConfig;
   readonly #tenants = new Map<string, TenantIndex>();
@@ -100,9 +98,7 @@ class EmbeddedIndexImpl implements VectorIndex {
       scope: { ...doc.scope },
       keys: this.#allocateKeys(doc.chunks.length),
       vectors,
-      offsets: doc.chunks.flatMap((chunk) => [chunk.start, chunk.end]),
       ...(doc.expiresAtMs === undefined ? {} : { expiresAtMs: doc.expiresAtMs }),
-      ...(doc.createdAtMs === undefined ? {} : { createdAtMs: doc.createdAtMs }),
     };
     if (!(await this.#tenantFor(doc.tenant).putInSlices(record))) return false;
     this.#changes++;
@@ -143,17 +139,16 @@ class EmbeddedIndexImpl implements VectorIndex {
     const vector = unitQuery(query.vector, this.dimensions);
     const tenant = this.#tenants.get(query.tenant);
     if (tenant === undefined) return [];
-    const found = rankTenant(tenant, vector, query, this.#plan, Date.now());
-    return found.map(({ record, score, ranks }) => ({
+    const found = searchTenant(tenant, vector, query.topK, query.filter, this.#plan, Date.now());
+    return found.map(({ record, score }) => ({
       id: record.id,
-      // float32 rounding can put 1 - distance a hair outside the cosine's range.
-      score: query.mode === undefined || query.mode === 'vector' ? Math.min(1, Math.max(-1, score)) : score,
+      // float32 rounding can put 1 - distance a hair outside the documented range.
+      score: Math.min(1, Math.max(-1, score)),
       version: record.version,
       text: record.text,
       metadata: { ...record.metadata },
       scope: { ...record.scope },
       ...(record.expiresAtMs === undefined ? {} : { expiresAtMs: record.expiresAtMs }),
-      ...(ranks === undefined ? {} : { ranks }),
     }));
   }
 
@@ -244,7 +239,6 @@ class EmbeddedIndexImpl implements VectorIndex {
       const tenant = this.#tenantFor(name);
       tenant.restoreRecords(state.docs, state.tombstones);
       tenant.restoreGraph(state.graphPath);
-      tenant.restoreLexical();
       for (const doc of state.docs) for (const key of doc.keys) maxKey = Math.max(maxKey, key);
     }
     this.#appliedSeq = loaded.appliedSeq;

@@ -12,8 +12,7 @@
  */
 import type { Filter } from '@memmesh/core';
 import { isExpired } from '../contract.ts';
-import { compileFilter, compileTimeRange } from '../filter.ts';
-import type { VectorQuery } from '../types.ts';
+import { compileFilter } from '../filter.ts';
 import type { DocPredicate, ScoredDoc, TenantIndex } from './tenant-index.ts';
 
 export interface SearchPlanConfig {
@@ -29,17 +28,17 @@ export function searchTenant(
   tenant: TenantIndex,
   query: Float32Array,
   topK: number,
-  filter: DocPredicate | undefined,
+  filter: Filter | undefined,
   config: SearchPlanConfig,
   nowMs: number,
 ): ScoredDoc[] {
   const live = livePredicate(tenant, nowMs);
-  const accept = both(filter, live);
+  const accept = both(toPredicate(filter), live);
   if (accept === undefined) return searchUnfiltered(tenant, query, topK, config, undefined);
   // Expiry alone is not a selective filter: most documents are usually unexpired, so the
   // graph is asked as if unfiltered, with expired documents dropped from its candidates
   // (before topK); when too many have expired, the doubling ends in the exact scan.
-  if (filter === undefined) return searchUnfiltered(tenant, query, topK, config, live);
+  if (toPredicate(filter) === undefined) return searchUnfiltered(tenant, query, topK, config, live);
   const matching = tenant.collect(accept);
   const matchingChunks = matching.reduce((sum, record) => sum + record.keys.length, 0);
   if (matchingChunks === 0) return [];
@@ -108,7 +107,7 @@ export function livePredicate(tenant: TenantIndex, nowMs: number): DocPredicate 
   return (record) => !isExpired(record.expiresAtMs, nowMs);
 }
 
-export function both(a: DocPredicate | undefined, b: DocPredicate | undefined): DocPredicate | undefined {
+function both(a: DocPredicate | undefined, b: DocPredicate | undefined): DocPredicate | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
   return (record) => a(record) && b(record);
@@ -118,13 +117,4 @@ export function toPredicate(filter: Filter | undefined): DocPredicate | undefine
   const predicate = compileFilter(filter);
   if (predicate === undefined) return undefined;
   return (record) => predicate(record.metadata, record.scope);
-}
-
-/** The query's metadata, scope and time constraints as one predicate; undefined when none. */
-export function queryPredicate(query: VectorQuery): DocPredicate | undefined {
-  const time = compileTimeRange(query.createdAfterMs, query.createdBeforeMs);
-  return both(
-    toPredicate(query.filter),
-    time === undefined ? undefined : (record) => time(record.createdAtMs),
-  );
 }

@@ -17,13 +17,7 @@
  * are deleted only after the switch. Loading verifies every size and checksum.
  *
  * The graph files are derived data: when one is missing or fails its checksum, the tenant's
- * graph is rebuilt from vectors.f32. The lexical (BM25) index is derived data too, and is
- * not written at all: it is rebuilt at load from the texts and chunk offsets in docs.jsonl,
- * so it holds exactly the snapshot's position. Serialising it would hold the event loop at
- * every snapshot (measured: 640 ms of synchronous JSON for 10,000 chunks, against about
- * 1.9 s to rebuild it once at start). A snapshot written before the lexical view existed
- * has no offsets: each of its documents' whole text stands for its chunks until its next
- * version. The checksum is verified before usearch sees the file
+ * graph is rebuilt from vectors.f32. The checksum is verified before usearch sees the file
  * because the native loader is not built to survive arbitrary bytes.
  */
 import { mkdirSync, rmSync } from 'node:fs';
@@ -243,9 +237,8 @@ async function writeDataFiles(frozen: FrozenSnapshot): Promise<Record<string, Fi
 }
 
 function docLine(doc: DocRecord): object {
-  const { tenant, id, version, text, metadata, scope, keys, expiresAtMs, offsets, createdAtMs } = doc;
+  const { tenant, id, version, text, metadata, scope, keys, expiresAtMs } = doc;
   // Snapshots written before expiry existed have no expiresAtMs: those documents never expire.
-  // Nor do those from before the lexical view have offsets, or createdAtMs (see the header).
   return {
     tenant,
     id,
@@ -255,8 +248,6 @@ function docLine(doc: DocRecord): object {
     scope,
     keys,
     ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
-    ...(offsets === undefined ? {} : { offsets }),
-    ...(createdAtMs === undefined ? {} : { createdAtMs }),
   };
 }
 
@@ -308,8 +299,6 @@ interface DocLine {
   scope: Scope;
   keys: number[];
   expiresAtMs?: number;
-  offsets?: number[];
-  createdAtMs?: number;
 }
 
 async function readDocs(path: string, manifest: Manifest, onDoc: (doc: DocRecord) => void): Promise<void> {

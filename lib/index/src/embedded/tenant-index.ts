@@ -1,18 +1,14 @@
 /**
  * @module tenant-index
  * One tenant's slice of a shard: its live documents, its tombstones and its own usearch HNSW
- * graph and its own lexical (BM25) index. Tenants never share either, so a search for one
- * tenant cannot return, or even visit, another tenant's vectors or terms (nor do another
- * tenant's term counts change its scores): isolation holds by construction, not by filtering.
- * The lexical index changes in the same synchronous steps as the set of live records, so
- * both halves always describe the same documents.
+ * graph. Tenants never share a graph, so a search for one tenant cannot return, or even
+ * visit, another tenant's vectors: isolation holds by construction, not by filtering.
  */
 import { yieldIfSliceSpent } from '@memmesh/core';
 import { Index, MetricKind, ScalarKind } from 'usearch';
-import { LexicalIndex } from '../lexical.ts';
 import type { HnswOptions } from '../options.ts';
 import type { IndexStats } from '../types.ts';
-import { bestChunkScore, type DocRecord, lexicalChunks } from './doc-record.ts';
+import { bestChunkScore, type DocRecord } from './doc-record.ts';
 
 export interface HnswConfig {
   dimensions: number;
@@ -87,8 +83,6 @@ export class TenantIndex {
   readonly #byKey = new Map<number, DocRecord>();
   #indexedDocs = 0;
   #graph: Index | undefined;
-  /** BM25 over the live chunks' texts, keyed like the graph. */
-  #lexical = LexicalIndex.create();
   /** Live chunk keys the last audit could not reach from the graph's entry point. */
   readonly #unreachable = new Set<number>();
   /** Live chunk keys written since the last audit; searches scan them exactly meanwhile. */
@@ -201,39 +195,6 @@ export class TenantIndex {
       scored.push({ record, score: bestChunkScore(query, record.vectors, this.#config.dimensions) });
     }
     return scored.sort((a, b) => b.score - a.score).slice(0, topK);
-  }
-
-  /**
-   * The `depth` best documents by BM25 over their chunks, each scored by its best chunk as a
-   * share of the query's self-score, rejected documents dropped. Every matching chunk is looked at: a selective filter then
-   * never hides a match that a cut before it would have.
-   */
-  keyword(terms: readonly string[], depth: number, accept: DocPredicate | undefined): ScoredDoc[] {
-    const hits: ScoredDoc[] = [];
-    const seen = new Set<string>();
-    const { matches, selfScore } = this.#lexical.search(terms);
-    // Matches come best first, so a document's first chunk is its best one.
-    for (const { key, score } of matches) {
-      const record = this.#byKey.get(key);
-      if (record === undefined || seen.has(record.id)) continue;
-      seen.add(record.id);
-      if (accept !== undefined && !accept(record)) continue;
-      // Relative to the query's own score (see LexicalIndex.search): comparable across shards.
-      hits.push({ record, score: selfScore > 0 ? score / selfScore : 0 });
-      if (hits.length >= depth) break;
-    }
-    return hits;
-  }
-
-  /**
-   * Builds the lexical index from the records, after `restoreRecords`: it is derived from
-   * their texts and chunk offsets and is not stored (see snapshot.ts for why).
-   */
-  restoreLexical(): void {
-    this.#lexical = LexicalIndex.create();
-    for (const record of this.docs.values()) {
-      for (const [key, text] of lexicalChunks(record)) this.#lexical.add(key, text);
-    }
   }
 
   /** The searchable documents (those with chunks) that the predicate accepts. */
@@ -358,7 +319,6 @@ export class TenantIndex {
       this.#byKey.set(key, record);
       this.#unaudited.add(key);
     }
-    for (const [key, text] of lexicalChunks(record)) this.#lexical.add(key, text);
     this.chunkCount += record.keys.length;
     this.#changesSinceAudit += record.keys.length;
     this.#indexedDocs++;
@@ -367,7 +327,6 @@ export class TenantIndex {
   #unindex(record: DocRecord): void {
     if (record.keys.length === 0) return;
     this.#graph?.remove(toBigKeys(record.keys));
-    for (const [key, text] of lexicalChunks(record)) this.#lexical.remove(key, text);
     for (const key of record.keys) {
       this.#byKey.delete(key);
       this.#unreachable.delete(key);

@@ -10,7 +10,7 @@
  * and true differ), and values only ever appear inside escaped string literals.
  */
 import type { Filter, Metadata, Scope } from '@memmesh/core';
-import { CREATED_KEY, EXPIRY_KEY, FACT_BYTES_MAX, FACTS_MAX, utf8Bytes } from './schema.ts';
+import { EXPIRY_KEY, FACT_BYTES_MAX, FACTS_MAX, utf8Bytes } from './schema.ts';
 
 const LITERAL_ESCAPES: Readonly<Record<string, string>> = {
   '\\': '\\\\',
@@ -68,19 +68,4 @@ export function liveExpression(nowMs: number): string {
 export function expiredExpression(nowMs: number): string {
   const key = `scope[${milvusString(EXPIRY_KEY)}]`;
   return `(exists ${key} && ${key} <= ${Math.floor(nowMs)})`;
-}
-
-/** Rows written in [afterMs, beforeMs); undefined when neither bound is given. */
-export function createdExpression(
-  afterMs: number | undefined,
-  beforeMs: number | undefined,
-): string | undefined {
-  if (afterMs === undefined && beforeMs === undefined) return undefined;
-  const key = `scope[${milvusString(CREATED_KEY)}]`;
-  const bounds = [
-    `exists ${key}`,
-    ...(afterMs === undefined ? [] : [`${key} >= ${Math.floor(afterMs)}`]),
-    ...(beforeMs === undefined ? [] : [`${key} < ${Math.floor(beforeMs)}`]),
-  ];
-  return `(${bounds.join(' && ')})`;
 }

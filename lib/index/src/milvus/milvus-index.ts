@@ -24,7 +24,6 @@ import {
   sumStats,
 } from '../contract.ts';
 import { compileFilter } from '../filter.ts';
-import { fusionDepth, weighByRecency } from '../fusion.ts';
 import type {
   ExpiredDoc,
   IndexedDoc,
@@ -38,7 +37,6 @@ import type {
 import { packUnitVectors, unitQuery } from '../vectors.ts';
 import { MilvusCalls } from './calls.ts';
 import {
-  createdExpression,
   expiredExpression,
   filterExpression,
   filterFacts,
@@ -55,7 +53,6 @@ import {
 import { provisionCollections } from './provisioning.ts';
 import {
   assertStorable,
-  CREATED_KEY,
   collectionNames,
   docKey,
   EXPIRY_KEY,
@@ -119,7 +116,6 @@ interface TenantCounters {
 
 class MilvusIndexImpl implements VectorIndex {
   readonly dimensions: number;
-  readonly keywordSearch = false;
   readonly #calls: MilvusCalls;
   readonly #names: MilvusCollectionNames;
   readonly #options: ResolvedMilvusIndexOptions;
@@ -169,10 +165,7 @@ class MilvusIndexImpl implements VectorIndex {
       if (held !== undefined && held.version >= doc.version) return false;
       const key = docKey(this.#options.shard, doc.tenant, doc.id);
       const n = doc.chunks.length;
-      const expiry = {
-        ...(doc.expiresAtMs === undefined ? {} : { [EXPIRY_KEY]: doc.expiresAtMs }),
-        ...(doc.createdAtMs === undefined ? {} : { [CREATED_KEY]: doc.createdAtMs }),
-      };
+      const expiry = doc.expiresAtMs === undefined ? {} : { [EXPIRY_KEY]: doc.expiresAtMs };
       await this.#deleteChunks(doc.tenant, key, n);
       const rows = doc.chunks.map((_, i) => ({
         ...this.#row(doc.tenant, doc.id, key, i, doc.version),
@@ -237,24 +230,19 @@ class MilvusIndexImpl implements VectorIndex {
     if (filter === null) return [];
     const { tenant, topK } = query;
     const nowMs = Date.now();
-    const created = createdExpression(query.createdAfterMs, query.createdBeforeMs);
     // Expired chunks are filtered inside Milvus, so they never take one of the topK places.
     const expr = [
       this.#viewExpr(tenant),
       'chunk >= 0',
       liveExpression(nowMs),
       ...(filter === undefined ? [] : [filter]),
-      ...(created === undefined ? [] : [created]),
     ].join(' && ');
-    // Recency reorders candidates, so it needs more than topK of them to choose from.
-    const halfLife = query.recencyHalfLifeDays;
-    const limit = halfLife === undefined ? topK : Math.min(fusionDepth(topK), SEARCH_TOPK_MAX);
     const found = await onLoaded(this.#calls, this.#names.data, 'search', () =>
       this.#calls.client.search({
         collection_name: this.#names.data,
         anns_field: VECTOR_FIELD,
         data: [Array.from(vector)],
-        limit,
+        limit: topK,
         filter: expr,
         // One hit per document, its best chunk: Milvus folds chunks into documents itself.
         group_by_field: 'doc',
@@ -274,7 +262,7 @@ class MilvusIndexImpl implements VectorIndex {
         )
       ).map((h) => [String(h.pk), h]),
     );
-    const results: (VectorHit & { createdAtMs: number | undefined })[] = [];
+    const results: VectorHit[] = [];
     for (const hit of hits) {
       const head = heads.get(hit.doc);
       // A head that is gone, deleted or of another version means a write of this document is
@@ -291,12 +279,9 @@ class MilvusIndexImpl implements VectorIndex {
         metadata: { ...(head.metadata as Metadata) },
         scope: scopeOf(head),
         ...(expiresAtMs === undefined ? {} : { expiresAtMs }),
-        createdAtMs: createdOf(head),
       });
     }
-    const ranked = results.sort((a, b) => b.score - a.score);
-    if (halfLife !== undefined) weighByRecency(ranked, halfLife, nowMs, (hit) => hit.createdAtMs);
-    return ranked.slice(0, topK).map(({ createdAtMs: _createdAtMs, ...hit }) => hit);
+    return results.sort((a, b) => b.score - a.score).slice(0, topK);
   }
 
   /**
@@ -651,19 +636,9 @@ function expiryOf(head: Record<string, unknown>): number | undefined {
   return value === undefined || value === null ? undefined : toSafeInteger(value, EXPIRY_KEY);
 }
 
-/** A head's write time; undefined for rows written before write times were kept. */
-function createdOf(head: Record<string, unknown>): number | undefined {
-  const value = (head.scope as Record<string, unknown> | null | undefined)?.[CREATED_KEY];
-  return value === undefined || value === null ? undefined : toSafeInteger(value, CREATED_KEY);
-}
-
-/** A head's scope as the API knows it: without the expiry and write time kept beside it. */
+/** A head's scope as the API knows it: without the expiry kept beside it. */
 function scopeOf(head: Record<string, unknown>): Scope {
-  const {
-    [EXPIRY_KEY]: _expiry,
-    [CREATED_KEY]: _created,
-    ...scope
-  } = (head.scope ?? {}) as Record<string, unknown>;
+  const { [EXPIRY_KEY]: _expiry, ...scope } = (head.scope ?? {}) as Record<string, unknown>;
   return scope as Scope;
 }
 

@@ -43,12 +43,6 @@ export const HEAD_CHUNK = -1;
 export const VECTOR_FIELD = 'vector';
 /** The key of a version's expiry (ms since the epoch) in the rows' `scope` JSON. */
 export const EXPIRY_KEY = 'expires_at_ms';
-/**
- * The key of a version's write time (ms since the epoch) in the rows' `scope` JSON, beside the
- * expiry and for the same reason: rows written before it existed lack it, and a time bound
- * then excludes them (their write time is unknown), which needs no migration.
- */
-export const CREATED_KEY = 'created_at_ms';
 export const POSITION_VECTOR_FIELD = 'placeholder';
 
 /** What a head row gives back to `get` and to a search's hits. */
