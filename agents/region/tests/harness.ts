@@ -15,8 +15,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { sleep } from '@memmesh/core';
-import { createLocalEmbedder } from '@memmesh/embed';
 import {
   createMemoryRoutingTable,
   loadTopology,
@@ -31,11 +31,9 @@ import {
   type NatsClientFiles,
   type NatsSecurity,
   type NatsServer,
-  type OpenAiServer,
   sendJson,
   startMesh,
   startNatsServer,
-  startOpenAiServer,
 } from '@memmesh/testkit';
 import {
   DEFAULT_REGION_AGENT_CONFIG,
@@ -196,9 +194,10 @@ export interface CostlyEmbedderOptions {
 }
 
 export interface CostlyEmbedderServer {
-  readonly server: OpenAiServer;
-  /** Characters embedded so far. */
-  readonly chars: number;
+  /** Base URL for the SDK, ending in `/v1`. */
+  readonly url: string;
+  /** Characters embedded and requests answered so far. */
+  counts(): Promise<{ chars: number; requests: number }>;
   stop(): Promise<void>;
 }
 
@@ -207,29 +206,43 @@ export interface CostlyEmbedderServer {
  * at a time (like a model server with one accelerator: a second call waits for the first),
  * taking `callMs + charMs × characters`, with the local embedder's vectors. It makes the
  * embedder's time real in tests of fair use, where the local embedder is too fast to matter.
+ * It runs in a worker thread (costly-embedder-worker.ts), as another machine would: reading
+ * a flood's requests and writing vectors must not load the event loop of the test that
+ * times the service.
  */
 export async function startCostlyEmbedderServer(
   options: CostlyEmbedderOptions,
 ): Promise<CostlyEmbedderServer> {
-  const local = createLocalEmbedder({ dimensions: 384 });
-  let chars = 0;
-  let busy: Promise<unknown> = Promise.resolve();
-  const embed = (texts: string[]) => {
-    const size = texts.reduce((sum, text) => sum + text.length, 0);
-    const run = busy.then(async () => {
-      await sleep(options.callMs + options.charMs * size);
-      chars += size;
-      return local.embed(texts);
+  const worker = new Worker(new URL('./costly-embedder-worker.ts', import.meta.url), { workerData: options });
+  const next = () =>
+    new Promise<unknown>((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      worker.once('error', onError);
+      worker.once('message', (message: unknown) => {
+        worker.off('error', onError);
+        resolve(message);
+      });
     });
-    busy = run.catch(() => undefined);
-    return run;
+  const { url } = (await next()) as { url: string };
+  // One question at a time: answers come back in the order asked.
+  let asking: Promise<unknown> = Promise.resolve();
+  const ask = (message: string) => {
+    const answer = asking.then(() => {
+      const reply = next();
+      worker.postMessage(message);
+      return reply;
+    });
+    asking = answer.catch(() => undefined);
+    return answer;
   };
-  const server = await startOpenAiServer({ dimensions: 384, embed });
   return {
-    server,
-    get chars() {
-      return chars;
+    url,
+    counts: async () => (await ask('counts')) as { chars: number; requests: number },
+    async stop() {
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
+      worker.postMessage('stop');
+      await Promise.race([exited, sleep(5_000)]);
+      await worker.terminate();
     },
-    stop: () => server.stop(),
   };
 }

@@ -32,7 +32,7 @@ beforeAll(async () => {
   h = await startHarness({
     apiKeys: { [OBSERVER]: 'observer', [PROBER]: 'prober' },
     embedder: 'openai',
-    openaiBaseUrl: embedder.server.url,
+    openaiBaseUrl: embedder.url,
   });
   for (const [key, text] of [
     [OBSERVER, 'The observer tenant keeps notes about lighthouses.'],
@@ -80,7 +80,7 @@ describe('timing probe', () => {
       // The counters do see hits: the observer's repeat is one.
       expect(await cacheHits('result')).toBe(ownHits + 1);
       const before = {
-        requests: embedder.server.requests,
+        requests: (await embedder.counts()).requests,
         embedding: await cacheHits('embedding'),
         result: await cacheHits('result'),
       };
@@ -97,7 +97,7 @@ describe('timing probe', () => {
         probeMs = await probe();
       }
       // Both of the prober's searches embedded their query and hit no cache.
-      expect(embedder.server.requests - before.requests).toBe(2);
+      expect((await embedder.counts()).requests - before.requests).toBe(2);
       expect(await cacheHits('embedding')).toBe(before.embedding);
       expect(await cacheHits('result')).toBe(before.result);
       probed.push(probeMs);

@@ -16,6 +16,11 @@ export interface OpenAiServerOptions {
   dimensions: number;
   /** Bearer key the server requires; unset = any. */
   apiKey?: string;
+  /**
+   * Whether `texts` keeps every text embedded (default true). A flood's stand-in turns it
+   * off: it would hold every megabyte the flood ever sent.
+   */
+  keepTexts?: boolean;
 }
 
 export interface OpenAiServer {
@@ -23,7 +28,10 @@ export interface OpenAiServer {
   readonly url: string;
   /** Embedding requests answered so far (not counting refused ones). */
   readonly requests: number;
-  /** Every text embedded so far, in the order the answered requests came (each input once). */
+  /**
+   * Every text embedded so far, in the order the answered requests came (each input once);
+   * empty with `keepTexts: false`.
+   */
   readonly texts: readonly string[];
   /** Answers the next `count` requests with `status` (429, 500…) instead of embeddings. */
   failNext(count: number, status: number, headers?: Record<string, string>): void;
@@ -57,7 +65,7 @@ export async function startOpenAiServer(options: OpenAiServerOptions): Promise<O
     const dimensions = typeof body.dimensions === 'number' ? body.dimensions : options.dimensions;
     const vectors = await options.embed(input, dimensions);
     requests++;
-    texts.push(...input);
+    if (options.keepTexts !== false) texts.push(...input);
     const base64 = body.encoding_format === 'base64';
     reply(res, 200, {
       object: 'list',
