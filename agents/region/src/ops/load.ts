@@ -43,6 +43,8 @@ export interface LoadConfig {
 export const LOAD_WINDOW_S = 10;
 /** Latencies kept per shard for its p99: the newest, within the window. */
 const LATENCY_SAMPLES_MAX = 512;
+/** How long a computed quantile of a shard's latencies stands before it is computed again. */
+const QUANTILE_REUSE_MS = 100;
 /** Tenants reported by the operator view: the busiest. */
 export const LOAD_TENANTS_REPORTED_MAX = 50;
 /** Tenants tracked at once; the idlest are forgotten first (their counts are only rates). */
@@ -73,18 +75,28 @@ class WindowRate {
   }
 }
 
-/** The newest latencies of a shard with their times: p99 over those within the window. */
+/**
+ * The newest latencies of a shard with their times (a ring of LATENCY_SAMPLES_MAX): quantiles
+ * over those within the window. A search asks for its shards' medians at admission, so a
+ * quantile is kept for QUANTILE_REUSE_MS or until a twentieth of the samples are new: sorting
+ * 512 samples for each of four shards at every search was a tenth of a busy agent's time, for
+ * a figure that moves over seconds.
+ */
 class LatencyWindow {
-  readonly #ms: number[] = [];
-  readonly #at: number[] = [];
+  readonly #ms = new Float64Array(LATENCY_SAMPLES_MAX);
+  readonly #at = new Float64Array(LATENCY_SAMPLES_MAX);
+  #count = 0;
+  #next = 0;
+  /** Samples added so far: a quantile is computed again once a twentieth of the window is new. */
+  #added = 0;
+  readonly #cached = new Map<number, { atMs: number; added: number; value: number }>();
 
   add(nowMs: number, ms: number): void {
-    this.#ms.push(ms);
-    this.#at.push(nowMs);
-    if (this.#ms.length > LATENCY_SAMPLES_MAX) {
-      this.#ms.shift();
-      this.#at.shift();
-    }
+    this.#ms[this.#next] = ms;
+    this.#at[this.#next] = nowMs;
+    this.#next = (this.#next + 1) % LATENCY_SAMPLES_MAX;
+    this.#count = Math.min(this.#count + 1, LATENCY_SAMPLES_MAX);
+    this.#added++;
   }
 
   p99(nowMs: number): number {
@@ -92,10 +104,24 @@ class LatencyWindow {
   }
 
   quantile(nowMs: number, q: number): number {
+    const cached = this.#cached.get(q);
+    if (
+      cached !== undefined &&
+      nowMs >= cached.atMs &&
+      nowMs - cached.atMs < QUANTILE_REUSE_MS &&
+      this.#added - cached.added < Math.max(1, this.#count / 20)
+    ) {
+      return cached.value;
+    }
     const since = nowMs - LOAD_WINDOW_S * 1_000;
-    const recent = this.#ms.filter((_, i) => (this.#at[i] as number) >= since).sort((a, b) => a - b);
-    if (recent.length === 0) return 0;
-    return recent[Math.max(0, Math.ceil(q * recent.length) - 1)] as number;
+    const recent: number[] = [];
+    for (let i = 0; i < this.#count; i++) {
+      if ((this.#at[i] as number) >= since) recent.push(this.#ms[i] as number);
+    }
+    recent.sort((a, b) => a - b);
+    const value = recent.length === 0 ? 0 : (recent[Math.max(0, Math.ceil(q * recent.length) - 1)] as number);
+    this.#cached.set(q, { atMs: nowMs, added: this.#added, value });
+    return value;
   }
 }
 
@@ -263,8 +289,9 @@ export class LoadTracker {
       }
       // Slow with nothing queued is a slow query, not saturation: only a queue is shed, and
       // only while it lasts (the estimate falls as the queue drains, whatever the window holds).
+      if (load.inFlight === 0) continue;
       const waitMs = load.inFlight * load.latency.quantile(nowMs, 0.5);
-      if (load.inFlight > 0 && waitMs > c.shardQueryWaitBudgetMs) {
+      if (waitMs > c.shardQueryWaitBudgetMs) {
         const message = `shard ${load.shard} has ${load.inFlight} queries in flight, about ${Math.round(waitMs)} ms of work (more than ${c.shardQueryWaitBudgetMs}); searches are shed`;
         return { reason: 'shard', message };
       }
