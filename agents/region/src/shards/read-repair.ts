@@ -1,16 +1,16 @@
 /**
  * @module read-repair
  * A view that answers from behind the log is corrected by the log (DESIGN §10). Beside every
- * shard search the newest event of the tenant on that shard is read from the region's stream
- * (one single-message read, while the index searches); when the view has applied it, the
- * hits are current and pass unchanged. Otherwise each hit is checked against its memory's
+ * shard search the region's stream is asked for an event of the tenant on that shard past the
+ * view's position (one single-message read, while the index searches); when there is none,
+ * the hits are current and pass unchanged. Otherwise each hit is checked against its memory's
  * newest event: a memory updated since comes back with the log's text, metadata, scope and
  * version (its score is still that of the view's older vectors), one deleted, erased or
  * expired since is dropped. A view whose consumer has passed an event it does not hold (a
  * corrupted or truncated snapshot, say) has missed it: the event is applied again from the
  * log, through the normal path. Every repair is counted, by kind.
  */
-import { decodeEvent, lastBySubject, type ShardConsumer, versionOf } from '@memmesh/bus';
+import { decodeEvent, lastBySubject, nextBySubject, type ShardConsumer, versionOf } from '@memmesh/bus';
 import { docKeyOf, docSubject, type ModelRef, streamName, tenantShardFilter } from '@memmesh/core';
 import type { VectorHit, VectorIndex } from '@memmesh/index';
 import type { JetStreamManager } from '@nats-io/jetstream';
@@ -44,11 +44,18 @@ export async function searchRepaired(
   search: () => Promise<VectorHit[]>,
 ): Promise<VectorHit[]> {
   const stream = streamName(ctx.region);
-  const [hits, newest] = await Promise.all([
+  // Not the newest event but the first one past what the view has applied: when the view is
+  // current (nearly always) the answer is "no message", a few bytes, where the newest event
+  // came back whole (text and vectors, base64 in JSON), four times per search. Only whether
+  // such an event exists is used.
+  const [hits, unapplied] = await Promise.all([
     search(),
-    lastBySubject(ctx.jsm, stream, tenantShardFilter(view.origin, view.shard, tenant)),
+    nextBySubject(ctx.jsm, stream, {
+      seq: view.consumer.appliedSeq + 1,
+      subject: tenantShardFilter(view.origin, view.shard, tenant),
+    }),
   ]);
-  if (newest === null || newest.seq <= view.consumer.appliedSeq) return hits;
+  if (unapplied === null) return hits;
   const repaired = await Promise.all(hits.map((hit) => repairHit(ctx, view, tenant, hit)));
   return repaired.filter((hit): hit is VectorHit => hit !== undefined);
 }
