@@ -40,7 +40,7 @@ import { createDispatcher, type Dispatcher } from './dispatch.ts';
 import { erasureHandlers } from './erasure.ts';
 import { keyHandlers } from './keys.ts';
 import type { Probes } from './probes.ts';
-import type { Answer, Forward } from './proxy.ts';
+import type { Answer, Forward, RegionClient } from './proxy.ts';
 import { reindexHandlers } from './reindex.ts';
 import { candidates } from './routes.ts';
 import { createTenantLookups, type TenantLookups, unavailableWhenDown } from './tenants.ts';
@@ -59,6 +59,8 @@ export interface GatewayAppOptions {
   tracer?: Tracer;
   /** Where admin changes are recorded; the gateway's log when omitted. */
   audit?: AdminAudit;
+  /** Sends requests to the regions; the caller closes it. Pools of the app's own when omitted. */
+  client?: RegionClient;
 }
 
 /** `serving_region` of an answer the gateway gave itself (auth, limits, no region reachable). */
@@ -87,7 +89,7 @@ export function createGatewayApp(options: GatewayAppOptions): Hono {
   const { config, probes, log } = options;
   const metrics = options.metrics ?? createMetrics({ region: 'global', service: 'gateway' });
   const tracer = options.tracer ?? tracerOf();
-  const dispatch = createDispatcher(config, probes, log, { metrics, tracer });
+  const dispatch = createDispatcher(config, probes, log, { metrics, tracer }, { client: options.client });
   // One throttle for tenant and admin keys: guesses at either from one source add up.
   const throttle = authThrottleOf(config);
   const trustedProxyHops = config.httpTrustedProxyHops;
@@ -228,7 +230,7 @@ function proxy(
 function readBoundedBody(c: Context, request: Parameters<RouteHandler<unknown>>[1], gatewayBytesMax: number) {
   const routeBytesMax = request.route.bodyBytesMax;
   if (routeBytesMax !== undefined && routeBytesMax <= gatewayBytesMax) return request.bytes();
-  return readBody(c.req.raw, gatewayBytesMax);
+  return readBody(c, gatewayBytesMax);
 }
 
 /** Server spans and `memmesh_gateway_request*` metrics, labelled with the region that answered. */

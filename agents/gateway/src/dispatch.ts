@@ -29,13 +29,15 @@ import {
 } from '@memmesh/telemetry';
 import type { GatewayConfig } from './config.ts';
 import type { Probes } from './probes.ts';
-import { type Answer, type Forward, forward as forwardOnce, type Outcome } from './proxy.ts';
+import { type Answer, createRegionClient, type Forward, type Outcome, type RegionClient } from './proxy.ts';
 
 export interface Dispatcher {
   /** The home's answer, or a MeshError (503/504) when the home could not be asked. */
   write(home: string, request: Forward, signal?: AbortSignal): Promise<Answer>;
   /** The first answer of the candidates in order, or the most useful failure. */
   read(home: string, order: string[], request: Forward, signal?: AbortSignal): Promise<Answer>;
+  /** Closes the connections to the regions (requests in flight end first). */
+  close(): Promise<void>;
 }
 
 /** Suggested wait for clients when the gateway itself answers 503/504. */
@@ -54,6 +56,11 @@ export interface DispatchTelemetry {
   tracer: Tracer;
 }
 
+export interface DispatchOptions {
+  /** Sends each attempt; the dispatcher's own connection pools when omitted (closed by close()). */
+  client?: RegionClient;
+}
+
 export function createDispatcher(
   config: GatewayConfig,
   probes: Probes,
@@ -62,8 +69,9 @@ export function createDispatcher(
     metrics: createMetrics({ region: 'global', service: 'gateway', defaultMetrics: false }),
     tracer: tracerOf(),
   },
+  options: DispatchOptions = {},
 ): Dispatcher {
-  return new RegionDispatcher(config, probes, log, telemetry);
+  return new RegionDispatcher(config, probes, log, telemetry, options.client ?? createRegionClient());
 }
 
 class RegionDispatcher implements Dispatcher {
@@ -71,9 +79,17 @@ class RegionDispatcher implements Dispatcher {
   readonly #probes: Probes;
   readonly #log: Logger;
   readonly #telemetry: DispatchTelemetry;
+  readonly #client: RegionClient;
 
-  constructor(config: GatewayConfig, probes: Probes, log: Logger, telemetry: DispatchTelemetry) {
+  constructor(
+    config: GatewayConfig,
+    probes: Probes,
+    log: Logger,
+    telemetry: DispatchTelemetry,
+    client: RegionClient,
+  ) {
     this.#config = config;
+    this.#client = client;
     this.#probes = probes;
     this.#log = log;
     this.#telemetry = telemetry;
@@ -92,12 +108,16 @@ class RegionDispatcher implements Dispatcher {
     return withSpan(this.#telemetry.tracer, `proxy ${region}`, span, async (active, ctx) => {
       const headers = { ...request.headers };
       injectTraceContext(headers, ctx);
-      const outcome = await forwardOnce(region, endpoint, { ...request, headers }, signal);
+      const outcome = await this.#client.forward(region, endpoint, { ...request, headers }, signal);
       const status = outcome.kind === 'answer' ? outcome.status : outcome.answer?.status;
       if (status !== undefined) active.setAttribute('http.response.status_code', status);
       if (outcome.kind === 'failure') active.setAttribute('memmesh.failure', outcome.failure);
       return outcome;
     });
+  }
+
+  close(): Promise<void> {
+    return this.#client.close();
   }
 
   async write(home: string, request: Forward, signal?: AbortSignal): Promise<Answer> {
@@ -188,11 +208,16 @@ class ReadRace {
     const index = this.#controllers.length;
     const controller = new AbortController();
     this.#controllers.push(controller);
-    const abort = signal ? AbortSignal.any([controller.signal, signal]) : controller.signal;
-    const attempt = this.#attempt(this.#targets[index] as string, abort);
+    // The client leaving aborts the attempt; the listener goes with the attempt (AbortSignal.any
+    // would keep every attempt's signal tied to the request's until the request is gone).
+    const onLeave = () => controller.abort(signal?.reason);
+    signal?.addEventListener('abort', onLeave, { once: true });
+    const attempt = this.#attempt(this.#targets[index] as string, controller.signal);
     this.#inflight.set(
       index,
-      attempt.then((outcome) => [index, outcome]),
+      attempt
+        .finally(() => signal?.removeEventListener('abort', onLeave))
+        .then((outcome) => [index, outcome]),
     );
   }
 
@@ -229,7 +254,8 @@ class ReadRace {
       }
       return undefined;
     } finally {
-      for (const controller of this.#controllers) controller.abort();
+      // Only the attempts still running: aborting a finished one makes an error for nothing.
+      for (const index of this.#inflight.keys()) this.#controllers[index]?.abort(LOST_RACE);
     }
   }
 
@@ -290,6 +316,8 @@ export const unavailable = (message: string) =>
   new MeshError(ErrorCode.Unavailable, message, { retryAfterMs: UNAVAILABLE_RETRY_AFTER_MS });
 
 const HEDGE = Symbol('hedge');
+/** The reason given to the attempts that lost a read's race (no stack to capture each time). */
+const LOST_RACE = new Error('another region answered first');
 
 /** A timer that can be cancelled, so that a won race leaves no timer behind. */
 function delay(ms: number): { done: Promise<typeof HEDGE>; cancel(): void } {

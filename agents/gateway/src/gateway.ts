@@ -24,6 +24,7 @@ import { createGatewayApp } from './app.ts';
 import { type AdminAudit, openAdminAudit } from './audit.ts';
 import type { GatewayConfig } from './config.ts';
 import { type Probes, startProbes } from './probes.ts';
+import { createRegionClient } from './proxy.ts';
 
 export interface Gateway {
   readonly app: Hono;
@@ -116,7 +117,18 @@ export async function startGateway(
     await probes.stop();
     throw err;
   }
-  const app = createGatewayApp({ config, routing, probes, log, ready: () => ready, metrics, tracer, audit });
+  const client = createRegionClient();
+  const app = createGatewayApp({
+    config,
+    routing,
+    probes,
+    log,
+    ready: () => ready,
+    metrics,
+    tracer,
+    audit,
+    client,
+  });
   return {
     app,
     probes,
@@ -130,6 +142,7 @@ export async function startGateway(
       clearInterval(timer);
       await probes.stop();
       await audit.close();
+      await client.close();
       // An injected table belongs to the caller, who closes it.
       if (!routingOverride) await routing.close();
     },

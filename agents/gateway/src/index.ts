@@ -33,11 +33,14 @@ export {
 } from './probes.ts';
 export {
   type Answer,
+  type AnswerHeaders,
+  createRegionClient,
   type FailureKind,
   type Forward,
-  forward,
   isRetryableStatus,
   type Outcome,
+  type RegionClient,
+  type RegionClientOptions,
 } from './proxy.ts';
 export { candidates, type RegionLookup, type RequestKind } from './routes.ts';
 export { createTenantLookups, type TenantLookups } from './tenants.ts';

@@ -5,6 +5,7 @@
  * safe: a refused connection means nothing was sent (even a write may be sent again); a
  * reset or a timeout means the region may have acted on the request.
  */
+import { Agent, type Dispatcher } from 'undici';
 
 export interface Forward {
   method: string;
@@ -24,10 +25,15 @@ export interface Forward {
  */
 export type FailureKind = 'refused' | 'network' | 'timeout' | 'aborted' | 'status';
 
+/** What the gateway reads of an answer's headers. */
+export interface AnswerHeaders {
+  get(name: string): string | null;
+}
+
 export interface Answer {
   region: string;
   status: number;
-  headers: Headers;
+  headers: AnswerHeaders;
   body: Uint8Array;
 }
 
@@ -37,48 +43,118 @@ export type Outcome =
 
 /**
  * 5xx: the region is in trouble (503 also when a replica has not applied `minVersion`).
- * 421: the region does not hold the tenant (yet); fetch itself has already repeated such a
- * request once on a new connection (Fetch standard), harmless since a 421 means the region
- * did not act. Any other status is the answer: a 400 is as bad in every region, and a 429 says
- * the tenant is over its limit — asking the next region would add the regions' limits up.
+ * 421: the region does not hold the tenant (yet), so it did not act. Any other status is the
+ * answer: a 400 is as bad in every region, and a 429 says the tenant is over its limit —
+ * asking the next region would add the regions' limits up.
  */
 export function isRetryableStatus(status: number): boolean {
   return status >= 500 || status === 421;
 }
 
-export async function forward(
+/** The sender of the gateway's requests to regions: one pool of kept-alive connections per region. */
+export interface RegionClient {
+  forward(region: string, endpoint: string, request: Forward, signal?: AbortSignal): Promise<Outcome>;
+  close(): Promise<void>;
+}
+
+export interface RegionClientOptions {
+  /** Connections kept to each region at most; requests beyond them wait for one. */
+  connectionsPerRegion?: number;
+}
+
+/** Enough for the requests in flight at once to one region from one gateway process. */
+const CONNECTIONS_PER_REGION_DEFAULT = 128;
+/**
+ * Idle connections are closed after this: before the agents close theirs (5 s, lib/http serve),
+ * so that the gateway never sends a write on a connection the agent is just closing.
+ */
+const KEEP_ALIVE_MS = 4_000;
+
+/**
+ * undici's own dispatcher rather than fetch: a proxied request is bytes in and bytes out, and
+ * fetch's WHATWG machinery (a Request, Headers, a ReadableStream per body, an AbortSignal per
+ * timeout that lives as long as the timeout) was most of the gateway's work per request and
+ * kept every request's objects alive for the whole read timeout, to be copied by each
+ * young-generation collection in between.
+ */
+export function createRegionClient(options: RegionClientOptions = {}): RegionClient {
+  const pool = new Agent({
+    connections: options.connectionsPerRegion ?? CONNECTIONS_PER_REGION_DEFAULT,
+    keepAliveTimeout: KEEP_ALIVE_MS,
+    keepAliveMaxTimeout: KEEP_ALIVE_MS,
+  });
+  return {
+    forward: (region, endpoint, request, signal) => forwardWith(pool, region, endpoint, request, signal),
+    close: () => pool.close(),
+  };
+}
+
+const TIMED_OUT = new Error('the attempt timed out');
+const CALLER_ABORTED = new Error('the gateway gave up on the attempt');
+
+async function forwardWith(
+  pool: Agent,
   region: string,
   endpoint: string,
   request: Forward,
   signal?: AbortSignal,
 ): Promise<Outcome> {
-  const timeout = AbortSignal.timeout(request.timeoutMs);
-  const abort = signal ? AbortSignal.any([timeout, signal]) : timeout;
-  let response: Response;
-  try {
-    // Node's fetch keeps connections to each region alive between requests.
-    response = await fetch(`${endpoint}${request.pathAndQuery}`, {
-      method: request.method,
-      headers: request.headers,
-      ...(request.body ? { body: request.body } : {}),
-      signal: abort,
-    });
-  } catch (err) {
-    return failed(region, failureOf(err, timeout, signal), err);
-  }
+  if (signal?.aborted)
+    return { kind: 'failure', region, failure: 'aborted', reason: 'aborted (before sending)' };
+  // One controller and one timer per attempt, both released when it ends: nothing of a
+  // finished request stays reachable until its timeout would have fired.
+  const controller = new AbortController();
+  let failure: FailureKind | undefined;
+  const timer = setTimeout(() => {
+    failure = 'timeout';
+    controller.abort(TIMED_OUT);
+  }, request.timeoutMs);
+  const onCallerAbort = () => {
+    failure ??= 'aborted';
+    controller.abort(CALLER_ABORTED);
+  };
+  signal?.addEventListener('abort', onCallerAbort, { once: true });
+  let status: number;
+  let headers: IncomingHeaders;
   let body: Uint8Array;
+  let sent = false;
   try {
-    body = new Uint8Array(await response.arrayBuffer());
+    const response = await pool.request({
+      origin: endpoint,
+      path: request.pathAndQuery,
+      method: request.method as Dispatcher.HttpMethod,
+      headers: request.headers,
+      body: request.body ?? null,
+      signal: controller.signal,
+    });
+    sent = true;
+    status = response.statusCode;
+    headers = response.headers;
+    body = new Uint8Array(await response.body.arrayBuffer());
   } catch (err) {
-    const kind = failureOf(err, timeout, signal);
-    // The request reached the region: a refused connection is impossible here.
-    return failed(region, kind === 'refused' ? 'network' : kind, err);
+    const kind = failure ?? (errorCodes(err).includes('ECONNREFUSED') && !sent ? 'refused' : 'network');
+    return failed(region, kind, err);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onCallerAbort);
   }
-  const answer: Answer = { region, status: response.status, headers: response.headers, body };
-  if (isRetryableStatus(response.status)) {
-    return { kind: 'failure', region, failure: 'status', reason: `status ${response.status}`, answer };
+  const answer: Answer = { region, status, headers: answerHeaders(headers), body };
+  if (isRetryableStatus(status)) {
+    return { kind: 'failure', region, failure: 'status', reason: `status ${status}`, answer };
   }
   return { kind: 'answer', ...answer };
+}
+
+type IncomingHeaders = Record<string, string | string[] | undefined>;
+
+/** The answer's headers by lower-case name (a repeated header: its first value). */
+function answerHeaders(headers: IncomingHeaders): AnswerHeaders {
+  return {
+    get(name) {
+      const value = headers[name.toLowerCase()];
+      return (Array.isArray(value) ? value[0] : value) ?? null;
+    },
+  };
 }
 
 /** What a fetch error means; `caller` is the gateway's own abort signal, if any. */

@@ -74,7 +74,7 @@ export function mountRoutes<E extends Env, T extends RouteTable, S extends Servi
           if (!schema) throw new Error(`route ${id} declares no body`);
           return parseJsonBody(c, schema, bytesMax);
         },
-        bytes: () => readBody(c.req.raw, bytesMax),
+        bytes: () => readBody(c, bytesMax),
       };
       return handler(c, request);
     });

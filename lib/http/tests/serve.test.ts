@@ -1,7 +1,8 @@
 /**
  * The socket limits of both services, against a real server on loopback: a client that sends
  * its headers slowly, or its body slowly, is cut off within its timeout (plus Node's check
- * interval), and connections past the cap are closed as soon as they are accepted.
+ * interval), and connections past the cap are closed as soon as they are accepted. Bodies are
+ * read from the Node request itself: whole across chunks, and refused past their limit.
  */
 import { connect, type Socket } from 'node:net';
 import { silentLogger } from '@memmesh/telemetry';
@@ -29,7 +30,7 @@ async function start(limits: HttpServerLimits): Promise<number> {
   const app = new Hono();
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   answerErrors(app, silentLogger);
-  app.post('/echo', async (c) => c.text(new TextDecoder().decode(await readBody(c.req.raw, 1_000))));
+  app.post('/echo', async (c) => c.text(new TextDecoder().decode(await readBody(c, 1_000))));
   opened.served = serveApp({ fetch: app.fetch, host: '127.0.0.1', port: 0, log: silentLogger, limits });
   return opened.served.listening;
 }
@@ -99,4 +100,34 @@ describe('serve', () => {
     });
     expect(res.status).toBe(200);
   });
+
+  it('serve - a chunked body is read whole; one past its limit is 413 and its connection closes', async () => {
+    const port = await start(LIMITS);
+    const chunked = (parts: string[]) =>
+      'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n' +
+      parts.map((p) => `${p.length.toString(16)}\r\n${p}\r\n`).join('') +
+      '0\r\n\r\n';
+    const whole = await heldOpen(port, chunked(['abc', 'def', 'x'.repeat(400)]));
+    const echoed = await answerOf(whole.socket);
+    expect(echoed).toMatch(/^HTTP\/1\.1 200/);
+    expect(echoed.endsWith(`abcdef${'x'.repeat(400)}`)).toBe(true);
+
+    const over = await heldOpen(port, chunked(['y'.repeat(600), 'y'.repeat(600), 'y'.repeat(600)]));
+    const refused = await answerOf(over.socket);
+    expect(refused).toMatch(/^HTTP\/1\.1 413/);
+    expect(refused.toLowerCase()).toContain('connection: close');
+    expect(await Promise.race([over.closedAfterMs, within(CUT_WITHIN_MS)])).toBeLessThan(CUT_WITHIN_MS);
+  });
 });
+
+/** The first answer on a raw connection (its head and body, as text), once it stops arriving. */
+async function answerOf(socket: Socket): Promise<string> {
+  let text = '';
+  socket.on('data', (chunk: Buffer) => {
+    text += chunk.toString('utf8');
+  });
+  // Bounded: at most 40 polls of 50 ms.
+  for (let i = 0; i < 40 && !/\r\n\r\n/.test(text); i++) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 100));
+  return text;
+}
