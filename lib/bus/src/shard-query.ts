@@ -29,10 +29,16 @@ import {
   TenantSchema,
   tenantQuerySubject,
 } from '@memmesh/core';
-import type { Tracer } from '@memmesh/telemetry';
+import { SpanKind, type Tracer, tracerOf, withSpan } from '@memmesh/telemetry';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
-import { decodeReply, requestBytes, serveQueries } from './queries.ts';
+import {
+  DEFAULT_QUERY_IN_FLIGHT_MAX,
+  decodeReply,
+  QUERY_OVERLOAD_RETRY_AFTER_MS,
+  requestBytes,
+  serveQueries,
+} from './queries.ts';
 
 /**
  * The longest a query may ask a shard to wait for `minVersion` to be applied. It bounds how
@@ -163,6 +169,12 @@ export interface ServeShardOptions {
 export interface ShardServer {
   readonly subject: string;
   /**
+   * Answers a query of this process without NATS: the query checked as one sent over NATS is,
+   * the same handler, ranking and byte budget (so an answer does not depend on which way it
+   * came), in a span of the same name. `unavailable` once stopped or past `inFlightMax`.
+   */
+  ask(query: ShardQuery): Promise<ShardReply>;
+  /**
    * Stops taking queries, then resolves once those being answered have been handled, so
    * that the caller may close the index afterwards. A handler waiting for `minVersion` may
    * hold this up to SHARD_QUERY_WAIT_MS_MAX.
@@ -240,13 +252,49 @@ export function serveShard(
   // Queries come on the tenant's subject; the bare one is still served for agents of the
   // previous release during a rolling upgrade (they sent every tenant's queries there).
   const subscriptions = [serve(`${subject}.*`), serve(subject)];
+  const tracer = options.tracer ?? tracerOf();
+  const inFlightMax = options.inFlightMax ?? DEFAULT_QUERY_IN_FLIGHT_MAX;
+  const spanName = `query ${subject}.*`;
+  let stopped = false;
+  let localInFlight = 0;
   return {
     subject,
+    async ask(asked) {
+      const query = checkedQuery(asked, subject);
+      if (stopped) throw new MeshError(ErrorCode.Unavailable, `shard ${options.shard} is stopping`);
+      if (localInFlight >= inFlightMax) {
+        throw new MeshError(ErrorCode.Unavailable, 'shard is overloaded', {
+          retryAfterMs: QUERY_OVERLOAD_RETRY_AFTER_MS,
+        });
+      }
+      localInFlight++;
+      try {
+        return await withSpan(tracer, spanName, { kind: SpanKind.INTERNAL }, async () => {
+          const { hits, appliedSeq } = await track(handler(query));
+          const { kept, truncated } = fitHits(query, hits, appliedSeq);
+          return { hits: kept, appliedSeq, truncated };
+        });
+      } finally {
+        localInFlight--;
+      }
+    },
     async stop() {
+      stopped = true;
       for (const subscription of subscriptions) subscription.unsubscribe();
       await Promise.allSettled([...answering]);
     },
   };
+}
+
+/** A query as the protocol allows it, else `bad_request` naming what is wrong. */
+function checkedQuery(query: unknown, subject: string): ShardQuery {
+  const parsed = ShardQuerySchema.safeParse(query);
+  if (!parsed.success) {
+    throw new MeshError(ErrorCode.BadRequest, `query ${subject}: ${summarise(parsed.error)}`, {
+      details: describeIssues(parsed.error),
+    });
+  }
+  return parsed.data;
 }
 
 /**
@@ -369,6 +417,16 @@ function encodeShardListReply(query: ShardListQuery, docs: ShardListed[], applie
  * out, as few as needed, and the reply says `truncated`.
  */
 function encodeShardReply(query: ShardQuery, hits: ShardHit[], appliedSeq: number): Uint8Array {
+  const { parts, truncated } = fitHits(query, hits, appliedSeq);
+  return encoder.encode(`{"hits":[${parts.join(',')}],"appliedSeq":${appliedSeq},"truncated":${truncated}}`);
+}
+
+/** The best hits, at most topK, that fit a reply under LIMITS.shardReplyBytesMax, and their JSON. */
+function fitHits(
+  query: ShardQuery,
+  hits: ShardHit[],
+  appliedSeq: number,
+): { kept: ShardHit[]; parts: string[]; truncated: boolean } {
   const checked = ShardHitsSchema.safeParse(hits);
   if (!checked.success) {
     // The handler is this process's own code: invalid hits are a bug, answered `internal`.
@@ -380,10 +438,8 @@ function encodeShardReply(query: ShardQuery, hits: ShardHit[], appliedSeq: numbe
   // the index returned, and the protocol promises at most topK hits.
   const ranked = checked.data.toSorted((a, b) => b.score - a.score).slice(0, query.topK);
   const parts = ranked.map((hit) => JSON.stringify(hit));
-  const envelope = (kept: string[], truncated: boolean) =>
-    `{"hits":[${kept.join(',')}],"appliedSeq":${appliedSeq},"truncated":${truncated}}`;
   // The envelope with no hits, and `false` (one byte longer than `true`): an upper bound.
-  let bytes = Buffer.byteLength(envelope([], false));
+  let bytes = Buffer.byteLength(`{"hits":[],"appliedSeq":${appliedSeq},"truncated":false}`);
   let kept = 0;
   for (const part of parts) {
     const next = bytes + Buffer.byteLength(part) + (kept > 0 ? 1 : 0);
@@ -391,7 +447,7 @@ function encodeShardReply(query: ShardQuery, hits: ShardHit[], appliedSeq: numbe
     bytes = next;
     kept++;
   }
-  return encoder.encode(envelope(parts.slice(0, kept), kept < parts.length));
+  return { kept: ranked.slice(0, kept), parts: parts.slice(0, kept), truncated: kept < parts.length };
 }
 
 function summarise(error: z.ZodError): string {

@@ -1,7 +1,7 @@
 /**
  * The shard query protocol against a real nats-server: validation at both ends, truncation
  * under the reply's byte maximum, error replies with their retry hint, overload, and replies
- * from a responder that does not speak the protocol.
+ * from a responder that does not speak the protocol; and the same answers asked in process.
  */
 import {
   ErrorCode,
@@ -238,5 +238,54 @@ describe('shard query', () => {
     await expect(requestShard(bus.nc, { ...where('s07'), query: query(), timeoutMs: 500 })).rejects.toSatisfy(
       (err) => isMeshError(err, ErrorCode.Unavailable),
     );
+  });
+
+  it('shard query - asked in process: the same reply as over NATS, truncation included; bad queries, overload and a stopped shard refused', async () => {
+    const text = '"'.repeat(LIMITS.textBytesMax);
+    const heavy = Array.from({ length: LIMITS.topKMax }, (_, i) => hit(`d${i}`, 1 - i / 100, text));
+    let hits: ShardHit[] = [hit('b', 0.5), hit('a', 0.9), hit('c', 0.1)];
+    let calls = 0;
+    let gate: Promise<void> | undefined;
+    const server = serveShard(bus.nc, { ...where('s08'), inFlightMax: 1 }, async () => {
+      calls++;
+      await gate;
+      return { hits, appliedSeq: 11 };
+    });
+    try {
+      const sent = query({ topK: 2, filter: { metadata: { kind: 'note' } } });
+      expect(await server.ask(sent)).toEqual(await ask('s08', sent));
+      expect(await server.ask(sent)).toEqual({
+        hits: [hit('a', 0.9), hit('b', 0.5)],
+        appliedSeq: 11,
+        truncated: false,
+      });
+
+      hits = heavy;
+      const big = query({ topK: LIMITS.topKMax });
+      const local = await server.ask(big);
+      expect(local.truncated).toBe(true);
+      expect(local).toEqual(await ask('s08', big));
+
+      const before = calls;
+      await expect(server.ask(query({ topK: 10_000 }))).rejects.toSatisfy((err) =>
+        isMeshError(err, ErrorCode.BadRequest),
+      );
+      expect(calls).toBe(before);
+
+      const held = Promise.withResolvers<void>();
+      gate = held.promise;
+      const first = server.ask(query());
+      // The first is in its handler (asked in process, it got there at once): one is the most.
+      expect(calls).toBe(before + 1);
+      await expect(server.ask(query())).rejects.toMatchObject({
+        code: ErrorCode.Unavailable,
+        retryAfterMs: QUERY_OVERLOAD_RETRY_AFTER_MS,
+      });
+      held.resolve();
+      await first;
+    } finally {
+      await server.stop();
+    }
+    await expect(server.ask(query())).rejects.toSatisfy((err) => isMeshError(err, ErrorCode.Unavailable));
   });
 });

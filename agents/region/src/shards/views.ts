@@ -69,6 +69,11 @@ export interface OriginView {
   readonly namesModels: boolean;
   /** The serving views of one shard (the region's own writes wait on them). */
   hosts: ReadonlyMap<string, ShardHost>;
+  /**
+   * This agent's shard-query responders, by shard: a search in this process asks them
+   * directly (`ShardServer.ask`), as they would answer it over NATS.
+   */
+  readonly servers: ReadonlyMap<string, ShardServer>;
 }
 
 export interface Views {
