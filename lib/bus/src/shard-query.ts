@@ -174,6 +174,8 @@ export interface ShardServer {
    * came), in a span of the same name. `unavailable` once stopped or past `inFlightMax`.
    */
   ask(query: ShardQuery): Promise<ShardReply>;
+  /** As `ask`, for a page of the tenant's memories (`bad_request` without a list handler). */
+  askList(query: ShardListQuery): Promise<ShardListReply>;
   /**
    * Stops taking queries, then resolves once those being answered have been handled, so
    * that the caller may close the index afterwards. A handler waiting for `minVersion` may
@@ -257,26 +259,39 @@ export function serveShard(
   const spanName = `query ${subject}.*`;
   let stopped = false;
   let localInFlight = 0;
+  /** A query of this process: refused when stopped or past the in-flight maximum, else answered in a span. */
+  const inProcess = async <R>(answerIt: () => Promise<R>): Promise<R> => {
+    if (stopped) throw new MeshError(ErrorCode.Unavailable, `shard ${options.shard} is stopping`);
+    if (localInFlight >= inFlightMax) {
+      throw new MeshError(ErrorCode.Unavailable, 'shard is overloaded', {
+        retryAfterMs: QUERY_OVERLOAD_RETRY_AFTER_MS,
+      });
+    }
+    localInFlight++;
+    try {
+      return await withSpan(tracer, spanName, { kind: SpanKind.INTERNAL }, answerIt);
+    } finally {
+      localInFlight--;
+    }
+  };
   return {
     subject,
     async ask(asked) {
-      const query = checkedQuery(asked, subject);
-      if (stopped) throw new MeshError(ErrorCode.Unavailable, `shard ${options.shard} is stopping`);
-      if (localInFlight >= inFlightMax) {
-        throw new MeshError(ErrorCode.Unavailable, 'shard is overloaded', {
-          retryAfterMs: QUERY_OVERLOAD_RETRY_AFTER_MS,
-        });
-      }
-      localInFlight++;
-      try {
-        return await withSpan(tracer, spanName, { kind: SpanKind.INTERNAL }, async () => {
-          const { hits, appliedSeq } = await track(handler(query));
-          const { kept, truncated } = fitHits(query, hits, appliedSeq);
-          return { hits: kept, appliedSeq, truncated };
-        });
-      } finally {
-        localInFlight--;
-      }
+      const query = checkedQuery(ShardQuerySchema, asked, `query ${subject}`);
+      return inProcess(async () => {
+        const { hits, appliedSeq } = await track(handler(query));
+        const { kept, truncated } = fitHits(query, hits, appliedSeq);
+        return { hits: kept, appliedSeq, truncated };
+      });
+    },
+    async askList(asked) {
+      const query = checkedQuery(ShardListQuerySchema, asked, `list ${subject}`);
+      if (!listHandler) throw new MeshError(ErrorCode.BadRequest, `shard ${options.shard} answers no lists`);
+      return inProcess(async () => {
+        const { docs, appliedSeq } = await track(listHandler(query));
+        const { kept, truncated } = fitDocs(query, docs, appliedSeq);
+        return { docs: kept, appliedSeq, truncated };
+      });
     },
     async stop() {
       stopped = true;
@@ -287,10 +302,10 @@ export function serveShard(
 }
 
 /** A query as the protocol allows it, else `bad_request` naming what is wrong. */
-function checkedQuery(query: unknown, subject: string): ShardQuery {
-  const parsed = ShardQuerySchema.safeParse(query);
+function checkedQuery<Q>(schema: z.ZodType<Q>, query: unknown, what: string): Q {
+  const parsed = schema.safeParse(query);
   if (!parsed.success) {
-    throw new MeshError(ErrorCode.BadRequest, `query ${subject}: ${summarise(parsed.error)}`, {
+    throw new MeshError(ErrorCode.BadRequest, `${what}: ${summarise(parsed.error)}`, {
       details: describeIssues(parsed.error),
     });
   }
@@ -309,16 +324,11 @@ async function ask<Q extends { tenant: string }, R>(
   querySchema: z.ZodType<Q>,
   replySchema: z.ZodType<R>,
 ): Promise<{ query: Q; reply: R; what: string }> {
-  const query = querySchema.safeParse(options.query);
-  if (!query.success) {
-    const what = `${kind} ${querySubject(options.region, options.origin, options.shard)}`;
-    throw new MeshError(ErrorCode.BadRequest, `${what}: ${summarise(query.error)}`, {
-      details: describeIssues(query.error),
-    });
-  }
-  const subject = tenantQuerySubject(options.region, options.origin, options.shard, query.data.tenant);
+  const shardSubject = querySubject(options.region, options.origin, options.shard);
+  const query = checkedQuery(querySchema, options.query, `${kind} ${shardSubject}`);
+  const subject = tenantQuerySubject(options.region, options.origin, options.shard, query.tenant);
   const what = `${kind} ${subject}`;
-  const data = encoder.encode(JSON.stringify(query.data));
+  const data = encoder.encode(JSON.stringify(query));
   const json = decodeReply(await requestBytes(nc, subject, data, options.timeoutMs), what);
   const reply = replySchema.safeParse(json);
   if (!reply.success) {
@@ -326,7 +336,7 @@ async function ask<Q extends { tenant: string }, R>(
       details: describeIssues(reply.error),
     });
   }
-  return { query: query.data, reply: reply.data, what };
+  return { query, reply: reply.data, what };
 }
 
 /**
@@ -385,6 +395,16 @@ function decodeAnyQuery(data: Uint8Array, listing: boolean): ShardQuery | ShardL
  * and the caller pages on from the oldest one it got.
  */
 function encodeShardListReply(query: ShardListQuery, docs: ShardListed[], appliedSeq: number): Uint8Array {
+  const { parts, truncated } = fitDocs(query, docs, appliedSeq);
+  return encoder.encode(`{"docs":[${parts.join(',')}],"appliedSeq":${appliedSeq},"truncated":${truncated}}`);
+}
+
+/** The page's memories, newest first, that fit a reply under LIMITS.shardReplyBytesMax, and their JSON. */
+function fitDocs(
+  query: ShardListQuery,
+  docs: ShardListed[],
+  appliedSeq: number,
+): { kept: ShardListed[]; parts: string[]; truncated: boolean } {
   const checked = ShardListedDocsSchema.safeParse(docs);
   if (!checked.success) {
     throw new MeshError(ErrorCode.Internal, 'the shard handler returned invalid memories', {
@@ -397,9 +417,7 @@ function encodeShardListReply(query: ShardListQuery, docs: ShardListed[], applie
     .toSorted((a, b) => b.version - a.version)
     .slice(0, query.limit);
   const parts = page.map((d) => JSON.stringify(d));
-  const envelope = (kept: string[], truncated: boolean) =>
-    `{"docs":[${kept.join(',')}],"appliedSeq":${appliedSeq},"truncated":${truncated}}`;
-  let bytes = Buffer.byteLength(envelope([], false));
+  let bytes = Buffer.byteLength(`{"docs":[],"appliedSeq":${appliedSeq},"truncated":false}`);
   let kept = 0;
   for (const part of parts) {
     const next = bytes + Buffer.byteLength(part) + (kept > 0 ? 1 : 0);
@@ -407,7 +425,7 @@ function encodeShardListReply(query: ShardListQuery, docs: ShardListed[], applie
     bytes = next;
     kept++;
   }
-  return encoder.encode(envelope(parts.slice(0, kept), kept < parts.length));
+  return { kept: page.slice(0, kept), parts: parts.slice(0, kept), truncated: kept < parts.length };
 }
 
 /**

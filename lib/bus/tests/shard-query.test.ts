@@ -17,7 +17,9 @@ import {
   QUERY_OVERLOAD_RETRY_AFTER_MS,
   requestQuery,
   requestShard,
+  requestShardList,
   type ShardHit,
+  type ShardListed,
   type ShardQuery,
   serveShard,
 } from '../src/index.ts';
@@ -287,5 +289,45 @@ describe('shard query', () => {
       await server.stop();
     }
     await expect(server.ask(query())).rejects.toSatisfy((err) => isMeshError(err, ErrorCode.Unavailable));
+  });
+
+  it('shard query - a list asked in process: the same page as over NATS, cut under the byte maximum; no list handler is bad_request', async () => {
+    const doc = (i: number, text = `memory ${i}`): ShardListed => ({
+      id: `m${i}`,
+      text,
+      metadata: {},
+      scope: {},
+      version: 100 - i,
+    });
+    let docs = Array.from({ length: 10 }, (_, i) => doc(i));
+    const server = serveShard(
+      bus.nc,
+      where('s09'),
+      async () => ({ hits: [], appliedSeq: 1 }),
+      async () => ({ docs, appliedSeq: 5 }),
+    );
+    const plain = serveShard(bus.nc, where('s10'), async () => ({ hits: [], appliedSeq: 1 }));
+    try {
+      const page = { kind: 'list' as const, tenant: 'acme', limit: 4, beforeVersion: 98 };
+      const overNats = await requestShardList(bus.nc, { ...where('s09'), query: page, timeoutMs: 2_000 });
+      expect(await server.askList(page)).toEqual(overNats);
+      expect(overNats.docs.map((d) => d.id)).toEqual(['m3', 'm4', 'm5', 'm6']);
+
+      docs = Array.from({ length: LIMITS.listLimitMax }, (_, i) => doc(i, '"'.repeat(LIMITS.textBytesMax)));
+      const big = { kind: 'list' as const, tenant: 'acme', limit: LIMITS.listLimitMax };
+      const local = await server.askList(big);
+      expect(local.truncated).toBe(true);
+      expect(local).toEqual(
+        await requestShardList(bus.nc, { ...where('s09'), query: big, timeoutMs: 2_000 }),
+      );
+
+      await expect(plain.askList(page)).rejects.toSatisfy((err) => isMeshError(err, ErrorCode.BadRequest));
+      await expect(server.askList({ ...page, limit: 0 })).rejects.toSatisfy((err) =>
+        isMeshError(err, ErrorCode.BadRequest),
+      );
+    } finally {
+      await server.stop();
+      await plain.stop();
+    }
   });
 });

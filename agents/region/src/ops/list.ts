@@ -55,15 +55,20 @@ export async function listMemories(
   const view = homeViews(h, policy);
   const query = { kind: 'list' as const, tenant, limit, beforeVersion, filter: input.filter };
   const replies = await Promise.all(
-    shardNames(view.shardCount).map((shard) =>
-      requestShardList(h.nc, {
-        region: h.config.region,
-        origin: view.origin,
-        shard,
-        query,
-        timeoutMs: h.config.shardQueryTimeoutMs,
-      }).then((reply) => ({ shard, reply })),
-    ),
+    shardNames(view.shardCount).map(async (shard) => {
+      // As a search: this agent's own views answer in process, a shard hosted elsewhere over NATS.
+      const local = view.servers.get(shard);
+      const reply = local
+        ? await local.askList(query)
+        : await requestShardList(h.nc, {
+            region: h.config.region,
+            origin: view.origin,
+            shard,
+            query,
+            timeoutMs: h.config.shardQueryTimeoutMs,
+          });
+      return { shard, reply };
+    }),
   );
   const { page, more } = mergePages(replies, limit);
   const memories = page.map(({ shard, doc }) => ({ ...doc, region: h.config.region, shard }));
