@@ -4,7 +4,7 @@
  * restart and catch-up, every acknowledged document is searchable exactly once and none is
  * lost. The client retries the batches that were in flight at the kill, as a real client
  * would; the content-hash Nats-Msg-Id makes those retries harmless. Run per backend
- * combination: crash.test.ts (embedded), crash-milvus.test.ts (Milvus + Redis).
+ * combination: crash.test.ts (embedded), crash-milvus.alone.test.ts (Milvus + Redis).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
