@@ -416,8 +416,17 @@ function fitDocs(
     .filter((d) => d.version < below)
     .toSorted((a, b) => b.version - a.version)
     .slice(0, query.limit);
-  const parts = page.map((d) => JSON.stringify(d));
-  let bytes = Buffer.byteLength(`{"docs":[],"appliedSeq":${appliedSeq},"truncated":false}`);
+  return fitReply(page, `{"docs":[],"appliedSeq":${appliedSeq},"truncated":false}`);
+}
+
+/**
+ * The first of `items` (best first) whose JSON fits a reply under LIMITS.shardReplyBytesMax
+ * beside `emptyReply` (the reply with none of them, and `false`: one byte longer than `true`,
+ * so an upper bound), their JSON, and whether any was left out.
+ */
+function fitReply<T>(items: T[], emptyReply: string): { kept: T[]; parts: string[]; truncated: boolean } {
+  const parts = items.map((item) => JSON.stringify(item));
+  let bytes = Buffer.byteLength(emptyReply);
   let kept = 0;
   for (const part of parts) {
     const next = bytes + Buffer.byteLength(part) + (kept > 0 ? 1 : 0);
@@ -425,7 +434,7 @@ function fitDocs(
     bytes = next;
     kept++;
   }
-  return { kept: page.slice(0, kept), parts: parts.slice(0, kept), truncated: kept < parts.length };
+  return { kept: items.slice(0, kept), parts: parts.slice(0, kept), truncated: kept < parts.length };
 }
 
 /**
@@ -455,17 +464,7 @@ function fitHits(
   // Rank order is score order; sorting here makes "lowest-ranked first" hold whatever order
   // the index returned, and the protocol promises at most topK hits.
   const ranked = checked.data.toSorted((a, b) => b.score - a.score).slice(0, query.topK);
-  const parts = ranked.map((hit) => JSON.stringify(hit));
-  // The envelope with no hits, and `false` (one byte longer than `true`): an upper bound.
-  let bytes = Buffer.byteLength(`{"hits":[],"appliedSeq":${appliedSeq},"truncated":false}`);
-  let kept = 0;
-  for (const part of parts) {
-    const next = bytes + Buffer.byteLength(part) + (kept > 0 ? 1 : 0);
-    if (next > LIMITS.shardReplyBytesMax) break;
-    bytes = next;
-    kept++;
-  }
-  return { kept: ranked.slice(0, kept), parts: parts.slice(0, kept), truncated: kept < parts.length };
+  return fitReply(ranked, `{"hits":[],"appliedSeq":${appliedSeq},"truncated":false}`);
 }
 
 function summarise(error: z.ZodError): string {

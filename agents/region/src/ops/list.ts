@@ -14,7 +14,7 @@
  * twice and none is skipped (a memory updated meanwhile moves above the cursor, and shows up
  * on a new listing, not this one).
  */
-import { requestShardList, type ShardListReply } from '@memmesh/bus';
+import type { ShardListReply } from '@memmesh/bus';
 import {
   ErrorCode,
   type Filter,
@@ -27,6 +27,7 @@ import {
 import type { TenantPolicy } from '@memmesh/routing';
 import type { RegionHandles } from './handles.ts';
 import { homeViews } from './reads.ts';
+import { askShardList } from './shard-asks.ts';
 
 export interface ListInput {
   filter: Filter;
@@ -55,20 +56,10 @@ export async function listMemories(
   const view = homeViews(h, policy);
   const query = { kind: 'list' as const, tenant, limit, beforeVersion, filter: input.filter };
   const replies = await Promise.all(
-    shardNames(view.shardCount).map(async (shard) => {
-      // As a search: this agent's own views answer in process, a shard hosted elsewhere over NATS.
-      const local = view.servers.get(shard);
-      const reply = local
-        ? await local.askList(query)
-        : await requestShardList(h.nc, {
-            region: h.config.region,
-            origin: view.origin,
-            shard,
-            query,
-            timeoutMs: h.config.shardQueryTimeoutMs,
-          });
-      return { shard, reply };
-    }),
+    shardNames(view.shardCount).map(async (shard) => ({
+      shard,
+      reply: await askShardList(h, view, shard, query, h.config.shardQueryTimeoutMs),
+    })),
   );
   const { page, more } = mergePages(replies, limit);
   const memories = page.map(({ shard, doc }) => ({ ...doc, region: h.config.region, shard }));

@@ -5,7 +5,7 @@
  * version, or answer 503 so that the gateway asks another region. Results are cached under
  * the tenant's token, which every applied event replaces.
  */
-import { lastBySubject, nextBySubject, requestShard, type ShardReply, versionOf } from '@memmesh/bus';
+import { lastBySubject, nextBySubject, type ShardReply, versionOf } from '@memmesh/bus';
 import { embeddingCacheKey, resultCacheKey, type TenantVersions } from '@memmesh/cache';
 import {
   decodeVector,
@@ -26,6 +26,7 @@ import type { TenantPolicy } from '@memmesh/routing';
 import type { RegionHandles } from './handles.ts';
 import { isShed } from './load.ts';
 import { homeViews } from './reads.ts';
+import { askShard } from './shard-asks.ts';
 
 /** Embedding cache entries live long: the same text always embeds the same way. */
 const EMBEDDING_CACHE_TTL_MS = 3_600_000;
@@ -176,19 +177,7 @@ async function scatter(
     const timeoutMs = h.config.shardQueryTimeoutMs + (input.minVersion === undefined ? 0 : waitMs);
     const ask = async (shard: string) => {
       const asked = performance.now();
-      // This agent's own view of the shard answers in process: over NATS the same answer
-      // cost four encodings and parses per shard, most of a search's work. A shard this
-      // agent does not host is asked over NATS.
-      const local = view.servers.get(shard);
-      const reply = local
-        ? await local.ask(query)
-        : await requestShard(h.nc, {
-            region: h.config.region,
-            origin: view.origin,
-            shard,
-            query,
-            timeoutMs,
-          });
+      const reply = await askShard(h, view, shard, query, timeoutMs);
       held.shardDone(shard, performance.now() - asked);
       return reply;
     };
