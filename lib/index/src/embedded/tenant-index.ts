@@ -35,9 +35,11 @@ const THREADS_PER_CALL = 1;
  * Adding a vector to the graph is synchronous work (about 0.3-1 ms at m 16, efConstruction
  * 128, on a busy core), so a 16 KiB memory's twenty chunks would hold the event loop for
  * ~20 ms: every search of every tenant waits behind it. A write gives the loop back between
- * batches of this many vectors (core's yieldIfSliceSpent, one clock for every shard).
+ * vectors (core's yieldIfSliceSpent, one clock for every shard): one per call, so that a call
+ * stays near the 1 ms slice on a busy core (four per call overran it to 4 ms, and every turn
+ * of the loop that a quiet tenant's search needs paid that).
  */
-const SLICE_ROWS = 4;
+const SLICE_ROWS = 1;
 
 /**
  * HNSW does not promise that every node can be reached from the graph's entry point. Its
