@@ -2,20 +2,25 @@
  * @module doc-walk
  * Walks the newest event of every document of an origin region in this region's stream (an
  * ordered consumer with "last per subject" delivery on the five-token document subjects, so
- * neither re-embeddings nor control records): what a re-index must embed, and what a new
- * view must hold before it may serve.
+ * neither re-embeddings nor control records): what a re-index must embed, what a new view
+ * must hold before it may serve, and what a view resumed from a snapshot is checked against.
  */
 import { decodeEvent, sourcedSequence, toMeshError } from '@memmesh/bus';
-import { ErrorCode, MeshError, regionDocSubjects, type UpsertEvent } from '@memmesh/core';
+import { type DeleteEvent, ErrorCode, MeshError, regionDocSubjects, type UpsertEvent } from '@memmesh/core';
 import { DeliverPolicy, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 
-export interface WalkedDoc {
+export interface WalkedEvent {
   /** The message's sequence in this region's stream. */
   seq: number;
   /** The document's home version. */
   version: number;
   subject: string;
   shard: string;
+  event: UpsertEvent | DeleteEvent;
+}
+
+/** A document whose newest event is an upsert. */
+export interface WalkedDoc extends WalkedEvent {
   event: UpsertEvent;
 }
 
@@ -38,6 +43,25 @@ export async function walkLiveDocs(
   options: WalkOptions,
   visit: (doc: WalkedDoc) => Promise<void>,
 ): Promise<number> {
+  let visited = 0;
+  await walkNewestEvents(js, options, async (walked) => {
+    if (walked.event.type !== 'upsert') return;
+    await visit(walked as WalkedDoc);
+    visited++;
+  });
+  return visited;
+}
+
+/**
+ * Calls `visit` with the newest event of every document, upsert or tombstone, in stream
+ * order. Invalid events are skipped (they are the dead-letter stream's business). Bounded:
+ * it reads the messages pending when it started, no more.
+ */
+export async function walkNewestEvents(
+  js: JetStreamClient,
+  options: WalkOptions,
+  visit: (walked: WalkedEvent) => Promise<void>,
+): Promise<void> {
   const idleMsMax = options.idleMsMax ?? 30_000;
   let consumer: Awaited<ReturnType<JetStreamClient['consumers']['get']>>;
   try {
@@ -49,8 +73,7 @@ export async function walkLiveDocs(
     throw toMeshError(err, `${options.stream}: walk documents`);
   }
   const pending = (await consumer.info(true)).num_pending;
-  if (pending === 0) return 0;
-  let visited = 0;
+  if (pending === 0) return;
   let read = 0;
   const afterSeq = options.afterSeq ?? 0;
   // Bounded: `pending` messages, each within idleMsMax.
@@ -62,12 +85,10 @@ export async function walkLiveDocs(
       read++;
       if (msg.seq <= afterSeq) continue;
       const decoded = decodeEvent(msg.data, msg.subject);
-      // Invalid events are the dead-letter stream's business; tombstones are not live.
-      if (!decoded.ok || decoded.event.type !== 'upsert') continue;
+      if (!decoded.ok || (decoded.event.type !== 'upsert' && decoded.event.type !== 'delete')) continue;
       const shard = msg.subject.split('.')[2] as string;
       const version = sourcedSequence(msg.headers) ?? msg.seq;
       await visit({ seq: msg.seq, version, subject: msg.subject, shard, event: decoded.event });
-      visited++;
     }
     if (got === 0) {
       throw new MeshError(ErrorCode.Unavailable, `${options.stream}: the document walk stalled`, {
@@ -75,5 +96,4 @@ export async function walkLiveDocs(
       });
     }
   }
-  return visited;
 }

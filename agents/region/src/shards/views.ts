@@ -42,6 +42,7 @@ import type { RegionAgentConfig } from '../config/config.ts';
 import type { RegionParts } from '../parts/types.ts';
 import { walkLiveDocs } from './doc-walk.ts';
 import { replicationPlan } from './replication.ts';
+import { checkRestoredViews } from './restored-check.ts';
 import { type ShardHost, type ShardHostContext, serveShardViews, startShardHost } from './shard-host.ts';
 
 /** One model's views of every shard of an origin. */
@@ -151,6 +152,11 @@ export async function openViews(options: ViewsOptions): Promise<Views> {
 const VERIFY_INTERVAL_MS = 2_000;
 /** How long a verification waits for a view to apply what the stream holds. */
 const VERIFY_CATCH_UP_MS = 30_000;
+/** Tries of a restored view's check against the log, and the pause between them. */
+const RESTORED_CHECK_ATTEMPTS = 5;
+const RESTORED_CHECK_RETRY_MS = 5_000;
+/** The check's walk gives up when a message takes longer than this (it is tried again). */
+const RESTORED_CHECK_IDLE_MS = 10_000;
 
 class Origin implements OriginView {
   readonly origin: string;
@@ -183,6 +189,14 @@ class HostedViews implements Views {
   readonly #refused = new Set<string>();
   /** One model follow at a time: the timer may fire while a verification still runs. */
   #following: Promise<void> | undefined;
+  /** Checks of restored views still running (restored-check.ts); close waits for them. */
+  readonly #checks = new Set<Promise<void>>();
+  #closed = false;
+  #close: () => void = () => undefined;
+  /** Resolves (false) when close begins: what waits on it stops waiting. */
+  readonly #closing = new Promise<false>((resolve) => {
+    this.#close = () => resolve(false);
+  });
 
   constructor(options: ViewsOptions) {
     this.#options = options;
@@ -430,11 +444,13 @@ class HostedViews implements Views {
     const suffix = (shard: string) => (sameSpec(spec, baseSpec) ? shard : `${shard}_${key}`);
     const models: ModelViews = { spec, model, key, hosts: new Map(), verified: false, verifyAfterMs: 0 };
     view.models.set(key, models);
+    let restored = false;
     for (const shard of shardNames(view.shardCount)) {
       const dir = config.dataDir
         ? join(config.dataDir, config.region, view.origin, suffix(shard))
         : undefined;
       const index = await parts.openIndex(view.origin, shard, dir, model);
+      restored ||= index.appliedSeq > 0;
       const host = await startShardHost(hosts, {
         origin: view.origin,
         shard,
@@ -453,7 +469,62 @@ class HostedViews implements Views {
         appliedSeq: index.appliedSeq,
       });
     }
+    if (restored && hosts.readRepair) this.#checkRestored(view, models);
     return models;
+  }
+
+  /**
+   * Compares views resumed from a position (a snapshot's, or Milvus's) with the log once they
+   * have caught up, in the background (restored-check.ts); tried again a few times while the
+   * views are behind or NATS is away.
+   */
+  #checkRestored(view: Origin, models: ModelViews): void {
+    const { hosts } = this.#options;
+    const run = async () => {
+      for (let attempt = 1; attempt <= RESTORED_CHECK_ATTEMPTS && !this.#closed; attempt++) {
+        try {
+          // Closing does not wait for a catch-up: the check is left for the next start.
+          if ((await Promise.race([this.#catchUp(view, models).then(() => true), this.#closing])) !== true)
+            return;
+          const result = await checkRestoredViews({
+            js: hosts.js,
+            stream: streamName(this.#options.config.region),
+            origin: view.origin,
+            model: models.model,
+            hosts: models.hosts,
+            onMissed: (where) => hosts.telemetry?.metrics.readRepairs.inc({ ...where, kind: 'missed' }),
+            onApplied: (tenant, version, where) => {
+              if (view.serving === models) hosts.onApplied(tenant, version, where);
+            },
+            stopped: () => this.#closed,
+            idleMsMax: RESTORED_CHECK_IDLE_MS,
+          });
+          const log = result.repaired + result.unrepairable > 0 ? hosts.logger.warn : hosts.logger.info;
+          log.call(hosts.logger, 'restored views checked against the log', {
+            origin: view.origin,
+            model: models.spec.model,
+            ...result,
+          });
+          return;
+        } catch (err) {
+          hosts.logger.warn('checking restored views against the log failed; trying again', {
+            origin: view.origin,
+            attempt,
+            err,
+          });
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([
+            new Promise((resolve) => {
+              timer = setTimeout(resolve, RESTORED_CHECK_RETRY_MS);
+            }),
+            this.#closing,
+          ]);
+          clearTimeout(timer);
+        }
+      }
+    };
+    const check = run().finally(() => this.#checks.delete(check));
+    this.#checks.add(check);
   }
 
   async snapshotAll(): Promise<void> {
@@ -467,7 +538,10 @@ class HostedViews implements Views {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
+    this.#close();
     await this.#following?.catch(() => undefined);
+    await Promise.all(this.#checks);
     for (const view of this.#origins.values())
       for (const server of view.servers.values()) await server.stop();
     for (const host of this.all()) await host.stop();
