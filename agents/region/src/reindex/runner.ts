@@ -80,6 +80,8 @@ export interface Reindexer {
 
 /** Passes of the walk before a job that keeps finding documents missing is given up. */
 const PASSES_MAX = 20;
+/** Runs of one job that may end in a transient failure (retryable) on one agent before it fails. */
+const TRANSIENT_FAILURES_MAX = 20;
 /** Non-retryable embedder failures of one batch before the job fails. */
 const EMBED_FAILURES_MAX = 5;
 const EMBED_RETRY = {
@@ -104,6 +106,8 @@ class RegionReindexer implements Reindexer {
   readonly #o: ReindexOptions;
   #running: Promise<void> | undefined;
   #closed = false;
+  /** Transient failures of each job's run on this agent so far (TRANSIENT_FAILURES_MAX). */
+  readonly #transientFailures = new Map<string, number>();
 
   constructor(options: ReindexOptions) {
     this.#o = options;
@@ -261,6 +265,18 @@ class RegionReindexer implements Reindexer {
     } catch (err) {
       if (err instanceof JobLost || this.#closed) {
         this.#o.logger.info('re-index runner stopped', { job: job.id, reason: (err as Error).message });
+        return;
+      }
+      // A view still catching up, a walk that stalled, NATS away for a moment: the job keeps
+      // its state and lease, and the next tick resumes it (a few times, then it fails).
+      const transient = this.#transientFailures.get(job.id) ?? 0;
+      if (isMeshError(err) && err.retryable && transient < TRANSIENT_FAILURES_MAX) {
+        this.#transientFailures.set(job.id, transient + 1);
+        this.#o.logger.warn('re-index step failed for now; the next tick resumes it', {
+          job: job.id,
+          attempt: transient + 1,
+          err,
+        });
         return;
       }
       this.#o.logger.error('re-index failed', { job: job.id, err });
