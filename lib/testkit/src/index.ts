@@ -3,6 +3,8 @@
  * Real servers for tests, on random loopback ports with temporary directories. Private to
  * the repository: nothing in production imports it.
  */
+
+export { hasExited, killOnExit, STOP_GRACE_MS, terminate } from './child-process.ts';
 export {
   DEFAULT_DYNAMODB_JVM_ARGS,
   DEFAULT_DYNAMODB_START_TIMEOUT_MS,
