@@ -25,7 +25,8 @@ import type {
   SearchResponseSchema,
   WriteResultSchema,
 } from '@memmesh/core';
-import type { ApiTable, RegionsResponseSchema, StatsResponseSchema } from '@memmesh/http';
+import type { ApiKeyListSchema, RegionsResponseSchema, StatsResponseSchema } from '@memmesh/http/api';
+import type { TenantPolicySchema } from '@memmesh/routing/schemas';
 import type { z } from 'zod';
 
 export type Metadata = z.input<typeof MetadataSchema>;
@@ -50,8 +51,8 @@ export type SearchResponse = z.infer<typeof SearchResponseSchema>;
 export type StatsResponse = z.infer<typeof StatsResponseSchema>;
 export type RegionsResponse = z.infer<typeof RegionsResponseSchema>;
 export type ReindexJob = z.infer<typeof ReindexJobSchema>;
-export type TenantPolicy = z.infer<ApiTable['schemas']['TenantPolicy']>;
-export type ApiKeyList = z.infer<ApiTable['schemas']['ApiKeyList']>;
+export type TenantPolicy = z.infer<typeof TenantPolicySchema>;
+export type ApiKeyList = z.infer<typeof ApiKeyListSchema>;
 
 /** The filters of `GET /v1/memories` (the same as search's), a cursor and a page size. */
 export interface ListParams {

@@ -29,17 +29,22 @@ import {
   TenantSchema,
   WriteResultSchema,
 } from '@memmesh/core';
+// The modules of the schemas, not @memmesh/routing's index: the route table's types are the
+// client's too (lib/client), and the index's DynamoDB backend would bring the AWS SDK's
+// declarations into the client's published types.
 import {
   API_KEY_ID_PATTERN,
   API_KEY_SCOPES,
   ApiKeyRecordSchema,
   ApiKeyScopeSchema,
+} from '@memmesh/routing/api-keys';
+import {
   RegionIdSchema,
   RegionStatusSchema,
   ResidencySchema,
   TenantPolicyInputSchema,
   TenantPolicySchema,
-} from '@memmesh/routing';
+} from '@memmesh/routing/schemas';
 import { z } from 'zod';
 import type { HeaderSpec, ParamSpec, ResponseSpec, RouteSpec, RouteTable } from './route-table.ts';
 
