@@ -29,6 +29,11 @@ interface SourceManifest {
 /** Builds into `outDir` and returns the path of the package directory. */
 export async function buildClientPackage(outDir = resolve(ROOT, 'dist')): Promise<string> {
   await build({
+    // Only what is written here: no tsdown.config.* is looked for (tsdown searches the parent
+    // directories for one, and a stray file there would change the build), and the
+    // repository's own tsconfig, not whichever one a parent directory holds.
+    config: false,
+    tsconfig: resolve(ROOT, '..', '..', 'tsconfig.json'),
     cwd: ROOT,
     entry: ['src/index.ts'],
     format: 'esm',
