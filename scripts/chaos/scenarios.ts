@@ -208,6 +208,7 @@ async function ingest(
   docs: number,
   deadlineMs: number,
   ledger = new AckLedger(),
+  gate: (firstDoc: number) => Promise<void> = async () => undefined,
 ): Promise<Writers> {
   const BATCH = 20;
   const CONCURRENCY = 4;
@@ -217,6 +218,7 @@ async function ingest(
   );
   const writer = async () => {
     for (let batch = batches.shift(); batch !== undefined; batch = batches.shift()) {
+      await gate(batch[0] as number);
       await writeUntilAcked(env, scenario, batch, ledger, state, deadlineMs);
     }
   };
@@ -263,28 +265,56 @@ export const FAULTS = {
 } as const satisfies Record<string, Fault>;
 
 /**
- * The faults, each at a seeded random point of its share of the ingest (fault k of n somewhere
- * between k/(n+1) and (k+1)/(n+1) of the documents acknowledged), so that they land inside
- * the ingest however fast it runs. Returns each fault's recovery time.
+ * Where the faults strike: fault k of n at a seeded random point of its share of the ingest
+ * (somewhere between k/(n+1) and (k+1)/(n+1) of the documents acknowledged), so that they
+ * land inside the ingest however fast it runs.
  */
+function faultPoints(options: ScenarioOptions): number[] {
+  const random = seededRandom(options.seed);
+  const share = options.docs / (options.faults + 1);
+  return Array.from({ length: options.faults }, (_, f) => Math.floor(share * (f + 0.5 + random() * 0.5)));
+}
+
+/**
+ * Writers send at most this many documents past a fault's point before that fault has
+ * struck: enough that writes are in flight when it does (the kill cuts them), few enough
+ * that a fast ingest cannot end before its last fault (a run on a fast host once finished
+ * its 1,500 documents between the second kill's recovery and the third's point).
+ */
+const FAULT_LEAD_DOCS = 100;
+
+/** The faults at their points; `struck` counts those injected so far. Returns each one's recovery time. */
 async function strike(
   env: ChaosEnv,
   fault: Fault,
   ledger: AckLedger,
-  options: ScenarioOptions,
+  points: number[],
+  progress: { struck: number },
   deadlineMs: number,
 ): Promise<number[]> {
-  const random = seededRandom(options.seed);
   const recoveryMs: number[] = [];
-  const share = options.docs / (options.faults + 1);
-  for (let f = 0; f < options.faults; f++) {
-    const at = Math.floor(share * (f + 0.5 + random() * 0.5));
+  for (const at of points) {
     // Bounded by the deadline: it polls the ledger every 5 ms.
     while (ledger.ackedCount < at && Date.now() < deadlineMs) await sleep(5);
-    if (ledger.ackedCount >= options.docs) break;
+    if (Date.now() >= deadlineMs) break;
+    progress.struck++;
     recoveryMs.push(await fault(env));
   }
   return recoveryMs;
+}
+
+/** Holds a writer before documents more than FAULT_LEAD_DOCS past a fault that has not struck yet. */
+function faultGate(points: number[], progress: { struck: number }, deadlineMs: number) {
+  return async (firstDoc: number): Promise<void> => {
+    // Bounded by the deadline: it polls every 5 ms.
+    for (;;) {
+      const waitingFor = points.findIndex(
+        (at, k) => k >= progress.struck && firstDoc >= at + FAULT_LEAD_DOCS,
+      );
+      if (waitingFor < 0 || Date.now() >= deadlineMs) return;
+      await sleep(5);
+    }
+  };
 }
 
 /**
@@ -300,8 +330,11 @@ export async function runScenario(
   try {
     const deadlineMs = Date.now() + options.timeMsMax;
     const ledger = new AckLedger();
-    const writing = ingest(env, scenario, options.docs, deadlineMs, ledger);
-    const recoveryMs = await strike(env, FAULTS[scenario], ledger, options, deadlineMs);
+    const points = faultPoints(options);
+    const progress = { struck: 0 };
+    const gate = faultGate(points, progress, deadlineMs);
+    const writing = ingest(env, scenario, options.docs, deadlineMs, ledger, gate);
+    const recoveryMs = await strike(env, FAULTS[scenario], ledger, points, progress, deadlineMs);
     const { retries } = await writing;
     await env.settle();
     const verdict = await ledger.verify(env.readBack());
